@@ -1,0 +1,135 @@
+"""Kernel dispatch: one set of kernel names, two implementations.
+
+Layout (thinc's ops idea):
+
+    minidl/_kernels/reference/<topic>.py   the NumPy twin: plain, readable NumPy, the
+                                           textbook lines; its ``__all__`` names the kernels.
+    minidl/_kernels/<topic>.pyx            the compiled kernel: same names, same signatures,
+                                           typed memoryviews, fused float/double, nogil loops.
+
+Conventions every kernel follows (both twins):
+
+* The caller (a layer, an optimizer) has already validated and allocated: arrays are
+  C-contiguous, share one float dtype (float32 or float64) and have consistent shapes.
+  Compiled kernels still re-check shapes cheaply and raise ``ValueError`` rather than read
+  out of bounds: a kernel never crashes the interpreter.
+* Results are written into ``out`` buffers passed in by the caller; kernels return ``None``
+  or a Python scalar (e.g. a loss value). They never allocate large arrays.
+* Compiled loops release the GIL and are single-threaded unless a benchmark shows a gain.
+
+Layers use the dispatch object and never look at the backend::
+
+    from minidl._kernels import kernels
+    kernels.relu_forward(x, out)
+
+``kernels`` is a namespace whose attributes are swapped when the backend changes, so a call
+costs one attribute lookup.
+"""
+import importlib
+import pkgutil
+import types
+import warnings
+
+from . import reference as _reference
+
+kernels = types.SimpleNamespace()
+
+_reference_table = {}     # name -> NumPy twin function
+_compiled_table = {}      # name -> compiled function (falls back to the twin per module)
+_topics = []              # kernel topics found (reference module names)
+_missing = []             # topics whose compiled module failed to import
+_errors = {}              # topic -> error text
+_active = [None]
+
+
+def _discover():
+    for info in sorted(pkgutil.iter_modules(_reference.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        twin = importlib.import_module(f"{__name__}.reference.{info.name}")
+        names = getattr(twin, "__all__", None)
+        if not names:
+            continue
+        _topics.append(info.name)
+        try:
+            compiled = importlib.import_module(f"{__name__}.{info.name}")
+        except ImportError as exc:
+            compiled = None
+            _missing.append(info.name)
+            _errors[info.name] = f"{type(exc).__name__}: {exc}"
+        for name in names:
+            if name in _reference_table:
+                raise RuntimeError(f"kernel name {name!r} is defined by two reference modules")
+            _reference_table[name] = getattr(twin, name)
+            fn = getattr(compiled, name, None) if compiled is not None else None
+            _compiled_table[name] = fn if fn is not None else _reference_table[name]
+
+
+def compiled_available() -> bool:
+    """True when the compiled extension is built (at least one kernel module imports)."""
+    return bool(_topics) and len(_missing) < len(_topics)
+
+
+def compiled_error() -> str:
+    if not _errors:
+        return "no error"
+    return "; ".join(f"{topic}: {err}" for topic, err in sorted(_errors.items()))
+
+
+def missing_compiled() -> list:
+    return list(_missing)
+
+
+def active_backend() -> str:
+    return _active[0]
+
+
+def activate(name: str) -> None:
+    table = _compiled_table if name == "cython" else _reference_table
+    kernels.__dict__.clear()
+    kernels.__dict__.update(table)
+    _active[0] = name
+
+
+def implementations(name: str):
+    """(reference_function, compiled_function_or_None) for one kernel name: for parity tests."""
+    ref = _reference_table[name]
+    comp = _compiled_table.get(name)
+    return ref, (None if comp is ref else comp)
+
+
+def _initialise():
+    from minidl import backend
+
+    _discover()
+    wanted = backend._initial_backend()
+    if wanted == "cython" and not compiled_available():
+        if _topics:
+            warnings.warn(
+                "minidl: the compiled kernels could not be imported, running on the NumPy "
+                "backend (slower, same results). Reinstall with a C compiler: pip install . "
+                f"[{compiled_error()}]",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        wanted = "numpy"
+    elif wanted == "cython" and _missing:
+        warnings.warn(
+            "minidl: some compiled kernels could not be imported and run on NumPy: "
+            f"{', '.join(_missing)} [{compiled_error()}]",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    activate(wanted)
+
+
+def openmp_enabled() -> bool:
+    """Whether the compiled kernels were built with OpenMP."""
+    try:
+        from . import _build
+    except ImportError:
+        return False
+    return bool(_build.openmp_enabled())
+
+
+_initialise()

@@ -1,0 +1,65 @@
+"""``minidl.info()``: what this installation is running on, for bug reports and benchmarks."""
+import os
+import platform
+import sys
+
+import numpy as np
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
+
+
+def _blas_description() -> str:
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = cfg.get("Build Dependencies", {}).get("blas", {})
+        name, version = blas.get("name", "unknown"), blas.get("version", "")
+        return f"{name} {version}".strip()
+    except Exception:  # pragma: no cover - very old or unusual NumPy builds
+        return "unknown"
+
+
+def _blas_threads():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return [
+        f"{p.get('internal_api')} {p.get('version')} threads={p.get('num_threads')}"
+        for p in threadpool_info()
+        if p.get("user_api") == "blas"
+    ]
+
+
+def info(file=None) -> dict:
+    """Print (and return as a dict) minidl's version, backend, OpenMP, BLAS and thread settings."""
+    import minidl
+    from minidl import _kernels, backend
+
+    facts = {
+        "minidl": minidl.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "backend": backend.current(),
+        "backends_available": ", ".join(backend.available()),
+        "compiled_kernels_missing": ", ".join(backend.missing_kernels()) or "none",
+        "openmp_compiled_in": _kernels.openmp_enabled(),
+        "blas": _blas_description(),
+        "cpu_count": os.cpu_count(),
+        "default_dtype": str(minidl.get_default_dtype()),
+    }
+    try:
+        from minidl._kernels import _build
+
+        facts["openmp_max_threads"] = _build.openmp_max_threads()
+    except ImportError:
+        pass
+    threads = _blas_threads()
+    if threads:
+        facts["blas_threadpools"] = "; ".join(threads)
+    for var in _THREAD_VARS:
+        facts[var] = os.environ.get(var, "(unset)")
+    width = max(len(k) for k in facts)
+    lines = [f"{k:<{width}}  {v}" for k, v in facts.items()]
+    print("\n".join(lines), file=file or sys.stdout)
+    return facts

@@ -1,0 +1,61 @@
+import subprocess
+import sys
+
+import pytest
+
+import minidl
+from minidl import backend
+from minidl._kernels import kernels
+
+
+def test_backend_switch_and_context_manager():
+    start = backend.current()
+    with backend.using("numpy"):
+        assert backend.current() == "numpy"
+    assert backend.current() == start
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(ValueError, match="unknown backend"):
+        backend.use("cuda")
+
+
+def test_every_twin_name_has_a_compiled_kernel():
+    """A kernel without a compiled version would silently run NumPy on the cython backend."""
+    from minidl import _kernels
+
+    if "cython" not in backend.available():
+        pytest.skip("compiled backend not built")
+    missing = [name for name in _kernels._reference_table if _kernels.implementations(name)[1] is None]
+    assert missing == []
+
+
+def test_kernels_namespace_follows_backend():
+    from minidl import _kernels
+
+    if not _kernels._reference_table:
+        pytest.skip("no kernels registered")
+    name = sorted(_kernels._reference_table)[0]
+    with backend.using("numpy"):
+        assert getattr(kernels, name) is _kernels._reference_table[name]
+
+
+def test_environment_variable_selects_backend():
+    code = "import minidl; print(minidl.backend.current())"
+    out = subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "MINIDL_BACKEND": "numpy"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "numpy"
+
+
+def test_bad_environment_variable_raises():
+    code = "import minidl"
+    out = subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "MINIDL_BACKEND": "gpu"},
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "MINIDL_BACKEND" in out.stderr
+
+
+def test_info_reports_backend(capsys):
+    facts = minidl.info()
+    assert facts["backend"] == backend.current()
+    assert "blas" in facts and "openmp_compiled_in" in facts
+    assert "backend" in capsys.readouterr().out
