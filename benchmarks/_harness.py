@@ -1,0 +1,83 @@
+"""Tiny timing harness shared by the benchmark scripts.
+
+Timings on a shared 2-core machine are noisy: we report the median of ``repeat`` runs
+(each the mean of ``number`` calls) and compare implementations *in the same run*.
+"""
+import os
+import statistics
+import time
+
+import numpy as np
+
+
+def measure(fn, number=None, repeat=15, min_time=0.02, warmup=3):
+    """Median seconds per call of ``fn()``.
+
+    ``number`` calls per sample are chosen so one sample takes >= ``min_time`` unless given.
+    """
+    for _ in range(warmup):
+        fn()
+    if number is None:
+        number, elapsed = 1, 0.0
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            elapsed = time.perf_counter() - t0
+            if elapsed >= min_time or number >= 1 << 20:
+                break
+            number *= 2
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - t0) / number)
+    return statistics.median(samples)
+
+
+def fmt_time(seconds):
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.0f} ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def try_import_torch():
+    """torch (single process, default threads) or None when it is not installed."""
+    if os.environ.get("MINIDL_BENCH_NO_TORCH"):
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def print_table(title, rows, columns=("cython", "numpy", "torch")):
+    """rows: list of (label, {column: seconds or None}, note). Prints times and ratios."""
+    print(f"\n## {title}")
+    head = f"| workload | " + " | ".join(columns) + " | numpy/cython | torch/cython | note |"
+    print(head)
+    print("|" + "---|" * (len(columns) + 4))
+    for label, times, note in rows:
+        cells = [fmt_time(times[c]) if times.get(c) else "—" for c in columns]
+        base = times.get("cython")
+        r_np = f"{times['numpy'] / base:.2f}×" if base and times.get("numpy") else "—"
+        r_t = f"{times['torch'] / base:.2f}×" if base and times.get("torch") else "—"
+        print(f"| {label} | " + " | ".join(cells) + f" | {r_np} | {r_t} | {note} |")
+
+
+def environment_line():
+    import minidl
+
+    blas = ""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    except Exception:
+        pass
+    return (f"minidl {minidl.__version__}, numpy {np.__version__} ({blas}), "
+            f"{os.cpu_count()} cpus, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
