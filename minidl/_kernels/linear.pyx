@@ -1,0 +1,182 @@
+"""Compiled kernels of the affine layer y = x Wᵀ + b (twin: reference/linear.py).
+
+Shapes: x (N, in), W (out, in), b (out,), y (N, out).
+
+    forward    y  = x Wᵀ + b
+    backward   dx = dy W,   dW (+)= dyᵀ x,   db (+)= Σ_n dy[n, :]
+
+The matrix products go to NumPy's BLAS (``np.dot`` / ``np.matmul`` with ``out=``); the bias
+add and the bias-gradient reduction are fused GIL-free loops. At batch size 1 the weight
+gradient is an outer product (inner dimension 1), for which ``np.matmul`` does not call
+BLAS and is ~10× slower: it is one streaming loop here, fused with db and with the
+accumulation into an existing gradient.
+"""
+import numpy as np
+cimport numpy as cnp
+from cython cimport floating
+
+cnp.import_array()
+
+
+cdef inline tuple _shape(cnp.ndarray a):
+    return (<object>a).shape
+
+
+cdef int _float_type(cnp.ndarray a, str name) except -1:
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise ValueError(f"linear kernel: {name} must be float32 or float64, got {a.dtype}")
+    return t
+
+
+cdef int _check(cnp.ndarray a, str name, int ndim, int typenum, bint writeable) except -1:
+    if cnp.PyArray_NDIM(a) != ndim:
+        raise ValueError(f"linear kernel: {name} must be {ndim}-D, got shape {_shape(a)}")
+    if cnp.PyArray_TYPE(a) != typenum:
+        raise ValueError(f"linear kernel: {name} has dtype {a.dtype}, expected "
+                         f"{'float32' if typenum == cnp.NPY_FLOAT32 else 'float64'}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError(f"linear kernel: {name} must be C-contiguous")
+    if writeable and not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"linear kernel: {name} is read-only")
+    return 0
+
+
+cdef void _add_bias(floating* out, const floating* bias, Py_ssize_t n, Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef floating* row
+    for i in range(n):
+        row = out + i * m
+        for j in range(m):
+            row[j] += bias[j]
+
+
+cdef void _sum_rows(const floating* dy, floating* db, Py_ssize_t n, Py_ssize_t m, bint accumulate) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef const floating* row
+    if not accumulate:
+        for j in range(m):
+            db[j] = 0
+    for i in range(n):
+        row = dy + i * m
+        for j in range(m):
+            db[j] += row[j]
+
+
+cdef void _outer(const floating* dy, const floating* x, floating* dw, Py_ssize_t m, Py_ssize_t k,
+                 bint accumulate) noexcept nogil:
+    """dw[i, :] (+)= dy[i] * x: the weight gradient of one sample (rank-1)."""
+    cdef Py_ssize_t i, j
+    cdef floating a
+    cdef floating* row
+    for i in range(m):
+        a = dy[i]
+        row = dw + i * k
+        if accumulate:
+            for j in range(k):
+                row[j] += a * x[j]
+        else:
+            for j in range(k):
+                row[j] = a * x[j]
+
+
+cdef void _add_into(floating* dst, const floating* src, Py_ssize_t size) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(size):
+        dst[i] += src[i]
+
+
+def linear_forward(cnp.ndarray x not None, cnp.ndarray weight not None, bias, cnp.ndarray out not None):
+    """out = x @ weight.T (+ bias). x (N, in), weight (out, in), bias (out,) or None,
+    out (N, out)."""
+    cdef int t = _float_type(x, "x")
+    _check(x, "x", 2, t, False)
+    _check(weight, "weight", 2, t, False)
+    _check(out, "out", 2, t, True)
+    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = weight.shape[0]
+    if weight.shape[1] != k or out.shape[0] != n or out.shape[1] != m:
+        raise ValueError(f"linear kernel: shapes x {_shape(x)}, weight {_shape(weight)}, out {_shape(out)} do not fit")
+    cdef cnp.ndarray b
+    if bias is not None:
+        b = bias
+        _check(b, "bias", 1, t, False)
+        if b.shape[0] != m:
+            raise ValueError(f"linear kernel: bias has shape {_shape(b)}, expected ({m},)")
+    np.dot(x, weight.T, out=out)
+    if bias is None:
+        return
+    if t == cnp.NPY_FLOAT32:
+        with nogil:
+            _add_bias(<float*>cnp.PyArray_DATA(out), <const float*>cnp.PyArray_DATA(b), n, m)
+    else:
+        with nogil:
+            _add_bias(<double*>cnp.PyArray_DATA(out), <const double*>cnp.PyArray_DATA(b), n, m)
+
+
+def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cnp.ndarray weight not None,
+                    grad_input, cnp.ndarray grad_weight not None, bint accumulate_weight,
+                    grad_bias, bint accumulate_bias, scratch):
+    """Gradients of y = x Wᵀ + b given dy = grad_output (N, out).
+
+    grad_input (N, in) = dy @ W, skipped when None.
+    grad_weight (out, in) (+)= dy.T @ x; accumulating needs ``scratch`` (out, in).
+    grad_bias (out,) (+)= dy.sum(0), skipped when None.
+    """
+    cdef int t = _float_type(x, "x")
+    _check(grad_output, "grad_output", 2, t, False)
+    _check(x, "x", 2, t, False)
+    _check(weight, "weight", 2, t, False)
+    _check(grad_weight, "grad_weight", 2, t, True)
+    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = weight.shape[0]
+    if (weight.shape[1] != k or grad_output.shape[0] != n or grad_output.shape[1] != m
+            or grad_weight.shape[0] != m or grad_weight.shape[1] != k):
+        raise ValueError(f"linear kernel: shapes grad_output {_shape(grad_output)}, x {_shape(x)}, "
+                         f"weight {_shape(weight)}, grad_weight {_shape(grad_weight)} do not fit")
+    cdef cnp.ndarray dx, db, tmp
+    if grad_input is not None:
+        dx = grad_input
+        _check(dx, "grad_input", 2, t, True)
+        if dx.shape[0] != n or dx.shape[1] != k:
+            raise ValueError(f"linear kernel: grad_input has shape {_shape(dx)}, expected {_shape(x)}")
+    if grad_bias is not None:
+        db = grad_bias
+        _check(db, "grad_bias", 1, t, True)
+        if db.shape[0] != m:
+            raise ValueError(f"linear kernel: grad_bias has shape {_shape(db)}, expected ({m},)")
+    if accumulate_weight and n != 1:
+        if scratch is None:
+            raise ValueError("linear kernel: accumulating the weight gradient needs a scratch buffer")
+        tmp = scratch
+        _check(tmp, "scratch", 2, t, True)
+        if tmp.shape[0] != m or tmp.shape[1] != k:
+            raise ValueError(f"linear kernel: scratch has shape {_shape(tmp)}, expected {_shape(grad_weight)}")
+
+    if grad_input is not None:
+        np.dot(grad_output, weight, out=dx)
+    if n != 1:
+        if accumulate_weight:
+            np.matmul(grad_output.T, x, out=tmp)
+        else:
+            np.matmul(grad_output.T, x, out=grad_weight)
+
+    cdef void* pdy = cnp.PyArray_DATA(grad_output)
+    cdef void* px = cnp.PyArray_DATA(x)
+    cdef void* pdw = cnp.PyArray_DATA(grad_weight)
+    cdef void* pdb = cnp.PyArray_DATA(db) if grad_bias is not None else NULL
+    cdef void* ptmp = cnp.PyArray_DATA(tmp) if (accumulate_weight and n != 1) else NULL
+    if t == cnp.NPY_FLOAT32:
+        with nogil:
+            if n == 1:
+                _outer(<const float*>pdy, <const float*>px, <float*>pdw, m, k, accumulate_weight)
+            elif accumulate_weight:
+                _add_into(<float*>pdw, <const float*>ptmp, m * k)
+            if pdb != NULL:
+                _sum_rows(<const float*>pdy, <float*>pdb, n, m, accumulate_bias)
+    else:
+        with nogil:
+            if n == 1:
+                _outer(<const double*>pdy, <const double*>px, <double*>pdw, m, k, accumulate_weight)
+            elif accumulate_weight:
+                _add_into(<double*>pdw, <const double*>ptmp, m * k)
+            if pdb != NULL:
+                _sum_rows(<const double*>pdy, <double*>pdb, n, m, accumulate_bias)
