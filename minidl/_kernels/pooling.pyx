@@ -1,0 +1,130 @@
+"""Compiled pooling kernels. Same names, signatures and docstrings as the NumPy twins in
+minidl/_kernels/reference/pooling.py (see there for the math and conventions)."""
+from cython cimport floating
+
+
+cdef _check(str name, tuple in_shape, tuple out_shape, Py_ssize_t kh, Py_ssize_t kw,
+            Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw):
+    if kh < 1 or kw < 1 or sh < 1 or sw < 1 or ph < 0 or pw < 0:
+        raise ValueError(f"{name}: kernel and stride must be >= 1 and padding >= 0")
+    n, c, h, w = in_shape[:4]
+    expected = (n, c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+    if out_shape[:4] != expected or expected[2] < 1 or expected[3] < 1:
+        raise ValueError(f"{name}: output shape {out_shape[:4]} does not match input {in_shape[:4]} "
+                         f"(expected {expected})")
+
+
+def pool_max_forward(const floating[:, :, :, ::1] x, Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+                     Py_ssize_t stride_h, Py_ssize_t stride_w, Py_ssize_t pad_h, Py_ssize_t pad_w,
+                     floating[:, :, :, ::1] out, long long[:, :, :, ::1] argmax):
+    """out[n, c, oh, ow] = max of the window; argmax (int64) = flat index ih·W + iw of it."""
+    _check("pool_max_forward", tuple(x.shape), tuple(out.shape), kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
+    if tuple(argmax.shape)[:4] != tuple(out.shape)[:4]:
+        raise ValueError("pool_max_forward: argmax and out shapes differ")
+    if pad_h * 2 > kernel_h or pad_w * 2 > kernel_w:
+        raise ValueError("pool_max_forward: padding must be at most half the kernel size")
+    cdef Py_ssize_t n, c, oh, ow, i, j, ih, iw, best_idx
+    cdef Py_ssize_t height = x.shape[2], width = x.shape[3]
+    cdef floating best, v
+    with nogil:
+        for n in range(x.shape[0]):
+            for c in range(x.shape[1]):
+                for oh in range(out.shape[2]):
+                    for ow in range(out.shape[3]):
+                        best_idx = -1
+                        best = 0
+                        for i in range(kernel_h):
+                            ih = oh * stride_h - pad_h + i
+                            if ih < 0 or ih >= height:
+                                continue
+                            for j in range(kernel_w):
+                                iw = ow * stride_w - pad_w + j
+                                if iw < 0 or iw >= width:
+                                    continue
+                                v = x[n, c, ih, iw]
+                                if best_idx < 0 or (best == best and (v > best or v != v)):
+                                    best = v
+                                    best_idx = ih * width + iw
+                        out[n, c, oh, ow] = best
+                        argmax[n, c, oh, ow] = best_idx
+
+
+def pool_max_backward(const floating[:, :, :, ::1] grad_output, const long long[:, :, :, ::1] argmax,
+                      floating[:, :, :, ::1] grad_input):
+    """grad_input[n, c].flat[argmax] += grad_output (scatter-add). Overwrites grad_input."""
+    if tuple(argmax.shape)[:4] != tuple(grad_output.shape)[:4] or \
+            tuple(grad_input.shape)[:2] != tuple(grad_output.shape)[:2]:
+        raise ValueError("pool_max_backward: shapes of grad_output, argmax and grad_input disagree")
+    cdef Py_ssize_t n, c, oh, ow, k
+    cdef Py_ssize_t width = grad_input.shape[3], plane = grad_input.shape[2] * grad_input.shape[3]
+    cdef bint bad = False
+    with nogil:
+        for n in range(grad_input.shape[0]):
+            for c in range(grad_input.shape[1]):
+                for oh in range(grad_input.shape[2]):
+                    for ow in range(width):
+                        grad_input[n, c, oh, ow] = 0
+                for oh in range(grad_output.shape[2]):
+                    for ow in range(grad_output.shape[3]):
+                        k = argmax[n, c, oh, ow]
+                        if k < 0 or k >= plane:
+                            bad = True
+                            continue
+                        grad_input[n, c, k // width, k % width] += grad_output[n, c, oh, ow]
+    if bad:
+        raise ValueError("pool_max_backward: argmax index out of range")
+
+
+def pool_avg_forward(const floating[:, :, :, ::1] x, Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+                     Py_ssize_t stride_h, Py_ssize_t stride_w, Py_ssize_t pad_h, Py_ssize_t pad_w,
+                     floating[:, :, :, ::1] out):
+    """out[n, c, oh, ow] = (sum of the zero-padded window) / (kh·kw)."""
+    _check("pool_avg_forward", tuple(x.shape), tuple(out.shape), kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
+    cdef Py_ssize_t n, c, oh, ow, i, j, ih, iw
+    cdef Py_ssize_t height = x.shape[2], width = x.shape[3]
+    cdef floating total
+    cdef floating inv_area = 1.0 / (kernel_h * kernel_w)
+    with nogil:
+        for n in range(x.shape[0]):
+            for c in range(x.shape[1]):
+                for oh in range(out.shape[2]):
+                    for ow in range(out.shape[3]):
+                        total = 0
+                        for i in range(kernel_h):
+                            ih = oh * stride_h - pad_h + i
+                            if ih < 0 or ih >= height:
+                                continue
+                            for j in range(kernel_w):
+                                iw = ow * stride_w - pad_w + j
+                                if iw >= 0 and iw < width:
+                                    total = total + x[n, c, ih, iw]
+                        out[n, c, oh, ow] = total * inv_area
+
+
+def pool_avg_backward(const floating[:, :, :, ::1] grad_output, Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+                      Py_ssize_t stride_h, Py_ssize_t stride_w, Py_ssize_t pad_h, Py_ssize_t pad_w,
+                      floating[:, :, :, ::1] grad_input):
+    """Every input of a window receives dy / (kh·kw); overlaps add. Overwrites grad_input."""
+    _check("pool_avg_backward", tuple(grad_input.shape), tuple(grad_output.shape),
+           kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
+    cdef Py_ssize_t n, c, oh, ow, i, j, ih, iw
+    cdef Py_ssize_t height = grad_input.shape[2], width = grad_input.shape[3]
+    cdef floating share
+    cdef floating inv_area = 1.0 / (kernel_h * kernel_w)
+    with nogil:
+        for n in range(grad_input.shape[0]):
+            for c in range(grad_input.shape[1]):
+                for ih in range(height):
+                    for iw in range(width):
+                        grad_input[n, c, ih, iw] = 0
+                for oh in range(grad_output.shape[2]):
+                    for ow in range(grad_output.shape[3]):
+                        share = grad_output[n, c, oh, ow] * inv_area
+                        for i in range(kernel_h):
+                            ih = oh * stride_h - pad_h + i
+                            if ih < 0 or ih >= height:
+                                continue
+                            for j in range(kernel_w):
+                                iw = ow * stride_w - pad_w + j
+                                if iw >= 0 and iw < width:
+                                    grad_input[n, c, ih, iw] += share
