@@ -361,7 +361,10 @@ def orthogonal_(tensor, gain=1.0, method="qr", *, rng=None, seed=None):
       makes the factorisation unique, which makes ``Q`` uniformly (Haar) distributed; without
       it LAPACK's sign convention biases the result. If ``rows < cols`` the transpose is
       factorised and ``Q`` transposed back.
-    * ``method="svd"``: ``A = U S Vᵀ`` (thin); ``U`` if it has A's shape, else ``Vᵀ``.
+    * ``method="svd"``: ``A = U S Vᵀ`` (thin SVD) and ``Q = U Vᵀ``, the orthogonal polar
+      factor of ``A`` — the (semi-)orthogonal matrix nearest ``A``. Taking ``U`` alone (as
+      some libraries do) inherits the SVD's sign convention and is not Haar; ``U Vᵀ`` does
+      not depend on it (flipping a column of ``U`` flips the row of ``Vᵀ`` with it).
 
     Result: ``WᵀW = gain²·I`` when rows ≥ cols (orthonormal columns), ``WWᵀ = gain²·I`` when
     rows < cols (orthonormal rows). All singular values equal ``gain``, so repeated
@@ -391,7 +394,7 @@ def orthogonal_(tensor, gain=1.0, method="qr", *, rng=None, seed=None):
             q = q.T
     else:
         u, _, vt = np.linalg.svd(flat, full_matrices=False)
-        q = u if u.shape == (rows, cols) else vt
+        q = u @ vt
     _store(array, (gain * q).reshape(array.shape))
     return tensor
 
