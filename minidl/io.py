@@ -59,6 +59,8 @@ class _Flattener:
         if isinstance(obj, dict):
             items = []
             for key, value in obj.items():
+                if isinstance(key, np.integer):
+                    key = int(key)
                 if isinstance(key, bool) or not isinstance(key, (str, int)):
                     raise TypeError(f"minidl.save: dict keys must be str or int, got {key!r} "
                                     f"({type(key).__name__}) in {where}")

@@ -184,3 +184,10 @@ def test_zip_member_list_is_arrays_plus_manifest(tmp_path):
     minidl.save({"a": np.ones(2), "n": 3}, tmp_path / "z.npz")
     with zipfile.ZipFile(tmp_path / "z.npz") as z:
         assert sorted(z.namelist()) == ["__minidl__.npy", "a.npy"]
+
+
+def test_numpy_integer_keys_become_int(tmp_path):
+    minidl.save({np.int64(0): {"step": np.int64(2)}}, tmp_path / "k.npz")
+    loaded = minidl.load(tmp_path / "k.npz")
+    assert list(loaded) == [0] and type(list(loaded)[0]) is int
+    assert loaded[0]["step"] == 2 and loaded[0]["step"].dtype == np.int64

@@ -99,7 +99,8 @@ def train_test_split(*arrays, test_size=None, train_size=None, shuffle=True, str
     """Split arrays into random train and test subsets (scikit-learn's ``train_test_split``).
 
     Returns ``[a_train, a_test, b_train, b_test, ...]`` for ``arrays = (a, b, ...)``, all
-    split along axis 0 with the same indices.
+    split along axis 0 with the same indices (inputs go through ``np.asarray``, so lists come
+    back as ndarrays).
 
     - ``test_size`` / ``train_size``: float fraction or int count (see the module docstring);
       the default is a 25 % test set.

@@ -1,9 +1,11 @@
 """Toy 2-D classification data sets, generated offline.
 
-``make_circles`` and ``make_moons`` follow scikit-learn (same geometry, defaults and label
-layout; the noise comes from a numpy Generator, so the random numbers differ from
-scikit-learn's RandomState for the same seed), ``make_blobs`` likewise, and
-``make_spirals`` is the CS231n spiral (cs231n.github.io/neural-networks-case-study).
+``make_circles``, ``make_moons`` and ``make_blobs`` follow scikit-learn: same geometry,
+defaults, label layout and keyword names, with ``seed``/``rng`` in place of
+``random_state`` (``noise`` may also be passed positionally: ``make_moons(200, 0.1)``).
+Their random numbers come from a numpy Generator, so they differ from scikit-learn's
+RandomState for the same seed. ``make_spirals`` is the CS231n spiral
+(cs231n.github.io/neural-networks-case-study).
 
 All return ``(X, y)``: ``X`` of shape (n_samples, n_features) in ``dtype`` (default
 :func:`minidl.get_default_dtype`), ``y`` int64 labels of shape (n_samples,). Randomness
@@ -42,7 +44,7 @@ def _finish(X, y, shuffle, noise, generator, dtype):
     return np.ascontiguousarray(X, dtype=dtype), y.astype(np.int64)
 
 
-def make_circles(n_samples=100, *, shuffle=True, noise=None, factor=0.8, seed=None, rng=None, dtype=None):
+def make_circles(n_samples=100, noise=None, factor=0.8, *, shuffle=True, seed=None, rng=None, dtype=None):
     """A large circle (label 0) containing a smaller one (label 1).
 
     Outer points: (cos t, sin t) for ``n_samples // 2`` angles t evenly spaced in [0, 2π);
@@ -64,7 +66,7 @@ def make_circles(n_samples=100, *, shuffle=True, noise=None, factor=0.8, seed=No
     return _finish(X, y, shuffle, noise, generator, dtype)
 
 
-def make_moons(n_samples=100, *, shuffle=True, noise=None, seed=None, rng=None, dtype=None):
+def make_moons(n_samples=100, noise=None, *, shuffle=True, seed=None, rng=None, dtype=None):
     """Two interleaving half circles.
 
     Label 0: (cos t, sin t) for ``n_samples // 2`` angles t evenly spaced in [0, π] (ends

@@ -124,3 +124,12 @@ def test_bad_arguments():
         make_spirals(10.5)
     with pytest.raises(ValueError, match="n_classes"):
         make_spirals(10, n_classes=0)
+
+
+def test_noise_positional_like_the_spec_order():
+    X1, y1 = make_moons(50, 0.1, seed=0)
+    X2, y2 = make_moons(50, noise=0.1, seed=0)
+    np.testing.assert_array_equal(X1, X2)
+    X3, _ = make_circles(50, 0.1, 0.5, seed=0)
+    X4, _ = make_circles(50, noise=0.1, factor=0.5, seed=0)
+    np.testing.assert_array_equal(X3, X4)
