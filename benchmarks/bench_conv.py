@@ -1,0 +1,78 @@
+"""Conv2d forward + backward: minidl (cython and numpy backends) vs PyTorch, same run.
+
+Workload (issue 6): x (32, 16, 28, 28) float32, 32 filters 3×3, padding 1. One step =
+forward, then backward with a fixed upstream gradient (input and parameter gradients).
+Target: cython within 1.5× of PyTorch's time.
+
+    python benchmarks/bench_conv.py
+"""
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import environment_line, measure, print_table, try_import_torch  # noqa: E402
+
+import minidl  # noqa: E402
+from minidl import backend  # noqa: E402
+from minidl.nn import Conv2d  # noqa: E402
+
+
+def minidl_step(conv, x, g):
+    def step():
+        conv(x)
+        conv.zero_grad()
+        conv.backward(g)
+    return step
+
+
+def main():
+    rng = np.random.default_rng(0)
+    n, c, h, w, out = 32, 16, 28, 28, 32
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    g = rng.standard_normal((n, out, h, w)).astype(np.float32)
+    conv = Conv2d(c, out, 3, padding=1, dtype=np.float32, rng=rng)
+    rows = []
+    for label, only_forward in (("forward", True), ("forward + backward", False)):
+        times = {}
+        for name in backend.available():
+            with backend.using(name):
+                fn = (lambda: conv(x)) if only_forward else minidl_step(conv, x, g)
+                times[name] = measure(fn, repeat=21)
+        torch = try_import_torch()
+        if torch is not None:
+            tconv = torch.nn.Conv2d(c, out, 3, padding=1)
+            with torch.no_grad():
+                tconv.weight.copy_(torch.from_numpy(conv.weight.data))
+                tconv.bias.copy_(torch.from_numpy(conv.bias.data))
+            tg = torch.from_numpy(g)
+            if only_forward:
+                tx = torch.from_numpy(x)
+
+                def tstep():
+                    with torch.no_grad():
+                        tconv(tx)
+            else:
+                tx = torch.from_numpy(x).requires_grad_(True)
+
+                def tstep():
+                    tconv.zero_grad(set_to_none=False)
+                    tx.grad = None
+                    tconv(tx).backward(tg)
+            times["torch"] = measure(tstep, repeat=21)
+        rows.append((label, times, "(32,16,28,28) → 32×3×3, pad 1, float32"))
+    print(environment_line())
+    if "torch" in rows[0][1]:
+        import torch
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print_table("Conv2d", rows)
+    fb = rows[-1][1]
+    if fb.get("torch") and fb.get("cython"):
+        ratio = fb["cython"] / fb["torch"]
+        verdict = "meets" if ratio <= 1.5 else "MISSES"
+        print(f"\nforward+backward: minidl cython / torch = {ratio:.2f} ({verdict} the 1.5× target)")
+
+
+if __name__ == "__main__":
+    main()

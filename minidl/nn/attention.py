@@ -1,0 +1,174 @@
+"""Scaled dot-product attention and multi-head self-attention, with explicit backward.
+
+Seed 002 (Transformer中的优化方案: the 1/√d_k scale keeps softmax out of saturation);
+tutorial 12.
+"""
+import math
+
+import numpy as np
+
+from minidl.dtypes import _as_float_dtype, get_default_dtype
+from minidl.nn._checks import as_array, check_same_shape, require_forward, shape_str
+from minidl.nn.module import Module
+from minidl.nn.parameter import Parameter
+from minidl.random import resolve_rng
+
+
+def _softmax_last(scores):
+    scores = scores - scores.max(axis=-1, keepdims=True)   # exp never overflows
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    return scores
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, scale=None, return_weights=False):
+    r"""softmax(Q Kᵀ · s + M) V with s = 1/√d_k (or ``scale``), as ``torch.nn.functional``'s.
+
+    q (..., T_q, d_k), k (..., T_k, d_k), v (..., T_k, d_v) → (..., T_q, d_v); leading
+    dimensions broadcast. ``mask`` broadcasts to (..., T_q, T_k): boolean with True = may
+    attend (PyTorch's convention; a query row with no True raises), or float, added to the
+    scores. Why the scale: for unit-variance q, k the dot product q·k has variance d_k, so
+    without 1/√d_k the softmax saturates (near one-hot) as d_k grows and its gradient vanishes.
+    ``return_weights=True`` also returns the attention weights P (..., T_q, T_k), which
+    :func:`scaled_dot_product_attention_backward` needs.
+    """
+    q, k, v = (np.asarray(a) for a in (q, k, v))
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"scaled_dot_product_attention: q {shape_str(q.shape)}, k {shape_str(k.shape)}, "
+                         f"v {shape_str(v.shape)} do not fit (need q (..., T_q, d), k (..., T_k, d), v (..., T_k, d_v))")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    scores = (q @ np.swapaxes(k, -1, -2)) * scale
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.dtype == bool:
+            if not np.broadcast_to(mask, scores.shape).any(axis=-1).all():
+                raise ValueError("scaled_dot_product_attention: a query row of the mask attends to nothing")
+            scores = np.where(mask, scores, -np.inf)
+        else:
+            scores = scores + mask
+    weights = _softmax_last(scores)
+    out = weights @ v
+    return (out, weights) if return_weights else out
+
+
+def scaled_dot_product_attention_backward(grad_output, q, k, v, weights, scale=None):
+    r"""Gradients of :func:`scaled_dot_product_attention` given dO = dL/d(output).
+
+    With S = Q Kᵀ s, P = softmax(S) row-wise (the saved ``weights``) and O = P V:
+
+        dV = Pᵀ dO,   dP = dO Vᵀ,   dS = P ⊙ (dP − Σ_j dP ⊙ P)   (softmax Jacobian, per row)
+        dQ = dS K s,  dK = dSᵀ Q s
+
+    Masked positions have P = 0, so they get no gradient. Returns (dq, dk, dv) with the
+    shapes of the broadcast batch (sum over broadcast dimensions yourself if needed).
+    """
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    dv = np.swapaxes(weights, -1, -2) @ grad_output
+    dp = grad_output @ np.swapaxes(v, -1, -2)
+    ds = weights * (dp - (dp * weights).sum(axis=-1, keepdims=True))
+    ds *= scale
+    return ds @ k, np.swapaxes(ds, -1, -2) @ q, dv
+
+
+class _OutProjection(Module):
+    """y = x Wᵀ + b on (..., E): the output projection of MultiHeadAttention, a child module
+    so that parameter names read ``out_proj.weight`` / ``out_proj.bias`` as in PyTorch."""
+
+    def __init__(self, embed_dim, bias, dtype, rng):
+        super().__init__()
+        bound = 1.0 / math.sqrt(embed_dim)   # PyTorch's Linear default
+        self.weight = Parameter(rng.uniform(-bound, bound, (embed_dim, embed_dim)), dtype=dtype)
+        self.bias = Parameter(np.zeros(embed_dim), dtype=dtype) if bias else None
+        self._x = None
+
+    def forward(self, x):
+        self._x = x
+        y = x @ self.weight.data.T
+        return y + self.bias.data if self.bias is not None else y
+
+    def backward(self, grad_output):
+        e = self.weight.shape[0]
+        g2, x2 = grad_output.reshape(-1, e), self._x.reshape(-1, e)
+        self.weight.accumulate_grad(g2.T @ x2)
+        if self.bias is not None:
+            self.bias.accumulate_grad(g2.sum(axis=0))
+        return grad_output @ self.weight.data
+
+
+class MultiHeadAttention(Module):
+    r"""Multi-head self-attention on x (N, T, E), batch first, h heads of size d = E / h.
+
+        [Q | K | V] = x W_inᵀ + b_in                       W_in (3E, E): rows Q, then K, then V
+        head_i     = softmax(Q_i K_iᵀ/√d + mask) V_i       Q_i = columns i·d … (i+1)·d of Q
+        y          = concat(head_1 … head_h) W_outᵀ + b_out
+
+    forward(x, mask=None) → (N, T, E). ``mask`` is boolean, True = may attend, broadcastable to
+    (N, h, T, T) (e.g. a causal (T, T) lower-triangular mask). NOTE: this is the
+    scaled_dot_product_attention convention; torch.nn.MultiheadAttention's ``attn_mask`` uses
+    the opposite one (True = blocked).
+
+    Parameters, named and initialised as torch.nn.MultiheadAttention's so state dicts line up:
+    ``in_proj_weight`` (3E, E) xavier_uniform, ``in_proj_bias`` (3E,) zeros,
+    ``out_proj.weight`` (E, E) U(±1/√E), ``out_proj.bias`` (E,) zeros.
+    Backward is the chain rule through the three steps, using
+    :func:`scaled_dot_product_attention_backward` for the middle one.
+    """
+
+    def __init__(self, embed_dim, num_heads, bias=True, dtype=None, rng=None):
+        super().__init__()
+        if embed_dim < 1 or num_heads < 1 or embed_dim % num_heads:
+            raise ValueError(f"MultiHeadAttention: embed_dim ({embed_dim}) must be a positive multiple of "
+                             f"num_heads ({num_heads})")
+        self.embed_dim, self.num_heads, self.head_dim = int(embed_dim), int(num_heads), embed_dim // num_heads
+        dtype = _as_float_dtype(dtype if dtype is not None else get_default_dtype())
+        rng = resolve_rng(rng)
+        bound = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))      # xavier_uniform_ on (3E, E)
+        self.in_proj_weight = Parameter(rng.uniform(-bound, bound, (3 * embed_dim, embed_dim)), dtype=dtype)
+        self.in_proj_bias = Parameter(np.zeros(3 * embed_dim), dtype=dtype) if bias else None
+        self.out_proj = _OutProjection(embed_dim, bias, dtype, rng)
+        self._saved = None
+
+    def _desc(self):
+        return f"MultiHeadAttention(E={self.embed_dim}, heads={self.num_heads})"
+
+    def _split(self, t, n, steps):   # (N, T, E) -> (N, h, T, d)
+        return t.reshape(n, steps, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
+
+    def forward(self, x, mask=None):
+        x = as_array(self._desc(), x, self.in_proj_weight.data.dtype)
+        if x.ndim != 3 or x.shape[2] != self.embed_dim:
+            raise ValueError(f"{self._desc()} expected input (N, T, {self.embed_dim}), got {shape_str(x.shape)}")
+        n, steps, e = x.shape
+        qkv = x @ self.in_proj_weight.data.T
+        if self.in_proj_bias is not None:
+            qkv += self.in_proj_bias.data
+        q, k, v = (self._split(qkv[..., i * e:(i + 1) * e], n, steps) for i in range(3))
+        if mask is not None:
+            mask = np.asarray(mask, dtype=bool)
+            try:
+                np.broadcast_shapes(mask.shape, (n, self.num_heads, steps, steps))
+            except ValueError:
+                raise ValueError(f"{self._desc()}: mask {shape_str(mask.shape)} does not broadcast to "
+                                 f"(N, heads, T, T) = {(n, self.num_heads, steps, steps)}") from None
+        heads, weights = scaled_dot_product_attention(q, k, v, mask=mask, return_weights=True)
+        concat = heads.transpose(0, 2, 1, 3).reshape(n, steps, e)
+        self._saved = (x, q, k, v, weights)
+        return self.out_proj(concat)
+
+    def backward(self, grad_output):
+        require_forward(self._desc(), self._saved)
+        x, q, k, v, weights = self._saved
+        n, steps, e = x.shape
+        g = as_array(self._desc(), grad_output, x.dtype, "grad_output")
+        check_same_shape(self._desc(), g, x.shape)
+        d_concat = self.out_proj.backward(g)
+        dq, dk, dv = scaled_dot_product_attention_backward(self._split(d_concat, n, steps), q, k, v, weights)
+        d_qkv = np.concatenate([t.transpose(0, 2, 1, 3).reshape(n, steps, e) for t in (dq, dk, dv)], axis=-1)
+        d_qkv2 = d_qkv.reshape(n * steps, 3 * e)
+        self.in_proj_weight.accumulate_grad(d_qkv2.T @ x.reshape(n * steps, e))
+        if self.in_proj_bias is not None:
+            self.in_proj_bias.accumulate_grad(d_qkv2.sum(axis=0))
+        return d_qkv @ self.in_proj_weight.data
+
+    def extra_repr(self):
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"

@@ -1,0 +1,125 @@
+"""RNN: a single-layer Elman recurrent network, batch first, with backpropagation through time.
+
+Seed 002 (正交初始化: orthogonal recurrent weights keep gradients alive over many steps);
+tutorial 09.
+"""
+import math
+
+import numpy as np
+
+from minidl.dtypes import _as_float_dtype, get_default_dtype
+from minidl.nn._checks import as_array, check_same_shape, require_forward, shape_str
+from minidl.nn.module import Module
+from minidl.nn.parameter import Parameter
+from minidl.random import resolve_rng
+
+
+class RNN(Module):
+    r"""h_t = φ(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh),   φ = tanh or relu,  t = 1..T.
+
+    forward(x, h0=None): x (N, T, input_size), h0 (N, hidden) or (1, N, hidden), zeros when
+    omitted → all hidden states (N, T, hidden). ``self.h_n`` keeps the last one (N, hidden).
+
+    Backward (BPTT) walks time backwards. With dH_t = dL/dh_t from the output and the
+    gradient flowing back from step t+1:
+
+        dh_t = dH_t + da_{t+1} W_hh,          da_t = dh_t ⊙ φ'(a_t)
+              (tanh: φ' = 1 − h_t²; relu: φ' = [h_t > 0])
+        dW_ih = Σ_t da_tᵀ x_t,   dW_hh = Σ_t da_tᵀ h_{t−1},   db_ih = db_hh = Σ_t Σ_n da_t
+        dx_t = da_t W_ih,        dL/dh0 = da_1 W_hh   (kept in ``self.grad_h0``)
+
+    The repeated product of W_hhᵀ diag(φ') is why gradients vanish or explode over many
+    steps unless W_hh's singular values stay near 1 (orthogonal init).
+
+    Parameters (PyTorch names and init, all ~ U(−1/√hidden, 1/√hidden)):
+    ``weight_ih_l0`` (hidden, input), ``weight_hh_l0`` (hidden, hidden), ``bias_ih_l0``,
+    ``bias_hh_l0`` (hidden,).
+    """
+
+    def __init__(self, input_size, hidden_size, nonlinearity="tanh", bias=True, dtype=None, rng=None):
+        super().__init__()
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        if input_size < 1 or hidden_size < 1:
+            raise ValueError(f"RNN: sizes must be positive, got input_size={input_size}, hidden_size={hidden_size}")
+        self.input_size, self.hidden_size, self.nonlinearity = int(input_size), int(hidden_size), nonlinearity
+        dtype = _as_float_dtype(dtype if dtype is not None else get_default_dtype())
+        rng = resolve_rng(rng)
+        bound = 1.0 / math.sqrt(hidden_size)
+        shapes = [("weight_ih_l0", (hidden_size, input_size)), ("weight_hh_l0", (hidden_size, hidden_size))]
+        if bias:
+            shapes += [("bias_ih_l0", (hidden_size,)), ("bias_hh_l0", (hidden_size,))]
+        for name, shape in shapes:   # PyTorch's order of draws
+            setattr(self, name, Parameter(rng.uniform(-bound, bound, shape), dtype=dtype))
+        if not bias:
+            self.register_parameter("bias_ih_l0", None)
+            self.register_parameter("bias_hh_l0", None)
+        self.h_n = self.grad_h0 = None
+        self._saved = None
+
+    def _desc(self):
+        return f"RNN({self.input_size}→{self.hidden_size})"
+
+    def forward(self, x, h0=None):
+        dtype = self.weight_ih_l0.data.dtype
+        x = as_array(self._desc(), x, dtype)
+        if x.ndim != 3 or x.shape[2] != self.input_size:
+            raise ValueError(f"{self._desc()} expected input (N, T, {self.input_size}), got {shape_str(x.shape)}")
+        n, steps, _ = x.shape
+        # Time-major internal states: hs[0] = h0, hs[t] = h_t; a contiguous (N, H) per step.
+        hs = self._scratch_buffer("hidden_states", (steps + 1, n, self.hidden_size), dtype)
+        if h0 is None:
+            hs[0] = 0
+        else:
+            h0 = as_array(self._desc(), h0, dtype, "h0")
+            if h0.shape not in ((n, self.hidden_size), (1, n, self.hidden_size)):
+                raise ValueError(f"{self._desc()} expected h0 (N, {self.hidden_size}) = ({n}, {self.hidden_size}), "
+                                 f"got {shape_str(h0.shape)}")
+            hs[0] = h0.reshape(n, self.hidden_size)
+        # Input contributions of all steps in one GEMM: (T, N, I) @ W_ihᵀ.
+        a = self._scratch_buffer("preactivations", (steps, n, self.hidden_size), dtype)
+        np.matmul(x.transpose(1, 0, 2), self.weight_ih_l0.data.T, out=a)
+        if self.bias_ih_l0 is not None:
+            a += self.bias_ih_l0.data + self.bias_hh_l0.data
+        w_hh_t = self.weight_hh_l0.data.T
+        for t in range(steps):
+            a[t] += hs[t] @ w_hh_t
+            if self.nonlinearity == "tanh":
+                np.tanh(a[t], out=hs[t + 1])
+            else:
+                np.maximum(a[t], 0, out=hs[t + 1])
+        self._saved = (x, hs)
+        self.h_n = hs[steps].copy()
+        return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+
+    def backward(self, grad_output):
+        require_forward(self._desc(), self._saved)
+        x, hs = self._saved
+        n, steps, _ = x.shape
+        g = as_array(self._desc(), grad_output, hs.dtype, "grad_output")
+        check_same_shape(self._desc(), g, (n, steps, self.hidden_size))
+        da = self._scratch_buffer("grad_preactivations", (steps, n, self.hidden_size), hs.dtype)
+        dh_next = np.zeros((n, self.hidden_size), dtype=hs.dtype)
+        w_hh = self.weight_hh_l0.data
+        for t in range(steps - 1, -1, -1):
+            dh = g[:, t] + dh_next
+            h = hs[t + 1]
+            da[t] = dh * (1.0 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0)
+            dh_next = da[t] @ w_hh
+        self.grad_h0 = dh_next
+        # Parameter gradients: whole-sequence GEMMs over the stacked (T·N) rows.
+        da2 = da.reshape(steps * n, self.hidden_size)
+        x_tm = x.transpose(1, 0, 2).reshape(steps * n, self.input_size)
+        self.weight_ih_l0.accumulate_grad(da2.T @ x_tm)
+        self.weight_hh_l0.accumulate_grad(da2.T @ hs[:steps].reshape(steps * n, self.hidden_size))
+        if self.bias_ih_l0 is not None:
+            db = da2.sum(axis=0)
+            self.bias_ih_l0.accumulate_grad(db)
+            self.bias_hh_l0.accumulate_grad(db)
+        return np.ascontiguousarray((da @ self.weight_ih_l0.data).transpose(1, 0, 2))
+
+    def extra_repr(self):
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.nonlinearity != "tanh":
+            text += f", nonlinearity={self.nonlinearity!r}"
+        return text + ("" if self.bias_ih_l0 is not None else ", bias=False")
