@@ -1,0 +1,33 @@
+# Shared argument checks for the optimizer update kernels (sgd, adam, rmsprop, adagrad,
+# rprop .pyx files ``include`` this). The kernels take whole ndarrays of any shape and walk
+# their memory as one flat C-contiguous run, so a 2-D weight needs no reshape and a call
+# costs a few hundred nanoseconds: the optimizer calls one kernel per parameter per step.
+cimport numpy as cnp
+
+cnp.import_array()
+
+
+cdef inline int _check_param(str kernel, cnp.ndarray param) except -1:
+    """param must be a C-contiguous, writeable float32/float64 array; returns its type number."""
+    cdef int typenum = cnp.PyArray_TYPE(param)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        raise ValueError(f"{kernel}: expected float32 or float64 arrays, got {(<object>param).dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(param):
+        raise ValueError(f"{kernel}: param must be C-contiguous")
+    if not cnp.PyArray_ISWRITEABLE(param):
+        raise ValueError(f"{kernel}: param is read-only")
+    return typenum
+
+
+cdef inline int _check_like(str kernel, str name, cnp.ndarray param, cnp.ndarray other,
+                            bint written) except -1:
+    """``other`` must match ``param`` in dtype and size and be C-contiguous (and writeable)."""
+    if cnp.PyArray_TYPE(other) != cnp.PyArray_TYPE(param):
+        raise ValueError(f"{kernel}: {name} has dtype {(<object>other).dtype}, param has {(<object>param).dtype}")
+    if cnp.PyArray_SIZE(other) != cnp.PyArray_SIZE(param):
+        raise ValueError(f"{kernel}: {name} has shape {(<object>other).shape}, param has {(<object>param).shape}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(other):
+        raise ValueError(f"{kernel}: {name} must be C-contiguous")
+    if written and not cnp.PyArray_ISWRITEABLE(other):
+        raise ValueError(f"{kernel}: {name} is read-only")
+    return 0

@@ -1,0 +1,28 @@
+"""NumPy twin of the Rprop update kernel (compiled version: ``minidl/_kernels/rprop.pyx``).
+
+PyTorch's rule (``torch.optim.Rprop``): each coordinate has its own step size Δ and only
+the *sign* of the gradient is used. With p = ∇ · ∇_prev:
+
+    p > 0  (same sign as last step):   Δ ← min(Δ·η₊, Δ_max)
+    p < 0  (sign flipped, overshot):   Δ ← max(Δ·η₋, Δ_min),  and ∇ is set to 0 for this
+                                       coordinate (no move now, no flip detected next step)
+    p = 0:                             Δ unchanged (clamped to [Δ_min, Δ_max])
+    θ ← θ − sign(∇)·Δ;   ∇_prev ← ∇ (after the zeroing)
+"""
+import numpy as np
+
+__all__ = ["rprop_update"]
+
+
+def rprop_update(param, grad, prev, step_size, eta_minus, eta_plus, step_size_min, step_size_max):
+    """Rprop step, in place on ``param``, ``prev`` (last gradient used) and ``step_size``.
+    Returns None.
+
+    param, grad, prev, step_size: same shape and dtype (float32/float64), C-contiguous.
+    """
+    product = grad * prev
+    step_size *= np.where(product > 0, eta_plus, np.where(product < 0, eta_minus, 1.0)).astype(step_size.dtype)
+    np.clip(step_size, step_size_min, step_size_max, out=step_size)
+    g = np.where(product < 0, 0, grad).astype(grad.dtype)
+    param -= np.sign(g) * step_size
+    prev[...] = g

@@ -1,0 +1,61 @@
+"""Compiled Rprop update kernel: one pass over each parameter's memory. Same name,
+signature and docstring as the NumPy twin in ``minidl/_kernels/reference/rprop.py``:
+
+    p = ∇·∇_prev;  p > 0: Δ ← min(Δ·η₊, Δ_max);  p < 0: Δ ← max(Δ·η₋, Δ_min), ∇ ← 0
+    θ ← θ − sign(∇)·Δ;   ∇_prev ← ∇
+"""
+from cython cimport floating
+
+include "_optim_common.pxi"
+
+
+cdef void _rprop(floating* param, const floating* grad, floating* prev, floating* step_size,
+                 Py_ssize_t n, floating eta_minus, floating eta_plus, floating step_min,
+                 floating step_max) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating g, product, step
+    for i in range(n):
+        g = grad[i]
+        product = g * prev[i]
+        step = step_size[i]
+        if product > 0:
+            step = step * eta_plus
+        elif product < 0:
+            step = step * eta_minus
+            g = 0
+        # clamp(step, min, max) as torch.clamp: max(min(...)) with the upper bound last
+        if step < step_min:
+            step = step_min
+        if step > step_max:
+            step = step_max
+        step_size[i] = step
+        if g > 0:
+            param[i] = param[i] - step
+        elif g < 0:
+            param[i] = param[i] + step
+        prev[i] = g
+
+
+def rprop_update(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray prev not None,
+                 cnp.ndarray step_size not None, double eta_minus, double eta_plus,
+                 double step_size_min, double step_size_max):
+    """Rprop step, in place on ``param``, ``prev`` (last gradient used) and ``step_size``.
+    Returns None.
+
+    param, grad, prev, step_size: same shape and dtype (float32/float64), C-contiguous.
+    """
+    cdef int typenum = _check_param("rprop_update", param)
+    _check_like("rprop_update", "grad", param, grad, False)
+    _check_like("rprop_update", "prev", param, prev, True)
+    _check_like("rprop_update", "step_size", param, step_size, True)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
+    if typenum == cnp.NPY_FLOAT32:
+        with nogil:
+            _rprop[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad),
+                          <float*>cnp.PyArray_DATA(prev), <float*>cnp.PyArray_DATA(step_size), n,
+                          <float>eta_minus, <float>eta_plus, <float>step_size_min, <float>step_size_max)
+    else:
+        with nogil:
+            _rprop[double](<double*>cnp.PyArray_DATA(param), <const double*>cnp.PyArray_DATA(grad),
+                           <double*>cnp.PyArray_DATA(prev), <double*>cnp.PyArray_DATA(step_size), n,
+                           eta_minus, eta_plus, step_size_min, step_size_max)
