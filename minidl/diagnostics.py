@@ -58,12 +58,14 @@ def tensor_stats(x, bins=None, range=None, extra=None) -> TensorStats:
     if bins is not None:
         finite = x64[np.isfinite(x64)]
         hist = np.histogram(finite, bins=bins, range=range)
-    return TensorStats(
-        mean=float(x64.mean()), std=float(x64.std()), min=float(x64.min()), max=float(x64.max()),
-        norm=float(np.sqrt(np.vdot(x64.ravel(), x64.ravel()))), zero_fraction=float(np.mean(x64 == 0)),
-        shape=tuple(x.shape), histogram=hist,
-        extra={name: float(fn(x)) for name, fn in (extra or {}).items()},
-    )
+    # An exploded activation (inf/nan) is a result to report, not an error: no warnings.
+    with np.errstate(all="ignore"):
+        return TensorStats(
+            mean=float(x64.mean()), std=float(x64.std()), min=float(x64.min()), max=float(x64.max()),
+            norm=float(np.sqrt(np.vdot(x64.ravel(), x64.ravel()))), zero_fraction=float(np.mean(x64 == 0)),
+            shape=tuple(x.shape), histogram=hist,
+            extra={name: float(fn(x)) for name, fn in (extra or {}).items()},
+        )
 
 
 @dataclass

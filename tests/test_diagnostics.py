@@ -207,3 +207,13 @@ def test_plot(data, tmp_path):
     assert len(ax.lines) == 4
     fig.savefig(tmp_path / "probe.png")
     plt.close(fig)
+
+
+def test_tensor_stats_of_an_overflowed_array_reports_without_warnings():
+    import warnings
+
+    x = np.array([1.0, np.inf, -np.inf], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = tensor_stats(x, bins=4)
+    assert np.isnan(s.std) and s.max == np.inf and s.histogram[0].sum() == 1
