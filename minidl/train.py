@@ -23,6 +23,7 @@ import math
 import numbers
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -205,6 +206,10 @@ def fit(model, loss, optimizer, loader, epochs, scheduler=None, val_loader=None,
     from minidl.optim.lr import ReduceOnPlateau
 
     plateau = isinstance(scheduler, ReduceOnPlateau)
+    groups = getattr(optimizer, "param_groups", None)
+    if scheduler is not None and groups and not any(g.get("learning_rate") is scheduler for g in groups):
+        warnings.warn("fit: the scheduler is stepped but the optimizer does not read it; build the optimizer "
+                      "with learning_rate=scheduler", stacklevel=2)
     metric_fns = _metric_list(metrics)
     history = History()
     was_training = model.training

@@ -255,3 +255,17 @@ def test_validation(kwargs, words):
     with pytest.raises((ValueError, TypeError)) as info:
         fit(model, MSE(), PlainGD(model.parameters(), 0.01), DataLoader(X, y, batch_size=10), **args)
     assert words in str(info.value)
+
+
+def test_real_sgd_with_scheduler_and_unbound_scheduler_warns():
+    from minidl.optim import SGD
+
+    X, y = regression_data(n=20)
+    model = TinyLinear(3, 1)
+    scheduler = lr.StepDecay(0.05, step_size=1, gamma=0.5)
+    h = fit(model, MSE(), SGD(model.parameters(), learning_rate=scheduler), DataLoader(X, y, batch_size=10), 3,
+            scheduler=scheduler, progress=False)
+    np.testing.assert_allclose(h.lr, [0.05] * 2 + [0.025] * 2 + [0.0125] * 2)
+    with pytest.warns(UserWarning, match="does not read it"):
+        fit(model, MSE(), SGD(model.parameters(), learning_rate=0.01), DataLoader(X, y, batch_size=10), 1,
+            scheduler=lr.StepDecay(0.05, 1), progress=False)
