@@ -294,12 +294,13 @@ def plot_stats(probes, ax=None, stat="std", which="forward", logy=True, call=-1)
         for w in whiches:
             y = probe.series(w, stat, call)
             name = {"forward": "activation", "backward": "gradient", "param": "weight grad"}[w]
-            ax.plot(np.arange(1, len(y) + 1), y, marker=".", label=f"{label} {name}".strip())
+            text = f"{label} {name}" if len(whiches) > 1 or not label else label
+            ax.plot(np.arange(1, len(y) + 1), y, marker=".", label=text.strip())
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel("layer")
     ax.set_ylabel(stat)
-    ax.legend()
+    ax.legend(fontsize="small")
     return ax
 
 
