@@ -28,7 +28,11 @@ def numerical_gradient(f, x, eps=1e-6):
 
     ``f`` is called as ``f(x)`` while ``x`` (a float ndarray, perturbed *in place*) holds
     ``x_i ± eps``; every element is restored afterwards, even if ``f`` raises.
-    Returns an array shaped like ``x`` (float64 if ``x`` is float64).
+    Returns a float64 array shaped like ``x``:
+
+        grad[i] = (f(x + eps·e_i) − f(x − eps·e_i)) / (2·eps)
+
+    (for f(x) = x³ this is 3x² + eps², exact up to rounding: the error is O(eps²)).
     """
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         raise TypeError(f"numerical_gradient needs a float ndarray to perturb in place, got {type(x).__name__}")
@@ -72,17 +76,23 @@ class GradCheckReport:
         self.differences = differences
         self.threshold = threshold
         self._details = details
-        self.max_difference = max(differences.values()) if differences else 0.0
+        values = list(differences.values())
+        if any(np.isnan(v) for v in values):
+            self.max_difference = float("nan")          # a nan gradient never passes
+        else:
+            self.max_difference = max(values) if values else 0.0
         self.passed = bool(self.max_difference < threshold)
         self.worst = None
         if differences:
-            name = max(differences, key=differences.get)
+            name = max(differences, key=lambda k: np.inf if np.isnan(differences[k]) else differences[k])
             analytic, numeric = details[name]
             err = np.abs(analytic - numeric)
-            idx = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
-            self.worst = (name, tuple(int(i) for i in idx),
-                          float(analytic[idx]) if err.size else 0.0,
-                          float(numeric[idx]) if err.size else 0.0)
+            if err.size:
+                flat = int(np.argmax(np.where(np.isnan(err), np.inf, err)))
+                idx = tuple(int(i) for i in np.unravel_index(flat, err.shape))
+                self.worst = (name, idx, float(analytic[idx]), float(numeric[idx]))
+            else:
+                self.worst = (name, (), 0.0, 0.0)
 
     def gradients(self, name):
         """(analytic, numeric) arrays for one checked tensor."""
@@ -95,12 +105,14 @@ class GradCheckReport:
         verdict = "PASSED" if self.passed else "FAILED"
         lines = [f"gradient check of {self.module_name}: {verdict} "
                  f"(max difference {self.max_difference:.3e}, threshold {self.threshold:.0e})"]
+        width = max([len(n) for n in self.differences] + [8])
         for name, d in self.differences.items():
             mark = "ok " if d < self.threshold else "BAD"
-            lines.append(f"  {mark} {name:<24} difference {d:.3e}")
-        if self.worst is not None and not self.passed:
+            lines.append(f"  {mark} {name:<{width}} difference {d:.3e}")
+        if self.worst is not None:
             name, idx, a, n = self.worst
-            lines.append(f"  worst element: {name}{list(idx)} analytic {a:.10g} vs numeric {n:.10g}")
+            label = "worst element" if not self.passed else "largest difference at"
+            lines.append(f"  {label}: {name}{list(idx)} analytic {a:.10g} vs numeric {n:.10g}")
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -118,59 +130,102 @@ def _generators(module):
     return list(gens.values())
 
 
+def _noise_floor(scale, eps, size):
+    """‖numeric gradient‖₂ that float64 rounding alone can produce.
+
+    J is a sum whose terms add up to ``scale`` = Σ|out ⊙ g| in magnitude; each evaluation
+    is exact to about ``u·scale`` (u = 2.2e-16), so each difference quotient carries noise
+    of about ``u·scale/ε``; a safety factor of 16 and √size for the norm.
+    """
+    return 16.0 * np.finfo(np.float64).eps * max(scale, 1.0) / eps * np.sqrt(max(size, 1))
+
+
 def check_module(module, x, eps=1e-6, rng=None, threshold=1e-7):
     """Check a module's backward against centered differences, in float64.
 
     Works on a deep copy of ``module`` cast to float64 (the caller's module is untouched)
-    and a float64 copy of ``x``. With a random upstream gradient ``g`` (from ``rng``) the
-    scalar J(x, θ) = Σ forward(x) ⊙ g is differenced with respect to the input and to every
-    parameter; ``backward(g)`` must give the same numbers. Generators the module draws from
-    are reset before every evaluation so dropout masks stay fixed. Returns a
-    :class:`GradCheckReport`.
+    and a float64 copy of ``x``. With a random upstream gradient ``g`` (drawn from ``rng``: a
+    Generator or an int seed; default seed 0) the scalar
+
+        J(x, θ) = Σ forward(x) ⊙ g          so that  dJ/d forward(x) = g
+
+    is differenced with respect to every element of the input and of every parameter, and
+    ``backward(g)`` must give the same numbers: the report holds one relative difference
+    ‖grad − gradapprox‖₂ / (‖grad‖₂ + ‖gradapprox‖₂) per tensor ("input", "0.weight", ...).
+
+    Randomness is frozen: every numpy Generator stored on a module of the tree, minidl's
+    global generator and NumPy's legacy global state are reset to the same state before each
+    of the 1 + 2·(number of elements) evaluations, so dropout draws the same mask each time
+    (without this J would not even be a function). Their states are restored at the end.
+
+    When both gradients of a tensor are below float64 rounding noise (e.g. the bias of a
+    Linear layer followed by BatchNorm, whose exact gradient is 0) their difference is
+    reported as 0, like the "both zero" case of :func:`relative_difference`.
+
+    Returns a :class:`GradCheckReport` (``.passed``, ``.max_difference``, ``.differences``,
+    ``.worst``, ``str()``).
     """
     from minidl.nn.module import Module
 
     if not isinstance(module, Module):
         raise TypeError(f"check_module expects a minidl.nn.Module, got {type(module).__name__}")
-    rng = np.random.default_rng(0) if rng is None else rng
+    if not eps > 0:
+        raise ValueError(f"eps must be positive, got {eps}")
+    if rng is None or isinstance(rng, (int, np.integer)):
+        rng = np.random.default_rng(0 if rng is None else int(rng))
+    elif not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}")
+    name = type(module).__name__
     model = copy.deepcopy(module).to(np.float64)
-    x = np.array(x, dtype=np.float64, copy=True)
+    x = np.array(x, dtype=np.float64, copy=True, order="C")
     generators = _generators(model)
     states = [g.bit_generator.state for g in generators]
+    legacy_state = np.random.get_state()
 
     def restore():
         for g, s in zip(generators, states):
             g.bit_generator.state = s
+        np.random.set_state(legacy_state)
 
-    restore()
-    y = model(x)
-    if not isinstance(y, np.ndarray):
-        raise TypeError(f"check_module: {type(module).__name__}.forward returned {type(y).__name__}, not an ndarray")
-    g = rng.standard_normal(y.shape)
-
-    def objective(_=None):
+    try:
         restore()
-        out = model(x)
-        return float(np.sum(out * g))
+        y = model(x)
+        if not isinstance(y, np.ndarray):
+            raise TypeError(f"check_module: {name}.forward returned {type(y).__name__}, not an ndarray")
+        g = rng.standard_normal(y.shape)
+        scale = float(np.sum(np.abs(y * g)))
 
-    # analytic
-    model.zero_grad()
-    restore()
-    model(x)
-    dx = np.asarray(model.backward(g.copy()), dtype=np.float64)
-    analytic = {"input": dx}
-    for name, p in model.named_parameters():
-        analytic[name] = p.grad.astype(np.float64).copy()
+        def objective(_=None):
+            restore()
+            return float(np.sum(model(x) * g))
 
-    # numeric
-    details, differences = {}, {}
-    numeric_x = numerical_gradient(objective, x, eps)
-    details["input"] = (analytic["input"], numeric_x)
-    for name, p in model.named_parameters():
-        details[name] = (analytic[name], numerical_gradient(objective, p.data, eps))
-    for name, (a, n) in details.items():
-        if a.shape != n.shape:
-            raise ValueError(f"check_module: backward gave {name} gradient of shape {a.shape}, expected {n.shape}")
-        differences[name] = relative_difference(a, n)
-    restore()
-    return GradCheckReport(type(module).__name__, differences, details, threshold)
+        # analytic: one forward (same randomness) and the hand-written backward
+        model.zero_grad()
+        restore()
+        model(x)
+        dx = model.backward(g.copy())
+        if dx is None:
+            raise TypeError(f"check_module: {name}.backward returned None instead of the input gradient")
+        # copy: a backward that (wrongly) returns an internal buffer must not change under us
+        analytic = {"input": np.array(dx, dtype=np.float64, copy=True)}
+        for pname, p in model.named_parameters():
+            analytic[pname] = np.array(p.grad, dtype=np.float64, copy=True)
+
+        # numeric: centered differences of J, element by element
+        targets = [("input", x)] + [(pname, p.data) for pname, p in model.named_parameters()]
+        details, differences = {}, {}
+        for tname, array in targets:
+            a = analytic[tname]
+            if a.shape != array.shape:
+                raise ValueError(f"check_module: {name}.backward gave the {tname} gradient shape {a.shape}, "
+                                 f"expected {array.shape}")
+            n = numerical_gradient(objective, array, eps)
+            details[tname] = (a, n)
+            floor = _noise_floor(scale, eps, array.size)
+            if np.linalg.norm(a) <= floor and np.linalg.norm(n) <= floor:
+                differences[tname] = 0.0
+            else:
+                differences[tname] = relative_difference(a, n)
+    finally:
+        restore()
+    return GradCheckReport(name, differences, details, threshold)
