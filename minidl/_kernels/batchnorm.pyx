@@ -1,0 +1,389 @@
+"""Compiled batch-normalization kernels (twin: reference/batchnorm.py, which has the math).
+
+x is viewed as (N, C, S): S = 1 for BatchNorm1d on (N, C) (loops run along C, contiguous
+rows, vectorized), S = H·W for BatchNorm2d (loops run along S inside each channel plane).
+
+Training forward, two passes over x:
+  1. per-channel sums of d = x − K_c and d² in double, K_c = x[0, c, 0] (the "shifted
+     data" one-pass variance: no catastrophic cancellation when |mean| ≫ std), giving
+     μ = K + Σd/M, σ² = Σd²/M − (Σd/M)², inv_std, and the running-statistics update;
+  2. y = (x − μ) · (γ · inv_std) + β.
+Backward, two passes over (dy, x), x̂ recomputed instead of stored:
+  1. Σ dy and Σ dy · (x − μ) per channel (double) → dβ, dγ = inv_std · Σ dy (x − μ);
+  2. dx = k · dy − (k · inv_std · dγ / M) · (x − μ) − k · dβ / M,   k = γ · inv_std
+     (the simplified formula, expanded so the inner loop is two multiply-adds).
+Per-channel work arrays (a few C-sized buffers) are the only allocations.
+"""
+import numpy as np
+cimport numpy as cnp
+from cython cimport floating
+from libc.math cimport sqrt
+from libc.stdlib cimport free, malloc
+
+cnp.import_array()
+
+__all__ = ["batchnorm_forward_train", "batchnorm_forward_eval", "batchnorm_backward"]
+
+
+# -- validation (cheap, before any pointer is read) -----------------------------------------
+cdef int _check(cnp.ndarray a, str name, int ndim, int typenum, bint writeable) except -1:
+    if cnp.PyArray_NDIM(a) != ndim:
+        raise ValueError(f"batchnorm kernel: {name} must be {ndim}-D, got shape {(<object>a).shape}")
+    if cnp.PyArray_TYPE(a) != typenum:
+        raise ValueError(f"batchnorm kernel: {name} has dtype {a.dtype}, expected "
+                         f"{'float32' if typenum == cnp.NPY_FLOAT32 else 'float64'}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError(f"batchnorm kernel: {name} must be C-contiguous")
+    if writeable and not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"batchnorm kernel: {name} is read-only")
+    return 0
+
+
+cdef int _x_type(cnp.ndarray x) except -1:
+    cdef int t = cnp.PyArray_TYPE(x)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise ValueError(f"batchnorm kernel: x must be float32 or float64, got {x.dtype}")
+    _check(x, "x", 3, t, False)
+    return t
+
+
+cdef int _check_like(cnp.ndarray a, cnp.ndarray x, str name) except -1:
+    _check(a, name, 3, cnp.PyArray_TYPE(x), True)
+    if (<object>a).shape != (<object>x).shape:
+        raise ValueError(f"batchnorm kernel: {name} {(<object>a).shape} must have x's shape {(<object>x).shape}")
+    return 0
+
+
+cdef int _check_channel(object a, str name, int typenum, Py_ssize_t channels, bint writeable,
+                        bint allow_none) except -1:
+    if a is None:
+        if not allow_none:
+            raise ValueError(f"batchnorm kernel: {name} is required")
+        return 0
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"batchnorm kernel: {name} must be an ndarray, got {type(a).__name__}")
+    _check(<cnp.ndarray>a, name, 1, typenum, writeable)
+    if cnp.PyArray_DIM(<cnp.ndarray>a, 0) != channels:
+        raise ValueError(f"batchnorm kernel: {name} must have shape ({channels},), got {a.shape}")
+    return 0
+
+
+cdef inline void* _data(object a):
+    return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+# -- loops -------------------------------------------------------------------------------------
+cdef void _shifted_sums(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
+                        double* shift, double* total, double* total_sq) noexcept nogil:
+    """total[c] = Σ (x − shift_c), total_sq[c] = Σ (x − shift_c)², shift_c = x[0, c, 0]."""
+    cdef Py_ssize_t i, j, k
+    cdef const floating* p
+    cdef double d, t, t2, sh
+    for j in range(c):
+        shift[j] = x[j * s]
+        total[j] = 0.0
+        total_sq[j] = 0.0
+    if s == 1:
+        for i in range(n):
+            p = x + i * c
+            for j in range(c):
+                d = <double>p[j] - shift[j]
+                total[j] += d
+                total_sq[j] += d * d
+    else:
+        for i in range(n):
+            for j in range(c):
+                p = x + (i * c + j) * s
+                sh = shift[j]
+                t = 0.0
+                t2 = 0.0
+                for k in range(s):
+                    d = <double>p[k] - sh
+                    t += d
+                    t2 += d * d
+                total[j] += t
+                total_sq[j] += t2
+
+
+cdef void _affine(const floating* x, floating* out, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
+                  const floating* center, const floating* scale, const floating* shift) noexcept nogil:
+    """out = (x − center_c) · scale_c + shift_c."""
+    cdef Py_ssize_t i, j, k
+    cdef const floating* p
+    cdef floating* q
+    cdef floating mu, a, b
+    if s == 1:
+        for i in range(n):
+            p = x + i * c
+            q = out + i * c
+            for j in range(c):
+                q[j] = (p[j] - center[j]) * scale[j] + shift[j]
+    else:
+        for i in range(n):
+            for j in range(c):
+                p = x + (i * c + j) * s
+                q = out + (i * c + j) * s
+                mu = center[j]
+                a = scale[j]
+                b = shift[j]
+                for k in range(s):
+                    q[k] = (p[k] - mu) * a + b
+
+
+cdef void _grad_sums(const floating* dy, const floating* x, const floating* center,
+                     Py_ssize_t n, Py_ssize_t c, Py_ssize_t s, double* sum_dy, double* sum_dy_xc) noexcept nogil:
+    """sum_dy[c] = Σ dy, sum_dy_xc[c] = Σ dy · (x − center_c)."""
+    cdef Py_ssize_t i, j, k
+    cdef const floating* p
+    cdef const floating* g
+    cdef double t, t2
+    cdef floating mu
+    for j in range(c):
+        sum_dy[j] = 0.0
+        sum_dy_xc[j] = 0.0
+    if s == 1:
+        for i in range(n):
+            p = x + i * c
+            g = dy + i * c
+            for j in range(c):
+                sum_dy[j] += g[j]
+                sum_dy_xc[j] += <double>g[j] * (p[j] - center[j])
+    else:
+        for i in range(n):
+            for j in range(c):
+                p = x + (i * c + j) * s
+                g = dy + (i * c + j) * s
+                mu = center[j]
+                t = 0.0
+                t2 = 0.0
+                for k in range(s):
+                    t += g[k]
+                    t2 += <double>g[k] * (p[k] - mu)
+                sum_dy[j] += t
+                sum_dy_xc[j] += t2
+
+
+cdef void _grad_input(const floating* dy, const floating* x, floating* dx, Py_ssize_t n, Py_ssize_t c,
+                      Py_ssize_t s, const floating* center, const floating* k_dy,
+                      const floating* k_xc, const floating* k_0) noexcept nogil:
+    """dx = k_dy_c · dy + k_xc_c · (x − center_c) + k_0_c."""
+    cdef Py_ssize_t i, j, k
+    cdef const floating* p
+    cdef const floating* g
+    cdef floating* q
+    cdef floating mu, a, b, d
+    if s == 1:
+        for i in range(n):
+            p = x + i * c
+            g = dy + i * c
+            q = dx + i * c
+            for j in range(c):
+                q[j] = k_dy[j] * g[j] + k_xc[j] * (p[j] - center[j]) + k_0[j]
+    else:
+        for i in range(n):
+            for j in range(c):
+                p = x + (i * c + j) * s
+                g = dy + (i * c + j) * s
+                q = dx + (i * c + j) * s
+                mu = center[j]
+                a = k_dy[j]
+                b = k_xc[j]
+                d = k_0[j]
+                for k in range(s):
+                    q[k] = a * g[k] + b * (p[k] - mu) + d
+
+
+# -- the three kernels (fused-type bodies) -----------------------------------------------------
+cdef int _forward_train(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
+                        const floating* weight, const floating* bias, double eps, floating* out,
+                        floating* mean, floating* inv_std, floating* running_mean,
+                        floating* running_var, double momentum) noexcept nogil:
+    cdef double* work = <double*>malloc((3 * c + 1) * sizeof(double))
+    cdef floating* coef = <floating*>malloc((2 * c + 1) * sizeof(floating))
+    cdef Py_ssize_t j
+    cdef double count = <double>(n * s), m, var, istd
+    if work == NULL or coef == NULL:
+        free(work)
+        free(coef)
+        return -1
+    _shifted_sums(x, n, c, s, work, work + c, work + 2 * c)
+    for j in range(c):
+        m = work[c + j] / count
+        var = work[2 * c + j] / count - m * m
+        if var < 0.0:
+            var = 0.0
+        m = m + work[j]
+        istd = 1.0 / sqrt(var + eps)
+        mean[j] = <floating>m
+        inv_std[j] = <floating>istd
+        coef[j] = <floating>(istd * (1.0 if weight == NULL else <double>weight[j]))
+        coef[c + j] = 0 if bias == NULL else bias[j]
+        if running_mean != NULL:
+            running_mean[j] = <floating>((1.0 - momentum) * running_mean[j] + momentum * m)
+            running_var[j] = <floating>((1.0 - momentum) * running_var[j]
+                                        + momentum * var * count / (count - 1.0))
+    _affine(x, out, n, c, s, mean, coef, coef + c)
+    free(work)
+    free(coef)
+    return 0
+
+
+cdef int _forward_eval(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
+                       const floating* weight, const floating* bias, const floating* running_mean,
+                       const floating* running_var, double eps, floating* out) noexcept nogil:
+    cdef floating* coef = <floating*>malloc((2 * c + 1) * sizeof(floating))
+    cdef Py_ssize_t j
+    if coef == NULL:
+        return -1
+    for j in range(c):
+        coef[j] = <floating>((1.0 if weight == NULL else <double>weight[j])
+                             / sqrt(<double>running_var[j] + eps))
+        coef[c + j] = 0 if bias == NULL else bias[j]
+    _affine(x, out, n, c, s, running_mean, coef, coef + c)
+    free(coef)
+    return 0
+
+
+cdef int _backward(const floating* dy, const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
+                   const floating* mean, const floating* inv_std, const floating* weight, bint batch_stats,
+                   floating* dx, floating* grad_weight, bint accumulate_weight,
+                   floating* grad_bias, bint accumulate_bias) noexcept nogil:
+    cdef double* sums = <double*>malloc((2 * c + 1) * sizeof(double))
+    cdef floating* coef = <floating*>malloc((3 * c + 1) * sizeof(floating))
+    cdef Py_ssize_t j
+    cdef double count = <double>(n * s), dbeta, dgamma, k, istd
+    if sums == NULL or coef == NULL:
+        free(sums)
+        free(coef)
+        return -1
+    _grad_sums(dy, x, mean, n, c, s, sums, sums + c)
+    for j in range(c):
+        istd = inv_std[j]
+        dbeta = sums[j]
+        dgamma = sums[c + j] * istd
+        k = istd * (1.0 if weight == NULL else <double>weight[j])
+        coef[j] = <floating>k
+        if batch_stats:
+            coef[c + j] = <floating>(-k * istd * dgamma / count)
+            coef[2 * c + j] = <floating>(-k * dbeta / count)
+        else:
+            coef[c + j] = 0
+            coef[2 * c + j] = 0
+        if grad_weight != NULL:
+            if accumulate_weight:
+                grad_weight[j] += <floating>dgamma
+            else:
+                grad_weight[j] = <floating>dgamma
+        if grad_bias != NULL:
+            if accumulate_bias:
+                grad_bias[j] += <floating>dbeta
+            else:
+                grad_bias[j] = <floating>dbeta
+    _grad_input(dy, x, dx, n, c, s, mean, coef, coef + c, coef + 2 * c)
+    free(sums)
+    free(coef)
+    return 0
+
+
+# -- Python entry points --------------------------------------------------------------------
+def batchnorm_forward_train(cnp.ndarray x, weight, bias, double eps, cnp.ndarray out, cnp.ndarray mean,
+                            cnp.ndarray inv_std, running_mean, running_var, double momentum):
+    """Normalize x (N, C, S) with its batch statistics into out (N, C, S).
+
+    Writes mean (C,) and inv_std (C,) for backward. weight, bias (C,) or None.
+    running_mean, running_var (C,) are updated with weight ``momentum`` unless None.
+    """
+    cdef int t = _x_type(x), rc
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], s = x.shape[2]
+    _check_like(out, x, "out")
+    _check_channel(mean, "mean", t, c, True, False)
+    _check_channel(inv_std, "inv_std", t, c, True, False)
+    _check_channel(weight, "weight", t, c, False, True)
+    _check_channel(bias, "bias", t, c, False, True)
+    _check_channel(running_mean, "running_mean", t, c, True, True)
+    _check_channel(running_var, "running_var", t, c, True, True)
+    if (running_var is None) != (running_mean is None):
+        raise ValueError("batchnorm kernel: running_mean and running_var go together")
+    if n * s < 2:
+        raise ValueError(f"batchnorm kernel: expected more than 1 value per channel, got {n * s}")
+    cdef void* w = _data(weight)
+    cdef void* b = _data(bias)
+    cdef void* rm = _data(running_mean)
+    cdef void* rv = _data(running_var)
+    if t == cnp.NPY_FLOAT32:
+        with nogil:
+            rc = _forward_train[float](<float*>cnp.PyArray_DATA(x), n, c, s, <float*>w, <float*>b, eps,
+                                       <float*>cnp.PyArray_DATA(out), <float*>cnp.PyArray_DATA(mean),
+                                       <float*>cnp.PyArray_DATA(inv_std), <float*>rm, <float*>rv, momentum)
+    else:
+        with nogil:
+            rc = _forward_train[double](<double*>cnp.PyArray_DATA(x), n, c, s, <double*>w, <double*>b, eps,
+                                        <double*>cnp.PyArray_DATA(out), <double*>cnp.PyArray_DATA(mean),
+                                        <double*>cnp.PyArray_DATA(inv_std), <double*>rm, <double*>rv, momentum)
+    if rc != 0:
+        raise MemoryError()
+
+
+def batchnorm_forward_eval(cnp.ndarray x, weight, bias, cnp.ndarray running_mean, cnp.ndarray running_var,
+                           double eps, cnp.ndarray out):
+    """out = γ · (x − running_mean) / √(running_var + ε) + β for x (N, C, S)."""
+    cdef int t = _x_type(x), rc
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], s = x.shape[2]
+    _check_like(out, x, "out")
+    _check_channel(weight, "weight", t, c, False, True)
+    _check_channel(bias, "bias", t, c, False, True)
+    _check_channel(running_mean, "running_mean", t, c, False, False)
+    _check_channel(running_var, "running_var", t, c, False, False)
+    cdef void* w = _data(weight)
+    cdef void* b = _data(bias)
+    if t == cnp.NPY_FLOAT32:
+        with nogil:
+            rc = _forward_eval[float](<float*>cnp.PyArray_DATA(x), n, c, s, <float*>w, <float*>b,
+                                      <float*>cnp.PyArray_DATA(running_mean),
+                                      <float*>cnp.PyArray_DATA(running_var), eps, <float*>cnp.PyArray_DATA(out))
+    else:
+        with nogil:
+            rc = _forward_eval[double](<double*>cnp.PyArray_DATA(x), n, c, s, <double*>w, <double*>b,
+                                       <double*>cnp.PyArray_DATA(running_mean),
+                                       <double*>cnp.PyArray_DATA(running_var), eps, <double*>cnp.PyArray_DATA(out))
+    if rc != 0:
+        raise MemoryError()
+
+
+def batchnorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray inv_std, weight,
+                       bint batch_stats, cnp.ndarray grad_input, grad_weight, bint accumulate_weight,
+                       grad_bias, bint accumulate_bias):
+    """Gradients of batch normalization given dy = grad_output (N, C, S).
+
+    ``mean``, ``inv_std`` (C,): the statistics the forward pass used (batch statistics when
+    ``batch_stats`` is True, running statistics in evaluation mode).
+    """
+    cdef int t = _x_type(x), rc
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], s = x.shape[2]
+    _check(grad_output, "grad_output", 3, t, False)
+    if (<object>grad_output).shape != (<object>x).shape:
+        raise ValueError(f"batchnorm kernel: grad_output {(<object>grad_output).shape} must have "
+                         f"x's shape {(<object>x).shape}")
+    _check_like(grad_input, x, "grad_input")
+    _check_channel(mean, "mean", t, c, False, False)
+    _check_channel(inv_std, "inv_std", t, c, False, False)
+    _check_channel(weight, "weight", t, c, False, True)
+    _check_channel(grad_weight, "grad_weight", t, c, True, True)
+    _check_channel(grad_bias, "grad_bias", t, c, True, True)
+    cdef void* w = _data(weight)
+    cdef void* gw = _data(grad_weight)
+    cdef void* gb = _data(grad_bias)
+    if t == cnp.NPY_FLOAT32:
+        with nogil:
+            rc = _backward[float](<float*>cnp.PyArray_DATA(grad_output), <float*>cnp.PyArray_DATA(x), n, c, s,
+                                  <float*>cnp.PyArray_DATA(mean), <float*>cnp.PyArray_DATA(inv_std), <float*>w,
+                                  batch_stats, <float*>cnp.PyArray_DATA(grad_input), <float*>gw,
+                                  accumulate_weight, <float*>gb, accumulate_bias)
+    else:
+        with nogil:
+            rc = _backward[double](<double*>cnp.PyArray_DATA(grad_output), <double*>cnp.PyArray_DATA(x), n, c, s,
+                                   <double*>cnp.PyArray_DATA(mean), <double*>cnp.PyArray_DATA(inv_std), <double*>w,
+                                   batch_stats, <double*>cnp.PyArray_DATA(grad_input), <double*>gw,
+                                   accumulate_weight, <double*>gb, accumulate_bias)
+    if rc != 0:
+        raise MemoryError()
