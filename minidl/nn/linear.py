@@ -38,7 +38,10 @@ class Linear(Module):
         rng = resolve_rng(rng)
         bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
         self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)), dtype=dtype)
-        self.bias = Parameter(rng.uniform(-bound, bound, out_features), dtype=dtype) if bias else None
+        if bias:
+            self.bias = Parameter(rng.uniform(-bound, bound, out_features), dtype=dtype)
+        else:
+            self.register_parameter("bias", None)       # as PyTorch: a named, absent parameter
         self._desc = f"Linear({in_features}→{out_features})"
         self._x = None
 
@@ -75,7 +78,7 @@ class Linear(Module):
         else:
             grad_bias, accumulate_bias = bias.grad_target()
         # dW = dyᵀx goes through a scratch buffer only when it must be added to an old gradient.
-        scratch = self._scratch_buffer("grad_weight", w.shape, w.dtype) if accumulate_weight and x.shape[0] != 1 else None
+        scratch = self._scratch_buffer("grad_weight", w.shape, w.dtype) if accumulate_weight else None
         grad_input = np.empty(x.shape, w.dtype)
         kernels.linear_backward(dy, x, w, grad_input, grad_weight, accumulate_weight,
                                 grad_bias, accumulate_bias, scratch)

@@ -1,0 +1,120 @@
+"""Linear kernels: compiled vs NumPy twin on random shapes (N = 1 included), the
+accumulate/overwrite contract, worked examples, and bad arguments rejected with ValueError."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+shapes = st.tuples(st.sampled_from([0, 1, 1, 2, 3, 7, 33]), st.integers(1, 40), st.integers(1, 40))
+
+
+def close(a, b, dtype):
+    np.testing.assert_allclose(a, b, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+@SETTINGS
+@given(shape=shapes, dtype=st.sampled_from(DTYPES), with_bias=st.booleans(), seed=st.integers(0, 2**16))
+def test_forward_matches_twin(kernel_pair, shape, dtype, with_bias, seed):
+    n, k, m = shape
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype) if with_bias else None
+    ref, comp = kernel_pair("linear_forward")
+    out_ref, out_comp = np.empty((n, m), dtype), np.full((n, m), np.nan, dtype)
+    ref(x, w, b, out_ref)
+    comp(x, w, b, out_comp)
+    close(out_comp, out_ref, dtype)
+    close(out_ref, x.astype(np.float64) @ w.T.astype(np.float64) + (0 if b is None else b), dtype)
+
+
+@SETTINGS
+@given(shape=shapes, dtype=st.sampled_from(DTYPES), accumulate=st.booleans(), with_bias=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_backward_matches_twin(kernel_pair, shape, dtype, accumulate, with_bias, seed):
+    n, k, m = shape
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = rng.standard_normal((m, k)).astype(dtype)
+    dy = rng.standard_normal((n, m)).astype(dtype)
+    old_w = rng.standard_normal((m, k)).astype(dtype)
+    old_b = rng.standard_normal(m).astype(dtype)
+    results = []
+    for fn in kernel_pair("linear_backward"):
+        dx = np.full((n, k), np.nan, dtype)
+        # when overwriting, every element must be written: start from NaN
+        gw = old_w.copy() if accumulate else np.full((m, k), np.nan, dtype)
+        gb = (old_b.copy() if accumulate else np.full(m, np.nan, dtype)) if with_bias else None
+        fn(dy, x, w, dx, gw, accumulate, gb, accumulate, np.empty((m, k), dtype))
+        results.append((dx, gw, gb))
+    (dx_r, gw_r, gb_r), (dx_c, gw_c, gb_c) = results
+    close(dx_c, dx_r, dtype)
+    close(gw_c, gw_r, dtype)
+    expected_w = dy.T.astype(np.float64) @ x + (old_w if accumulate else 0)
+    close(gw_r, expected_w, dtype)
+    if with_bias:
+        close(gb_c, gb_r, dtype)
+        close(gb_r, dy.sum(0, dtype=np.float64) + (old_b if accumulate else 0), dtype)
+
+
+@pytest.mark.parametrize("twin", ["reference", "compiled"])
+def test_worked_example(kernel_pair, twin):
+    # x = [[1, 2]], W = [[1, 0], [0, 1], [1, 1]], b = [0.5, 0, -1] -> y = [1.5, 2, 2]
+    fwd = kernel_pair("linear_forward")[twin == "compiled"]
+    bwd = kernel_pair("linear_backward")[twin == "compiled"]
+    x = np.array([[1.0, 2.0]])
+    w = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    y = np.empty((1, 3))
+    fwd(x, w, np.array([0.5, 0.0, -1.0]), y)
+    np.testing.assert_array_equal(y, [[1.5, 2.0, 2.0]])
+    # dy = [1, 2, 3]: dx = dy W = [4, 5]; dW = dyᵀ x = [[1, 2], [2, 4], [3, 6]]; db = dy
+    dx, gw, gb = np.empty((1, 2)), np.empty((3, 2)), np.empty(3)
+    bwd(np.array([[1.0, 2.0, 3.0]]), x, w, dx, gw, False, gb, False, None)
+    np.testing.assert_array_equal(dx, [[4.0, 5.0]])
+    np.testing.assert_array_equal(gw, [[1, 2], [2, 4], [3, 6]])
+    np.testing.assert_array_equal(gb, [1, 2, 3])
+
+
+def test_grad_input_may_be_skipped(kernel_pair):
+    _, comp = kernel_pair("linear_backward")
+    x, w, dy = np.ones((2, 3)), np.ones((4, 3)), np.ones((2, 4))
+    gw = np.empty((4, 3))
+    comp(dy, x, w, None, gw, False, None, False, None)
+    np.testing.assert_array_equal(gw, np.full((4, 3), 2.0))
+
+
+def test_bad_arguments_raise_value_error(kernel_pair):
+    _, fwd = kernel_pair("linear_forward")
+    _, bwd = kernel_pair("linear_backward")
+    x, w, b = np.ones((2, 3)), np.ones((4, 3)), np.ones(4)
+    bad_forward = [
+        (np.ones((2, 5)), w, b, np.empty((2, 4))),               # in_features mismatch
+        (x, w, b, np.empty((2, 5))),                              # out too wide
+        (x, w, np.ones(3), np.empty((2, 4))),                     # bias length
+        (x.astype(np.float32), w, b, np.empty((2, 4))),           # mixed dtypes
+        (np.ones((3, 2)).T, w, b, np.empty((2, 4))),              # not contiguous
+        (x.astype(np.int64), w.astype(np.int64), None, np.empty((2, 4), np.int64)),
+        (np.ones(3), w, b, np.empty(4)),                          # 1-D
+    ]
+    for args in bad_forward:
+        with pytest.raises(ValueError):
+            fwd(*args)
+    ro = np.empty((2, 4))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError):
+        fwd(x, w, b, ro)
+    dy = np.ones((2, 4))
+    bad_backward = [
+        (np.ones((2, 5)), x, w, np.empty((2, 3)), np.empty((4, 3)), False, None, False, None),
+        (dy, x, w, np.empty((2, 2)), np.empty((4, 3)), False, None, False, None),
+        (dy, x, w, None, np.empty((3, 4)), False, None, False, None),
+        (dy, x, w, None, np.empty((4, 3)), False, np.empty(5), False, None),
+        (dy, x, w, None, np.empty((4, 3)), True, None, False, None),             # no scratch
+        (dy, x, w, None, np.empty((4, 3)), True, None, False, np.empty((3, 4))),  # wrong scratch
+    ]
+    for args in bad_backward:
+        with pytest.raises(ValueError):
+            bwd(*args)
