@@ -26,6 +26,36 @@ class ProtocolError(RuntimeError):
     """A message could not be encoded or decoded (unsupported type, corrupt or oversized)."""
 
 
+class Frozen:
+    """A seed that becomes a *fresh* ``np.random.default_rng(seed)`` each time a call is made
+    (``G.frozen(seed)``): a dropout mask stays fixed while a gradient is differenced."""
+
+    __slots__ = ("seed",)
+
+    def __init__(self, seed):
+        self.seed = int(seed)
+
+    def rng(self):
+        return np.random.default_rng(self.seed)
+
+    def __repr__(self):
+        return f"G.frozen({self.seed})"
+
+
+def materialize(value):
+    """``value`` with every :class:`Frozen` (also inside lists/tuples/dicts) replaced by a
+    fresh Generator."""
+    if isinstance(value, Frozen):
+        return value.rng()
+    if isinstance(value, list):
+        return [materialize(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(materialize(v) for v in value)
+    if isinstance(value, dict):
+        return {k: materialize(v) for k, v in value.items()}
+    return value
+
+
 class Handle:
     """An object that lives in the worker; the grader holds only its id and type name."""
 
@@ -72,6 +102,8 @@ def _encode(value, arrays, generators, handle_of):
                 "state": _jsonable_state(bg.state)}
     if isinstance(value, bytes):
         return {"__bytes__": value.hex()}
+    if isinstance(value, Frozen):
+        return {"__frozen__": value.seed}
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v, arrays, generators, handle_of) for v in value]}
     if isinstance(value, list):
@@ -138,6 +170,8 @@ def _decode(node, arrays, generators, resolve_handle):
         return arrays[node["__npscalar__"]][()]
     if "__float__" in node:
         return float(node["__float__"])
+    if "__frozen__" in node:
+        return Frozen(node["__frozen__"])
     if "__bytes__" in node:
         return bytes.fromhex(node["__bytes__"])
     if "__tuple__" in node:
@@ -155,12 +189,19 @@ def _decode(node, arrays, generators, resolve_handle):
     raise ProtocolError(f"unknown node in message: {sorted(node)[:3]}")
 
 
-def encode(message: dict, handle_of=None):
+_PAYLOAD_KEYS = ("value", "args", "kwargs", "mutated")
+
+
+def encode(message: dict, handle_of=None, arrays_out=None):
     """``(bytes, generators)``: the wire form of ``message`` and the Generators it carried
-    (in order), so the sender can later apply the advanced states that come back."""
+    (in order), so the sender can later apply the advanced states that come back.
+    ``arrays_out`` (a list) receives the arrays sent, in wire order, so that arrays a call
+    changed in place can be written back into the caller's arrays."""
     arrays, generators = [], []
-    header = {k: (_encode(v, arrays, generators, handle_of) if k in ("value", "args", "kwargs") else v)
+    header = {k: (_encode(v, arrays, generators, handle_of) if k in _PAYLOAD_KEYS else v)
               for k, v in message.items()}
+    if arrays_out is not None:
+        arrays_out.extend(arrays)
     header["n_arrays"] = len(arrays)
     head = json.dumps(header, allow_nan=True).encode("utf-8")
     parts = [_LEN.pack(len(head)), head]
@@ -173,8 +214,9 @@ def encode(message: dict, handle_of=None):
     return b"".join(parts), generators
 
 
-def decode(data: bytes, resolve_handle=None):
-    """``(message, generators)``: the inverse of :func:`encode`; Generators are rebuilt."""
+def decode(data: bytes, resolve_handle=None, arrays_out=None):
+    """``(message, generators)``: the inverse of :func:`encode`; Generators are rebuilt.
+    ``arrays_out`` (a list) receives the decoded arrays in wire order."""
     view = memoryview(data)
     try:
         (n,) = _LEN.unpack_from(view, 0)
@@ -193,8 +235,10 @@ def decode(data: bytes, resolve_handle=None):
     except Exception as exc:
         raise ProtocolError(f"corrupt message: {type(exc).__name__}: {exc}") from exc
     generators = []
-    message = {k: (_decode(v, arrays, generators, resolve_handle) if k in ("value", "args", "kwargs") else v)
+    message = {k: (_decode(v, arrays, generators, resolve_handle) if k in _PAYLOAD_KEYS else v)
                for k, v in header.items()}
+    if arrays_out is not None:
+        arrays_out.extend(arrays)
     return message, generators
 
 

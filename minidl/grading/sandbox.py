@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+
 from minidl.grading import protocol
 
 DEFAULT_MEMORY_MB = 512
@@ -96,7 +98,7 @@ class Worker:
     """
 
     def __init__(self, submission_file, mode="defs", seed=0, memory_mb=DEFAULT_MEMORY_MB,
-                 load_timeout=30.0, drop_privileges=True, env=None):
+                 load_timeout=30.0, drop_privileges=True, env=None, deny_paths=()):
         self.submission_file = os.path.abspath(submission_file)
         self.mode = mode
         self.seed = int(seed)
@@ -104,6 +106,7 @@ class Worker:
         self.load_timeout = load_timeout
         self.drop_privileges = drop_privileges and hasattr(os, "geteuid") and os.geteuid() == 0
         self.extra_env = dict(env or {})
+        self.deny_paths = [os.path.abspath(p) for p in deny_paths]
         self.warnings = []
         self.proc = None
         self.names = []
@@ -133,7 +136,8 @@ class Worker:
         out = open(self._out_path, "wb")
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
-        config = {"fd_in": req_r, "fd_out": resp_w, "filename": sub_copy, "mode": self.mode, "seed": self.seed}
+        config = {"fd_in": req_r, "fd_out": resp_w, "filename": sub_copy, "mode": self.mode, "seed": self.seed,
+                  "deny_paths": self.deny_paths}
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIDL_GRADE", "PYTEST"))}
         env.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                     "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
@@ -287,7 +291,8 @@ class Worker:
     def _request(self, message, timeout, what):
         if not self.alive:
             raise WorkerDied(self.proc.returncode if self.proc else None, what, self.output())
-        data, generators = protocol.encode(message)
+        sent = []
+        data, generators = protocol.encode(message, arrays_out=sent)
         try:
             protocol.write_message(self._req_w, data)
         except (BrokenPipeError, OSError):
@@ -298,6 +303,10 @@ class Worker:
             raise StudentError(reply.get("error_type", "Error"), reply.get("message", ""), reply.get("traceback", ""))
         for gen, state in zip(generators, reply.get("rng_states") or []):
             protocol.set_generator_state(gen, state)
+        for index, new in (reply.get("mutated") or {}).items():   # in-place changes, as locally
+            original = sent[int(index)]
+            if isinstance(original, np.ndarray) and original.flags.writeable and original.shape == new.shape:
+                np.copyto(original, new, casting="unsafe")
         return reply.get("value")
 
     def call(self, name, *args, timeout=10.0, **kwargs):
@@ -312,6 +321,24 @@ class Worker:
     def getattr(self, name, handle=None, timeout=10.0):
         return self._request({"op": "getattr", "name": name, "handle": handle.id if handle else None},
                              timeout, f"reading {name}")
+
+    def numerical_gradient(self, name, args, kwargs, x_slot, x, dout=None, output=None, eps=1e-6, timeout=30.0):
+        """Centered-difference gradient of Σ f(...)[output] ⊙ dout w.r.t. the argument in
+        ``x_slot`` (a position or keyword), computed inside the worker in one request."""
+        x = np.array(x, dtype=np.float64, copy=True)
+        dout = None if dout is None else np.asarray(dout, dtype=np.float64)
+        return self._request({"op": "numgrad", "name": name, "args": list(args), "kwargs": dict(kwargs),
+                              "x_slot": x_slot, "output": output, "eps": float(eps), "value": [x, dout]},
+                             timeout, f"differencing {name}()")
+
+    def define(self, name, source, fn_name, timeout=10.0):
+        """Replace the submission's ``name`` with the function ``fn_name`` defined by ``source``."""
+        return self._request({"op": "define", "name": name, "source": source, "fn_name": fn_name},
+                             timeout, f"substituting {name}")
+
+    def restore(self, timeout=10.0):
+        """Undo every :meth:`define`."""
+        return self._request({"op": "restore"}, timeout, "restoring the submission")
 
     def reseed(self, seed, timeout=10.0):
         return self._request({"op": "seed", "value": int(seed)}, timeout, "seeding")

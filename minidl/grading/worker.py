@@ -13,6 +13,21 @@ import traceback
 import types
 
 
+_MISSING = object()
+
+
+def _generators_in(value):
+    import numpy as np
+
+    if isinstance(value, np.random.Generator):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [g for v in value for g in _generators_in(v)]
+    if isinstance(value, dict):
+        return [g for v in value.values() for g in _generators_in(v)]
+    return []
+
+
 def _student_traceback(exc, filename):
     """Format ``exc`` keeping only frames from the submission's file."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
@@ -37,6 +52,36 @@ def _seed_everything(seed):
         pass
 
 
+_SPAWN_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
+                 "os.forkpty", "pty.spawn", "ctypes.dlopen", "os.startfile")
+
+
+def _install_guard(deny_paths):
+    """An audit hook (it cannot be removed from Python) that refuses to open or list
+    anything under ``deny_paths`` (the instructor's tests, the results folder) and to start
+    processes or load native libraries: a defence when the worker cannot drop to ``nobody``."""
+    deny = tuple(os.path.realpath(p) for p in deny_paths if p)
+    realpath, fspath, sep = os.path.realpath, os.fspath, os.sep
+
+    def denied(path):
+        if isinstance(path, int) or path is None:
+            return False
+        try:
+            full = realpath(fspath(path) if not isinstance(path, bytes) else path.decode(errors="replace"))
+        except Exception:
+            return False
+        return any(full == d or full.startswith(d + sep) for d in deny)
+
+    def hook(event, args):
+        if event in ("open", "os.listdir", "os.scandir", "shutil.copyfile", "os.rename", "os.remove"):
+            if args and denied(args[0]):
+                raise PermissionError(f"the grader does not allow access to {args[0]!r}")
+        elif event.startswith(_SPAWN_EVENTS):
+            raise PermissionError(f"the grader does not allow {event} in a submission")
+
+    sys.addaudithook(hook)
+
+
 class _Server:
     def __init__(self, config):
         from minidl.grading import protocol
@@ -47,6 +92,7 @@ class _Server:
         self.filename = config["filename"]
         self.handles = {}
         self.module = None
+        self.overrides = {}
 
     # -- handles --------------------------------------------------------------------------
     def handle_of(self, obj):
@@ -93,6 +139,64 @@ class _Server:
         self.send({"ok": True, "kind": "load", "value": names})
         return True
 
+    # -- operations beyond a plain call --------------------------------------------------
+    def numgrad(self, request):
+        """Centered differences of J(x) = Σ out ⊙ dout in one batched request (float64)."""
+        import numpy as np
+
+        protocol = self.protocol
+        x, dout = request["value"]
+        target = getattr(self.module, request["name"])
+        args, kwargs = list(request.get("args") or []), dict(request.get("kwargs") or {})
+        slot, output, eps = request["x_slot"], request.get("output"), float(request["eps"])
+        gens = [(g, g.bit_generator.state) for g in _generators_in((args, kwargs))]
+
+        def objective():
+            for g, state in gens:          # the same stream on every evaluation
+                g.bit_generator.state = state
+            a, k = protocol.materialize(args), protocol.materialize(kwargs)
+            if isinstance(slot, int):
+                a[slot] = x
+            else:
+                k[slot] = x
+            out = target(*a, **k)
+            if output is not None:
+                out = out[output]
+            out = np.asarray(out, dtype=np.float64)
+            return float(out.sum() if dout is None else np.sum(out * dout))
+
+        grad = np.zeros(x.shape, dtype=np.float64)
+        for idx in np.ndindex(x.shape):
+            old = x[idx]
+            x[idx] = old + eps
+            plus = objective()
+            x[idx] = old - eps
+            minus = objective()
+            x[idx] = old
+            grad[idx] = (plus - minus) / (2.0 * eps)
+        for g, state in gens:
+            g.bit_generator.state = state
+        return grad
+
+    def define(self, request):
+        """Replace the submission's ``name`` with instructor code (``use_reference``)."""
+        import numpy as np
+
+        namespace = {"np": np, "numpy": np, "__name__": "reference"}
+        exec(compile(request["source"], "<reference>", "exec"), namespace)
+        name = request["name"]
+        if name not in self.overrides:
+            self.overrides[name] = vars(self.module).get(name, _MISSING)
+        setattr(self.module, name, namespace[request["fn_name"]])
+
+    def restore(self):
+        for name, original in self.overrides.items():
+            if original is _MISSING:
+                vars(self.module).pop(name, None)
+            else:
+                setattr(self.module, name, original)
+        self.overrides = {}
+
     def serve(self):
         protocol = self.protocol
         while True:
@@ -100,7 +204,8 @@ class _Server:
                 raw = protocol.read_message(self.fd_in)
             except EOFError:
                 return
-            request, generators = protocol.decode(raw, resolve_handle=self.resolve)
+            arrays = []
+            request, generators = protocol.decode(raw, resolve_handle=self.resolve, arrays_out=arrays)
             op = request.get("op")
             if op == "exit":
                 return
@@ -114,6 +219,11 @@ class _Server:
                 elif op == "call_method":
                     obj = self.resolve(request["handle"], "object")
                     target = getattr(obj, request["name"])
+                elif op in ("numgrad", "define", "restore"):
+                    value = self.numgrad(request) if op == "numgrad" else \
+                        self.define(request) if op == "define" else self.restore()
+                    self.send({"ok": True, "value": value, "rng_states": []})
+                    continue
                 elif op == "getattr":
                     obj = self.resolve(request["handle"], "object") if request.get("handle") is not None else self.module
                     value = getattr(obj, request["name"])
@@ -121,8 +231,9 @@ class _Server:
                     continue
                 else:
                     raise ValueError(f"unknown operation {op!r}")
-                args = request.get("args") or []
-                kwargs = request.get("kwargs") or {}
+                args = protocol.materialize(request.get("args") or [])
+                kwargs = protocol.materialize(request.get("kwargs") or {})
+                before = [a.copy() for a in arrays]
                 value = target(*args, **kwargs)
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
@@ -131,7 +242,9 @@ class _Server:
                            "traceback": _student_traceback(exc, self.filename)[-8000:]})
                 continue
             states = [protocol.generator_state(g) for g in generators]
-            self.send({"ok": True, "value": value, "rng_states": states})
+            mutated = {str(i): a for i, (a, b) in enumerate(zip(arrays, before))
+                       if a.shape != b.shape or a.tobytes() != b.tobytes()}
+            self.send({"ok": True, "value": value, "rng_states": states, "mutated": mutated})
 
 
 def main(argv=None):
@@ -143,7 +256,11 @@ def main(argv=None):
     sub_dir = os.path.dirname(config["filename"])
     if sub_dir not in sys.path:
         sys.path.append(sub_dir)
+    import numpy  # noqa: F401  (imported before the guard: numpy may load native helpers)
+
+    import minidl  # noqa: F401
     server = _Server(config)
+    _install_guard(config.get("deny_paths") or [])
     if server.load(config):
         server.serve()
     sys.stdout.flush()
