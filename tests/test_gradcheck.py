@@ -406,3 +406,21 @@ def test_gradients_that_are_zero_up_to_rounding_count_as_equal():
     report = check_module(ForgetsBias(3, 2), _x((4, 3)) * 1e-3)
     assert report.differences["bias"] == pytest.approx(1.0)
     assert not report.passed
+
+
+def test_minidl_dropout_and_batchnorm_pass_in_training_mode():
+    # end to end with minidl's own random and normalising layers: Dropout keeps its
+    # Generator as an attribute (frozen by check_module); the Linear bias before BatchNorm
+    # has an exact gradient of 0 (rounding noise on both sides).
+    nn = minidl.nn
+    try:
+        model = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.Tanh(),
+                              nn.Dropout(0.5, rng=np.random.default_rng(0)), nn.Linear(4, 2))
+    except (ImportError, AttributeError):
+        pytest.skip("Dropout / BatchNorm1d not available yet")
+    dropout = [m for m in model.modules() if type(m).__name__ == "Dropout"][0]
+    rng_state = dropout.rng.bit_generator.state
+    report = check_module(model, _x((6, 5)))
+    assert report.passed, str(report)
+    assert report.differences["0.bias"] == 0.0
+    assert dropout.rng.bit_generator.state == rng_state
