@@ -69,66 +69,70 @@ cdef inline floating _exp(floating v) noexcept nogil:
 
 cdef void _relu(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef floating v
+    cdef floating v, zero = 0
     for i in range(n):
         v = x[i]
         # `not (v <= 0)` keeps NaN as NaN, like np.maximum
-        y[i] = v if not (v <= 0) else 0
+        y[i] = v if not (v <= zero) else zero
 
 
 cdef void _relu_grad(const floating* dy, const floating* y, floating* dx, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef floating g
+    cdef floating g, zero = 0
     for i in range(n):
         g = dy[i]               # unconditional load: lets the compiler use a vector select
-        dx[i] = g if y[i] > 0 else 0
+        dx[i] = g if y[i] > zero else zero
 
 
 cdef void _leaky(const floating* x, floating a, floating* y, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef floating v
+    cdef floating v, zero = 0
     for i in range(n):
         v = x[i]
-        y[i] = v if v > 0 else v * a
+        y[i] = v if v > zero else v * a
 
 
 cdef void _leaky_grad(const floating* dy, const floating* x, floating a, floating* dx, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef floating g
+    cdef floating g, zero = 0
     for i in range(n):
         g = dy[i]
-        dx[i] = g if x[i] > 0 else g * a
+        dx[i] = g if x[i] > zero else g * a
 
 
 cdef void _neg_abs(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
     cdef floating v
+    cdef floating zero = 0
     for i in range(n):
         v = x[i]
-        y[i] = -v if v >= 0 else v
+        y[i] = -v if v >= zero else v
 
 
 cdef void _sigmoid_from_exp(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
     """y holds e = exp(−|x|) on entry: σ(x) = 1/(1+e) for x ≥ 0, e/(1+e) for x < 0."""
     cdef Py_ssize_t i
     cdef floating e, r, v
+    cdef floating one = 1, zero = 0      # typed constants keep float32 arithmetic in float32
     for i in range(n):
         e = y[i]
         v = x[i]
-        r = 1 / (1 + e)
-        y[i] = r if v >= 0 else e * r
+        r = one / (one + e)
+        y[i] = r if v >= zero else e * r
 
 
 cdef void _sigmoid_grad(const floating* dy, const floating* y, floating* dx, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating one = 1
     for i in range(n):
-        dx[i] = dy[i] * y[i] * (1 - y[i])
+        dx[i] = dy[i] * y[i] * (one - y[i])
 
 
 cdef void _tanh_grad(const floating* dy, const floating* y, floating* dx, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating one = 1
     for i in range(n):
-        dx[i] = dy[i] * (1 - y[i] * y[i])
+        dx[i] = dy[i] * (one - y[i] * y[i])
 
 
 cdef void _gelu(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:

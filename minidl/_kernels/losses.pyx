@@ -6,7 +6,7 @@ buffer while summing, so the softmax is never computed twice.
 """
 cimport numpy as cnp
 from cython cimport floating
-from libc.math cimport exp, expf, log, log1p, fabs, NAN
+from libc.math cimport exp, expf, log, log1p, NAN
 from libc.stdint cimport int64_t
 
 cnp.import_array()
@@ -90,13 +90,14 @@ cdef double _bce(const floating* z, const floating* t, floating* g, Py_ssize_t n
     cdef Py_ssize_t i
     cdef floating e, r, v, sig
     cdef floating inv_n = <floating>(1.0 / n)
+    cdef floating one = 1, zero = 0      # typed constants keep float32 arithmetic in float32
     cdef double total = 0
     for i in range(n):
         v = z[i]
-        e = _exp(-fabs(v))
-        total += (v if v > 0 else 0) - v * t[i] + log1p(e)
-        r = 1 / (1 + e)
-        sig = r if v >= 0 else e * r
+        e = _exp(-v if v >= zero else v)
+        total += (v if v > zero else zero) - v * t[i] + log1p(e)
+        r = one / (one + e)
+        sig = r if v >= zero else e * r
         g[i] = (sig - t[i]) * inv_n
     return total / n
 

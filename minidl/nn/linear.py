@@ -55,7 +55,8 @@ class Linear(Module):
             check_features(self._desc, x, weight.shape[1])
         out = np.empty((x.shape[0], weight.shape[0]), weight.dtype)
         kernels.linear_forward(x, weight, None if bias is None else bias.data, out)
-        self._x = x
+        # saved for backward; a plain attribute (skips Module.__setattr__'s registry checks)
+        self.__dict__["_x"] = x
         return out
 
     def backward(self, grad_output):

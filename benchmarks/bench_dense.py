@@ -1,0 +1,167 @@
+"""Dense path benchmark: Linear, ReLU, cross-entropy (float32, medians, one run).
+
+    python benchmarks/bench_dense.py            # full
+    python benchmarks/bench_dense.py --quick    # fewer repeats
+
+Workloads:
+  * plain MLP 784-256-128-10 (Linear/ReLU), CE loss, plain SGD (lr 0.01): one training
+    step at N = 1 — the seeds' pure-SGD case, where per-call overhead dominates
+  * the same step at N = 32, 128, 1024
+  * Linear(784, 256) forward + backward (after zero_grad, as in training) at
+    N = 1, 32, 128, 1024
+  * softmax cross-entropy forward + backward on (N, 10)
+minidl's cython backend, its numpy backend and PyTorch (when installed) run in the same
+process; ratios numpy/cython and torch/cython > 1 mean the compiled backend is faster.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import environment_line, measure, print_table, try_import_torch  # noqa: E402
+
+import minidl  # noqa: E402
+from minidl import backend, nn  # noqa: E402
+
+
+def _sgd(params, lr):
+    """minidl.optim.SGD when it exists, else the textbook update in NumPy."""
+    try:
+        return minidl.optim.SGD(params, learning_rate=lr)
+    except AttributeError:
+        params = list(params)
+
+        class PlainSGD:
+            def zero_grad(self):
+                for p in params:
+                    p.zero_grad()
+
+            def step(self):
+                for p in params:
+                    p.data -= lr * p.grad
+
+        return PlainSGD()
+
+
+def minidl_mlp_step(n):
+    minidl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    crit = nn.CrossEntropyLoss()
+    opt = _sgd(model.parameters(), 0.01)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 784)).astype(np.float32)
+    y = rng.integers(0, 10, n)
+
+    def step():
+        logits = model(x)
+        crit(logits, y)
+        opt.zero_grad()
+        model.backward(crit.backward())
+        opt.step()
+
+    return step
+
+
+def torch_mlp_step(torch, n):
+    torch.manual_seed(0)
+    tnn = torch.nn
+    model = tnn.Sequential(tnn.Linear(784, 256), tnn.ReLU(), tnn.Linear(256, 128), tnn.ReLU(), tnn.Linear(128, 10))
+    crit = tnn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(n, 784), torch.randint(0, 10, (n,))
+
+    def step():
+        loss = crit(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def minidl_linear(n):
+    layer = nn.Linear(784, 256, rng=np.random.default_rng(0))
+    x = np.random.default_rng(1).standard_normal((n, 784)).astype(np.float32)
+    dy = np.random.default_rng(2).standard_normal((n, 256)).astype(np.float32)
+
+    def step():
+        layer.zero_grad()
+        layer(x)
+        layer.backward(dy)
+
+    return step
+
+
+def torch_linear(torch, n):
+    layer = torch.nn.Linear(784, 256)
+    x = torch.randn(n, 784, requires_grad=True)
+    dy = torch.randn(n, 256)
+
+    def step():
+        layer.zero_grad()
+        layer(x).backward(dy)
+
+    return step
+
+
+def minidl_ce(n):
+    crit = nn.CrossEntropyLoss()
+    z = np.random.default_rng(0).standard_normal((n, 10)).astype(np.float32)
+    y = np.random.default_rng(1).integers(0, 10, n)
+
+    def step():
+        crit(z, y)
+        crit.backward()
+
+    return step
+
+
+def torch_ce(torch, n):
+    crit = torch.nn.CrossEntropyLoss()
+    z = torch.randn(n, 10, requires_grad=True)
+    y = torch.randint(0, 10, (n,))
+
+    def step():
+        crit(z, y).backward()
+
+    return step
+
+
+def compare(make_minidl, make_torch, torch, repeat):
+    times = {}
+    for name in backend.available():
+        with backend.using(name):
+            times[name] = measure(make_minidl(), repeat=repeat)
+    if torch is not None:
+        times["torch"] = measure(make_torch(torch), repeat=repeat)
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    repeat = 5 if args.quick else 15
+    torch = try_import_torch()
+    print(environment_line(), f"| torch {torch.__version__ if torch else 'not installed'}")
+
+    rows = []
+    for n in (1, 32, 128, 1024):
+        note = "target ≤ 100 µs" if n == 1 else ""
+        rows.append((f"plain MLP step N={n}",
+                     compare(lambda n=n: minidl_mlp_step(n), lambda t, n=n: torch_mlp_step(t, n), torch, repeat), note))
+    print_table("plain MLP 784-256-128-10 training step (float32)", rows)
+
+    rows = [(f"Linear(784, 256) fwd+bwd N={n}",
+             compare(lambda n=n: minidl_linear(n), lambda t, n=n: torch_linear(t, n), torch, repeat), "")
+            for n in (1, 32, 128, 1024)]
+    rows += [(f"CrossEntropyLoss fwd+bwd ({n}, 10)",
+              compare(lambda n=n: minidl_ce(n), lambda t, n=n: torch_ce(t, n), torch, repeat), "")
+             for n in (32, 1024)]
+    print_table("layers (float32)", rows)
+
+
+if __name__ == "__main__":
+    main()
