@@ -14,7 +14,7 @@ floats are logits or probabilities, and the error says to take ``argmax`` first.
 """
 import numpy as np
 
-__all__ = ["UndefinedMetricWarning", "check_classification_targets", "check_regression_targets",
+__all__ = ["UndefinedMetricWarning", "check_classification_targets", "check_labels", "check_regression_targets",
            "check_sample_weight", "index_of", "check_zero_division"]
 
 
