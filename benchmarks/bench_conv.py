@@ -2,10 +2,13 @@
 
 Workload (issue 6): x (32, 16, 28, 28) float32, 32 filters 3×3, padding 1. One step =
 forward, then backward with a fixed upstream gradient (input and parameter gradients).
-Target: cython within 1.5× of PyTorch's time.
+Target: cython within 1.5× of PyTorch's time. Measured twice: with the default thread
+pools (OpenBLAS and torch both use every core) and with one thread each (threadpoolctl +
+torch.set_num_threads(1)), which compares the per-core work without thread-pool effects.
 
     python benchmarks/bench_conv.py
 """
+import contextlib
 import os
 import sys
 
@@ -27,7 +30,28 @@ def minidl_step(conv, x, g):
     return step
 
 
-def main():
+@contextlib.contextmanager
+def threads(count):
+    """Limit BLAS (via threadpoolctl when installed) and torch to ``count`` threads."""
+    torch = try_import_torch()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    if count is None:
+        yield
+        return
+    before = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(count)
+    ctx = threadpool_limits(count) if threadpool_limits is not None else contextlib.nullcontext()
+    with ctx:
+        yield
+    if torch is not None:
+        torch.set_num_threads(before)
+
+
+def run(label_suffix):
     rng = np.random.default_rng(0)
     n, c, h, w, out = 32, 16, 28, 28, 32
     x = rng.standard_normal((n, c, h, w)).astype(np.float32)
@@ -61,17 +85,24 @@ def main():
                     tx.grad = None
                     tconv(tx).backward(tg)
             times["torch"] = measure(tstep, repeat=21)
-        rows.append((label, times, "(32,16,28,28) → 32×3×3, pad 1, float32"))
+        rows.append((label + label_suffix, times, "(32,16,28,28) → 32×3×3, pad 1, float32"))
+    return rows
+
+
+def main():
     print(environment_line())
-    if "torch" in rows[0][1]:
-        import torch
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    torch = try_import_torch()
+    if torch is not None:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads by default")
+    rows = run(" (default threads)")
+    with threads(1):
+        rows += run(" (1 thread)")
     print_table("Conv2d", rows)
-    fb = rows[-1][1]
-    if fb.get("torch") and fb.get("cython"):
-        ratio = fb["cython"] / fb["torch"]
-        verdict = "meets" if ratio <= 1.5 else "MISSES"
-        print(f"\nforward+backward: minidl cython / torch = {ratio:.2f} ({verdict} the 1.5× target)")
+    for label, times, _ in rows:
+        if "backward" in label and times.get("torch") and times.get("cython"):
+            ratio = times["cython"] / times["torch"]
+            verdict = "meets" if ratio <= 1.5 else "misses"
+            print(f"{label}: minidl cython / torch = {ratio:.2f} ({verdict} the 1.5× target)")
 
 
 if __name__ == "__main__":

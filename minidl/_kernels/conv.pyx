@@ -10,6 +10,17 @@ cdef inline Py_ssize_t _out_size(Py_ssize_t size, Py_ssize_t k, Py_ssize_t strid
     return (size + 2 * pad - k) // stride + 1
 
 
+cdef inline (Py_ssize_t, Py_ssize_t) _valid_range(Py_ssize_t w_out, Py_ssize_t stride, Py_ssize_t shift,
+                                                 Py_ssize_t width) noexcept nogil:
+    """[lo, hi): the output columns ow whose input column ow·stride + shift lies in [0, width)."""
+    cdef Py_ssize_t lo = 0, hi = w_out
+    while lo < w_out and lo * stride + shift < 0:
+        lo += 1
+    while hi > lo and (hi - 1) * stride + shift >= width:
+        hi -= 1
+    return lo, hi
+
+
 cdef _check(str name, Py_ssize_t n, Py_ssize_t c, Py_ssize_t h, Py_ssize_t w, tuple cols_shape,
             Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw):
     if kh < 1 or kw < 1 or sh < 1 or sw < 1 or ph < 0 or pw < 0:
@@ -31,34 +42,35 @@ def conv_im2col(const floating[:, :, :, ::1] x, Py_ssize_t kernel_h, Py_ssize_t 
     cdef Py_ssize_t h_out, w_out
     h_out, w_out = _check("conv_im2col", n_batch, channels, height, width, tuple(cols.shape),
                           kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
-    cdef Py_ssize_t n, c, i, j, oh, ow, ih, iw, row, base
+    cdef Py_ssize_t n, c, i, j, oh, ow, row, ih, ow_lo, ow_hi, shift
+    cdef const floating* src
+    cdef floating* dst
     with nogil:
         for n in range(n_batch):
             for c in range(channels):
                 for i in range(kernel_h):
                     for j in range(kernel_w):
                         row = (c * kernel_h + i) * kernel_w + j
+                        ow_lo, ow_hi = _valid_range(w_out, stride_w, j - pad_w, width)
+                        shift = j - pad_w
                         for oh in range(h_out):
                             ih = oh * stride_h - pad_h + i
-                            base = oh * w_out
+                            dst = &cols[n, row, oh * w_out]
                             if ih < 0 or ih >= height:
                                 for ow in range(w_out):
-                                    cols[n, row, base + ow] = 0
+                                    dst[ow] = 0
                                 continue
-                            if stride_w == 1:
-                                for ow in range(w_out):
-                                    iw = ow - pad_w + j
-                                    if iw >= 0 and iw < width:
-                                        cols[n, row, base + ow] = x[n, c, ih, iw]
-                                    else:
-                                        cols[n, row, base + ow] = 0
+                            src = &x[n, c, ih, 0]
+                            for ow in range(ow_lo):
+                                dst[ow] = 0
+                            if stride_w == 1:   # contiguous copy: the compiler vectorises it
+                                for ow in range(ow_lo, ow_hi):
+                                    dst[ow] = src[ow + shift]
                             else:
-                                for ow in range(w_out):
-                                    iw = ow * stride_w - pad_w + j
-                                    if iw >= 0 and iw < width:
-                                        cols[n, row, base + ow] = x[n, c, ih, iw]
-                                    else:
-                                        cols[n, row, base + ow] = 0
+                                for ow in range(ow_lo, ow_hi):
+                                    dst[ow] = src[ow * stride_w + shift]
+                            for ow in range(ow_hi, w_out):
+                                dst[ow] = 0
 
 
 def conv_col2im(const floating[:, :, ::1] cols, Py_ssize_t kernel_h, Py_ssize_t kernel_w,
@@ -72,27 +84,29 @@ def conv_col2im(const floating[:, :, ::1] cols, Py_ssize_t kernel_h, Py_ssize_t 
     cdef Py_ssize_t h_out, w_out
     h_out, w_out = _check("conv_col2im", n_batch, channels, height, width, tuple(cols.shape),
                           kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
-    cdef Py_ssize_t n, c, i, j, oh, ow, ih, iw, row, base, ow_lo, ow_hi
+    cdef Py_ssize_t n, c, i, j, oh, ow, ih, row, ow_lo, ow_hi, shift, k
+    cdef const floating* src
+    cdef floating* dst
     with nogil:
         for n in range(n_batch):
             for c in range(channels):
-                for ih in range(height):
-                    for iw in range(width):
-                        dx[n, c, ih, iw] = 0
+                dst = &dx[n, c, 0, 0]
+                for k in range(height * width):
+                    dst[k] = 0
                 for i in range(kernel_h):
                     for j in range(kernel_w):
                         row = (c * kernel_h + i) * kernel_w + j
-                        # valid ow: 0 <= ow*sw - pw + j < W
-                        ow_lo = 0
-                        while ow_lo < w_out and ow_lo * stride_w - pad_w + j < 0:
-                            ow_lo = ow_lo + 1
-                        ow_hi = w_out
-                        while ow_hi > ow_lo and (ow_hi - 1) * stride_w - pad_w + j >= width:
-                            ow_hi = ow_hi - 1
+                        ow_lo, ow_hi = _valid_range(w_out, stride_w, j - pad_w, width)
+                        shift = j - pad_w
                         for oh in range(h_out):
                             ih = oh * stride_h - pad_h + i
                             if ih < 0 or ih >= height:
                                 continue
-                            base = oh * w_out
-                            for ow in range(ow_lo, ow_hi):
-                                dx[n, c, ih, ow * stride_w - pad_w + j] += cols[n, row, base + ow]
+                            src = &cols[n, row, oh * w_out]
+                            dst = &dx[n, c, ih, 0]
+                            if stride_w == 1:
+                                for ow in range(ow_lo, ow_hi):
+                                    dst[ow + shift] += src[ow]
+                            else:
+                                for ow in range(ow_lo, ow_hi):
+                                    dst[ow * stride_w + shift] += src[ow]

@@ -34,7 +34,7 @@ class Conv2d(Module):
     chain rule through it (col2im is the transpose of im2col):
 
         Y[n] = W · X[n] + b                     (C_out, L)
-        dW   = Σ_n dY[n] · X[n]ᵀ                (C_out, K)
+        dW   = Σ_n dY[n] · X[n]ᵀ                (C_out, K)   (computed as its transpose)
         db   = Σ_{n, l} dY[n, :, l]             (C_out,)
         dx   = col2im(Wᵀ · dY[n])               (N, C_in, H, W)
 
@@ -90,15 +90,16 @@ class Conv2d(Module):
         g = as_array(self._desc(), grad_output, cols.dtype, "grad_output")
         check_same_shape(self._desc(), g, (n, self.out_channels) + self._out_hw(x_shape))
         g = g.reshape(n, self.out_channels, length)
-        # dW = Σ_n dY[n] X[n]ᵀ: one batched GEMM, then a sum over the (small) batch axis.
-        per_image = self._scratch_buffer("dweight_per_image", (n, self.out_channels, k), cols.dtype)
-        np.matmul(g, cols.transpose(0, 2, 1), out=per_image)
+        # dWᵀ = Σ_n X[n] dY[n]ᵀ: one batched GEMM, then a sum over the (small) batch axis.
+        # (K, L)·(L, C_out) is the faster orientation for OpenBLAS than (C_out, L)·(L, K).
+        per_image = self._scratch_buffer("dweight_per_image", (n, k, self.out_channels), cols.dtype)
+        np.matmul(cols, g.transpose(0, 2, 1), out=per_image)
         grad_w, accumulate = self.weight.grad_target()
-        grad_w2 = grad_w.reshape(self.out_channels, k)
+        grad_w_t = grad_w.reshape(self.out_channels, k).T
         if accumulate:
-            grad_w2 += per_image.sum(axis=0)
+            grad_w_t += per_image.sum(axis=0)
         else:
-            np.sum(per_image, axis=0, out=grad_w2)
+            np.sum(per_image, axis=0, out=grad_w_t)
         if self.bias is not None:
             self.bias.accumulate_grad(g.sum(axis=(0, 2)))
         dcols = self._scratch_buffer("dcols", cols.shape, cols.dtype)
