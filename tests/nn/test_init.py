@@ -393,3 +393,21 @@ def test_gain_and_fans_agree_with_torch():
         assert init.calculate_gain(name, param) == pytest.approx(torch.nn.init.calculate_gain(name, param), rel=1e-15)
     for shape, _ in FANS:
         assert init.calculate_fan_in_and_fan_out(shape) == torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
+
+
+def test_kaiming_uniform_with_a_sqrt5_is_pytorchs_linear_default():
+    # gain = √(2/(1+5)) = 1/√3, bound = √3 · gain / √fan_in = 1/√fan_in.
+    w = init.kaiming_uniform_(np.empty(SHAPE), a=math.sqrt(5), seed=16)
+    assert np.abs(w).max() <= 1 / math.sqrt(FAN_IN)
+    assert_distribution(w, 1 / math.sqrt(3 * FAN_IN), "uniform")
+
+
+def test_describe_accepts_a_layer():
+    class Layer(Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = Parameter(np.zeros((10, 40)))
+
+    d = init.describe(Layer(), verbose=False)
+    assert (d.fan_in, d.fan_out) == (40, 10)
+    assert d.gain == pytest.approx(math.sqrt(2))          # leaky_relu with a = 0, as kaiming_*'s default
