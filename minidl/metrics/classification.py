@@ -20,8 +20,8 @@ F₁ = 2PR / (P + R) whenever both are defined. Averages (``average=``):
 * ``None``      — the per-class array.
 
 0/0 (a class never predicted: precision; never present: recall; neither: F) is replaced by
-``zero_division``: ``"warn"`` (0.0 and an :class:`UndefinedMetricWarning`), 0, 1 or
-``np.nan``; nan scores are left out of the averages. Counting uses ``np.bincount``.
+``zero_division``: 0 (the default, as SPEC fixes it), 1, ``np.nan``, or scikit-learn's
+default ``"warn"`` (0.0 plus an :class:`UndefinedMetricWarning`); nan scores are left out of the averages. Counting uses ``np.bincount``.
 
 Tutorial: tutorials/10_metrics.py.
 """
@@ -122,7 +122,7 @@ def _nanaverage(scores, weights=None):
 
 def precision_recall_fscore_support(y_true, y_pred, *, beta=1.0, labels=None, pos_label=1, average=None,
                                     warn_for=("precision", "recall", "f-score"), sample_weight=None,
-                                    zero_division="warn"):
+                                    zero_division=0):
     """Precision, recall, F-beta and support — per class (``average=None``) or averaged.
 
     Returns ``(precision, recall, fbeta, support)``: four arrays of length ``len(labels)``
@@ -160,7 +160,7 @@ def precision_recall_fscore_support(y_true, y_pred, *, beta=1.0, labels=None, po
 
 
 def fbeta_score(y_true, y_pred, *, beta, labels=None, pos_label=1, average="binary", sample_weight=None,
-                zero_division="warn"):
+                zero_division=0):
     """F-beta = (1 + β²) TP / ((1 + β²) TP + β² FN + FP); β > 1 favours recall, β < 1 precision."""
     _, _, f, _ = precision_recall_fscore_support(y_true, y_pred, beta=beta, labels=labels, pos_label=pos_label,
                                                  average=average, warn_for=("f-score",),
@@ -169,7 +169,7 @@ def fbeta_score(y_true, y_pred, *, beta, labels=None, pos_label=1, average="bina
 
 
 def f1_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
-             zero_division="warn"):
+             zero_division=0):
     """F1 = 2 TP / (2 TP + FN + FP), the harmonic mean of precision and recall.
 
     >>> f1_score([0, 1, 1, 0], [0, 1, 0, 0])
@@ -180,7 +180,7 @@ def f1_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", samp
 
 
 def precision_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
-                    zero_division="warn"):
+                    zero_division=0):
     """Precision TP / (TP + FP): of the samples predicted as c, the fraction that are c."""
     p, _, _, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, pos_label=pos_label,
                                                  average=average, warn_for=("precision",),
@@ -189,7 +189,7 @@ def precision_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary
 
 
 def recall_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
-                 zero_division="warn"):
+                 zero_division=0):
     """Recall TP / (TP + FN): of the samples that are c, the fraction predicted as c."""
     _, r, _, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, pos_label=pos_label,
                                                  average=average, warn_for=("recall",),

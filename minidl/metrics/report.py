@@ -19,7 +19,7 @@ _HEADERS = ["precision", "recall", "f1-score", "support"]
 
 
 def classification_report(y_true, y_pred, *, labels=None, target_names=None, sample_weight=None, digits=2,
-                          output_dict=False, zero_division="warn"):
+                          output_dict=False, zero_division=0):
     """Text table (or, with ``output_dict=True``, a dict) of per-class and averaged scores.
 
     >>> print(classification_report([0, 1, 2, 2, 2], [0, 0, 2, 2, 1],

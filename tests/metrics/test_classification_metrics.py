@@ -87,8 +87,11 @@ def test_zero_division_variants():
     y_pred = [0, 1, 1]
     labels = [0, 1, 2, 3]
     with pytest.warns(UndefinedMetricWarning, match="Precision is ill-defined"):
-        p = precision_score(y_true, y_pred, labels=labels, average=None)
+        p = precision_score(y_true, y_pred, labels=labels, average=None, zero_division="warn")
     np.testing.assert_allclose(p, [1, 0.5, 0, 0])
+    with warnings.catch_warnings():         # SPEC default zero_division=0: same numbers, silent
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(precision_score(y_true, y_pred, labels=labels, average=None), [1, 0.5, 0, 0])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_allclose(precision_score(y_true, y_pred, labels=labels, average=None, zero_division=0),
@@ -107,7 +110,7 @@ def test_zero_division_variants():
         f = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=np.nan)
         np.testing.assert_allclose(f, [1, 2 / 3, 0, np.nan])
     with pytest.warns(UndefinedMetricWarning, match="F-score is ill-defined"):
-        f1_score(y_true, y_pred, labels=labels, average=None)
+        f1_score(y_true, y_pred, labels=labels, average=None, zero_division="warn")
     with pytest.raises(ValueError, match="zero_division"):
         precision_score(y_true, y_pred, average="macro", zero_division=0.5)
 

@@ -35,7 +35,8 @@ def test_sklearn_documented_report_with_unseen_labels():
         "weighted avg       1.00      0.67      0.80         3\n"
     )
     with pytest.warns(Warning):       # 0/0 precision and recall for labels 2 and 3
-        assert classification_report([1, 1, 1], [1, 1, 0], labels=[1, 2, 3]) == expected
+        assert classification_report([1, 1, 1], [1, 1, 0], labels=[1, 2, 3], zero_division="warn") == expected
+    assert classification_report([1, 1, 1], [1, 1, 0], labels=[1, 2, 3]) == expected
 
 
 def test_output_dict_and_digits():
