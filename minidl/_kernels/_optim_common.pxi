@@ -3,8 +3,18 @@
 # their memory as one flat C-contiguous run, so a 2-D weight needs no reshape and a call
 # costs a few hundred nanoseconds: the optimizer calls one kernel per parameter per step.
 cimport numpy as cnp
+from cython cimport floating
+from libc.math cimport sqrt, sqrtf
 
 cnp.import_array()
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    # sqrtf for float32: the double sqrt would convert every element and not vectorise
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
 
 
 cdef inline int _check_param(str kernel, cnp.ndarray param) except -1:

@@ -4,23 +4,27 @@ signature and docstring as the NumPy twin in ``minidl/_kernels/reference/adagrad
     g = ∇ + λ·θ;   G ← G + g²;   θ ← θ − η·g / (√G + ε)
 """
 from cython cimport floating
-from libc.math cimport sqrt
 
 include "_optim_common.pxi"
+
+
+cdef inline void _adagrad_at(floating* param, floating* state_sum, Py_ssize_t i, floating g,
+                             floating lr, floating epsilon) noexcept nogil:
+    cdef floating s = state_sum[i] + g * g
+    state_sum[i] = s
+    param[i] = param[i] - lr * (g / (_sqrt(s) + epsilon))
 
 
 cdef void _adagrad(floating* param, const floating* grad, floating* state_sum, Py_ssize_t n,
                    floating lr, floating epsilon, floating weight_decay) noexcept nogil:
     cdef Py_ssize_t i
-    cdef floating g, s
-    for i in range(n):
-        g = grad[i]
-        if weight_decay != 0:
-            g = g + weight_decay * param[i]
-        s = state_sum[i] + g * g
-        state_sum[i] = s
-        param[i] = param[i] - lr * (g / (sqrt(s) + epsilon))
-
+    # the weight-decay test sits outside the loops so each loop vectorises
+    if weight_decay != 0:
+        for i in range(n):
+            _adagrad_at(param, state_sum, i, grad[i] + weight_decay * param[i], lr, epsilon)
+    else:
+        for i in range(n):
+            _adagrad_at(param, state_sum, i, grad[i], lr, epsilon)
 
 def adagrad_update(cnp.ndarray param not None, cnp.ndarray grad not None,
                    cnp.ndarray state_sum not None, double learning_rate, double epsilon,

@@ -7,7 +7,7 @@ m, v; write θ, m, v). Same name, signature and docstring as the NumPy twin in
     θ ← θ − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
 """
 from cython cimport floating
-from libc.math cimport sqrt, pow
+from libc.math cimport pow, sqrt
 
 include "_optim_common.pxi"
 
@@ -20,20 +20,28 @@ cdef void _adam(floating* param, const floating* grad, floating* exp_avg, floati
     cdef floating g, m, v, theta, denom
     cdef floating one_minus_beta1 = 1 - <double>beta1
     cdef floating one_minus_beta2 = 1 - <double>beta2
-    for i in range(n):
-        theta = param[i]
-        g = grad[i]
-        if decoupled:
-            theta = theta * decay_factor
-        elif weight_decay != 0:
-            g = g + weight_decay * theta
-        m = beta1 * exp_avg[i] + one_minus_beta1 * g
-        v = beta2 * exp_avg_sq[i] + one_minus_beta2 * g * g
-        exp_avg[i] = m
-        exp_avg_sq[i] = v
-        denom = sqrt(v) / bias_correction2_sqrt + epsilon
-        param[i] = theta - step_size * (m / denom)
-
+    if weight_decay != 0 and not decoupled:
+        # Adam's L2 term goes into the gradient
+        for i in range(n):
+            theta = param[i]
+            g = grad[i] + weight_decay * theta
+            m = beta1 * exp_avg[i] + one_minus_beta1 * g
+            v = beta2 * exp_avg_sq[i] + one_minus_beta2 * g * g
+            exp_avg[i] = m
+            exp_avg_sq[i] = v
+            denom = _sqrt(v) / bias_correction2_sqrt + epsilon
+            param[i] = theta - step_size * (m / denom)
+    else:
+        # AdamW shrinks θ first (decay_factor = 1 − η·λ; exactly 1 for plain Adam)
+        for i in range(n):
+            theta = param[i] * decay_factor
+            g = grad[i]
+            m = beta1 * exp_avg[i] + one_minus_beta1 * g
+            v = beta2 * exp_avg_sq[i] + one_minus_beta2 * g * g
+            exp_avg[i] = m
+            exp_avg_sq[i] = v
+            denom = _sqrt(v) / bias_correction2_sqrt + epsilon
+            param[i] = theta - step_size * (m / denom)
 
 def adam_update(cnp.ndarray param not None, cnp.ndarray grad not None,
                 cnp.ndarray exp_avg not None, cnp.ndarray exp_avg_sq not None,
@@ -56,7 +64,7 @@ def adam_update(cnp.ndarray param not None, cnp.ndarray grad not None,
     cdef double bias_correction2 = 1 - pow(beta2, <double>step)
     cdef double step_size = learning_rate / bias_correction1
     cdef double bias_correction2_sqrt = sqrt(bias_correction2)
-    cdef double decay_factor = 1 - learning_rate * weight_decay
+    cdef double decay_factor = 1 - learning_rate * weight_decay if decoupled else 1.0
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
             _adam[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad),

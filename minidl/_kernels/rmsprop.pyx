@@ -5,31 +5,48 @@ signatures and docstrings as the NumPy twins in ``minidl/_kernels/reference/rmsp
     θ ← θ − η·g / a                    or, with momentum,   b ← μ·b + g / a;  θ ← θ − η·b
 """
 from cython cimport floating
-from libc.math cimport sqrt
 
 include "_optim_common.pxi"
+
+
+cdef inline floating _rms(floating* square_avg, Py_ssize_t i, floating g, floating rho,
+                          floating one_minus_rho, floating epsilon) noexcept nogil:
+    """Update s[i] and return √s[i] + ε."""
+    cdef floating s = rho * square_avg[i] + one_minus_rho * g * g
+    square_avg[i] = s
+    return _sqrt(s) + epsilon
 
 
 cdef void _rmsprop(floating* param, const floating* grad, floating* square_avg, floating* buf,
                    Py_ssize_t n, floating lr, floating rho, floating epsilon,
                    floating weight_decay, floating momentum, bint use_momentum) noexcept nogil:
     cdef Py_ssize_t i
-    cdef floating g, s, avg, b
+    cdef floating g, avg, b
     cdef floating one_minus_rho = 1 - <double>rho
-    for i in range(n):
-        g = grad[i]
+    # the tests sit outside the loops so each loop vectorises
+    if use_momentum:
         if weight_decay != 0:
-            g = g + weight_decay * param[i]
-        s = rho * square_avg[i] + one_minus_rho * g * g
-        square_avg[i] = s
-        avg = sqrt(s) + epsilon
-        if use_momentum:
-            b = momentum * buf[i] + g / avg
-            buf[i] = b
-            param[i] = param[i] - lr * b
+            for i in range(n):
+                g = grad[i] + weight_decay * param[i]
+                b = momentum * buf[i] + g / _rms(square_avg, i, g, rho, one_minus_rho, epsilon)
+                buf[i] = b
+                param[i] = param[i] - lr * b
         else:
+            for i in range(n):
+                g = grad[i]
+                b = momentum * buf[i] + g / _rms(square_avg, i, g, rho, one_minus_rho, epsilon)
+                buf[i] = b
+                param[i] = param[i] - lr * b
+    elif weight_decay != 0:
+        for i in range(n):
+            g = grad[i] + weight_decay * param[i]
+            avg = _rms(square_avg, i, g, rho, one_minus_rho, epsilon)
             param[i] = param[i] - lr * (g / avg)
-
+    else:
+        for i in range(n):
+            g = grad[i]
+            avg = _rms(square_avg, i, g, rho, one_minus_rho, epsilon)
+            param[i] = param[i] - lr * (g / avg)
 
 def rmsprop_update(cnp.ndarray param not None, cnp.ndarray grad not None,
                    cnp.ndarray square_avg not None, double learning_rate, double rho,

@@ -14,27 +14,20 @@ cdef void _rprop(floating* param, const floating* grad, floating* prev, floating
                  floating step_max) noexcept nogil:
     cdef Py_ssize_t i
     cdef floating g, product, step
+    cdef floating factor, sign
+    # Written with conditional expressions only (no branches), so the loop vectorises.
     for i in range(n):
         g = grad[i]
         product = g * prev[i]
-        step = step_size[i]
-        if product > 0:
-            step = step * eta_plus
-        elif product < 0:
-            step = step * eta_minus
-            g = 0
-        # clamp(step, min, max) as torch.clamp: max(min(...)) with the upper bound last
-        if step < step_min:
-            step = step_min
-        if step > step_max:
-            step = step_max
+        factor = eta_plus if product > 0 else (eta_minus if product < 0 else 1)
+        g = 0 if product < 0 else g
+        step = step_size[i] * factor
+        step = step_min if step < step_min else step       # torch.clamp(step, min, max)
+        step = step_max if step > step_max else step
         step_size[i] = step
-        if g > 0:
-            param[i] = param[i] - step
-        elif g < 0:
-            param[i] = param[i] + step
+        sign = 1 if g > 0 else (-1 if g < 0 else 0)
+        param[i] = param[i] - sign * step
         prev[i] = g
-
 
 def rprop_update(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray prev not None,
                  cnp.ndarray step_size not None, double eta_minus, double eta_plus,
