@@ -114,3 +114,18 @@ def test_validation(make, exc, words):
     with pytest.raises(exc) as info:
         make()
     assert words in str(info.value)
+
+
+@pytest.mark.parametrize("T_max,eta_min", [(10, 0.0), (4, 0.05), (1, 0.0), (7, 0.001)])
+def test_cosine_annealing_recursive_form_equals_pytorch_bit_for_bit(T_max, eta_min):
+    # PyTorch's CosineAnnealingLR runs the same recursive form as Paddle (no restart either)
+    torch = pytest.importorskip("torch")
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.5)
+    ref = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=T_max, eta_min=eta_min)
+    expected = []
+    for _ in range(6 * T_max + 3):
+        expected.append(ref.get_last_lr()[0])
+        opt.step()
+        ref.step()
+    np.testing.assert_array_equal(rates(lr.CosineAnnealingDecay(0.5, T_max, eta_min), len(expected)), expected)
