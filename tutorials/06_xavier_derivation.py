@@ -103,7 +103,7 @@ lesson.table(["Var(W)", "forward measured", "n_in·Var(W)", "backward measured",
 
 # %%
 w = init.xavier_uniform_(np.empty((n_out, n_in), dtype=np.float32), rng=rng)
-d = init.describe(w, nonlinearity="linear")
+init.describe(w, nonlinearity="linear")
 bound = math.sqrt(6 / (n_in + n_out))
 # The sample variance of n uniform draws has standard error Var·√(0.8/n) (kurtosis 9/5).
 var_se = (2 / (n_in + n_out)) * math.sqrt(0.8 / w.size)

@@ -69,7 +69,7 @@ lesson.table(["quantity", "measured", "theory"],
 # has variance r²/3, the uniform version uses r = √3 · std = √(6/n_l).
 
 # %%
-d = init.describe(nn.Linear(256, 256).weight, nonlinearity="relu")
+init.describe(nn.Linear(256, 256).weight, nonlinearity="relu")
 
 # %% [markdown]
 # ## 3. The 100-layer experiment (seed 004)
