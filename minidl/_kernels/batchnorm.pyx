@@ -73,41 +73,73 @@ cdef inline void* _data(object a):
 
 
 # -- loops -------------------------------------------------------------------------------------
-cdef void _shifted_sums(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
-                        double* shift, double* total, double* total_sq) noexcept nogil:
-    """total[c] = Σ (x − shift_c), total_sq[c] = Σ (x − shift_c)², shift_c = x[0, c, 0]."""
-    cdef Py_ssize_t i, j, k
+# Every loop works on a block of channels [c0, c1). With S = 1 a block is a band of columns,
+# sized so that it stays in L2 between the two passes over it; with S > 1 it is one channel.
+cdef enum:
+    ROW_BLOCK = 128          # rows summed in the input precision before adding into double
+    L2_BUDGET = 262144       # bytes of one array's channel band kept hot between two passes
+
+
+cdef inline Py_ssize_t _band_width(Py_ssize_t n, Py_ssize_t c, Py_ssize_t s, Py_ssize_t itemsize) noexcept nogil:
+    cdef Py_ssize_t width
+    if s != 1:
+        return 1
+    width = (L2_BUDGET // max(n * itemsize, 1)) // 16 * 16
+    return min(max(width, 16), max(c, 1))
+
+
+cdef void _shifted_sums(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s, Py_ssize_t c0,
+                        Py_ssize_t c1, floating* shift, floating* part, floating* part_sq,
+                        double* total, double* total_sq) noexcept nogil:
+    """total[j] = Σ (x − shift_j), total_sq[j] = Σ (x − shift_j)², shift_j = x[0, j, 0].
+
+    With S = 1 the rows are summed in the input precision in groups of ROW_BLOCK (vectorized
+    along the channels), and each group's sum is added into double.
+    """
+    cdef Py_ssize_t i, i0, i1, j, k
     cdef const floating* p
-    cdef double d, t, t2, sh
-    for j in range(c):
+    cdef floating d
+    cdef double e, t, t2, sh
+    for j in range(c0, c1):
         shift[j] = x[j * s]
         total[j] = 0.0
         total_sq[j] = 0.0
     if s == 1:
-        for i in range(n):
-            p = x + i * c
-            for j in range(c):
-                d = <double>p[j] - shift[j]
-                total[j] += d
-                total_sq[j] += d * d
+        i0 = 0
+        while i0 < n:
+            i1 = min(i0 + <Py_ssize_t>ROW_BLOCK, n)
+            for j in range(c0, c1):
+                part[j] = 0
+                part_sq[j] = 0
+            for i in range(i0, i1):
+                p = x + i * c
+                for j in range(c0, c1):
+                    d = p[j] - shift[j]
+                    part[j] += d
+                    part_sq[j] += d * d
+            for j in range(c0, c1):
+                total[j] += part[j]
+                total_sq[j] += part_sq[j]
+            i0 = i1
     else:
-        for i in range(n):
-            for j in range(c):
+        for j in range(c0, c1):
+            sh = shift[j]
+            t = 0.0
+            t2 = 0.0
+            for i in range(n):
                 p = x + (i * c + j) * s
-                sh = shift[j]
-                t = 0.0
-                t2 = 0.0
                 for k in range(s):
-                    d = <double>p[k] - sh
-                    t += d
-                    t2 += d * d
-                total[j] += t
-                total_sq[j] += t2
+                    e = <double>p[k] - sh
+                    t += e
+                    t2 += e * e
+            total[j] = t
+            total_sq[j] = t2
 
 
 cdef void _affine(const floating* x, floating* out, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
-                  const floating* center, const floating* scale, const floating* shift) noexcept nogil:
-    """out = (x − center_c) · scale_c + shift_c."""
+                  Py_ssize_t c0, Py_ssize_t c1, const floating* center, const floating* scale,
+                  const floating* shift) noexcept nogil:
+    """out = (x − center_j) · scale_j + shift_j for channels c0 ≤ j < c1."""
     cdef Py_ssize_t i, j, k
     cdef const floating* p
     cdef floating* q
@@ -116,57 +148,68 @@ cdef void _affine(const floating* x, floating* out, Py_ssize_t n, Py_ssize_t c, 
         for i in range(n):
             p = x + i * c
             q = out + i * c
-            for j in range(c):
+            for j in range(c0, c1):
                 q[j] = (p[j] - center[j]) * scale[j] + shift[j]
     else:
-        for i in range(n):
-            for j in range(c):
+        for j in range(c0, c1):
+            mu = center[j]
+            a = scale[j]
+            b = shift[j]
+            for i in range(n):
                 p = x + (i * c + j) * s
                 q = out + (i * c + j) * s
-                mu = center[j]
-                a = scale[j]
-                b = shift[j]
                 for k in range(s):
                     q[k] = (p[k] - mu) * a + b
 
 
-cdef void _grad_sums(const floating* dy, const floating* x, const floating* center,
-                     Py_ssize_t n, Py_ssize_t c, Py_ssize_t s, double* sum_dy, double* sum_dy_xc) noexcept nogil:
-    """sum_dy[c] = Σ dy, sum_dy_xc[c] = Σ dy · (x − center_c)."""
-    cdef Py_ssize_t i, j, k
+cdef void _grad_sums(const floating* dy, const floating* x, const floating* center, Py_ssize_t n,
+                     Py_ssize_t c, Py_ssize_t s, Py_ssize_t c0, Py_ssize_t c1, floating* part,
+                     floating* part_xc, double* sum_dy, double* sum_dy_xc) noexcept nogil:
+    """sum_dy[j] = Σ dy, sum_dy_xc[j] = Σ dy · (x − center_j) (row groups as in _shifted_sums)."""
+    cdef Py_ssize_t i, i0, i1, j, k
     cdef const floating* p
     cdef const floating* g
     cdef double t, t2
     cdef floating mu
-    for j in range(c):
-        sum_dy[j] = 0.0
-        sum_dy_xc[j] = 0.0
     if s == 1:
-        for i in range(n):
-            p = x + i * c
-            g = dy + i * c
-            for j in range(c):
-                sum_dy[j] += g[j]
-                sum_dy_xc[j] += <double>g[j] * (p[j] - center[j])
+        for j in range(c0, c1):
+            sum_dy[j] = 0.0
+            sum_dy_xc[j] = 0.0
+        i0 = 0
+        while i0 < n:
+            i1 = min(i0 + <Py_ssize_t>ROW_BLOCK, n)
+            for j in range(c0, c1):
+                part[j] = 0
+                part_xc[j] = 0
+            for i in range(i0, i1):
+                p = x + i * c
+                g = dy + i * c
+                for j in range(c0, c1):
+                    part[j] += g[j]
+                    part_xc[j] += g[j] * (p[j] - center[j])
+            for j in range(c0, c1):
+                sum_dy[j] += part[j]
+                sum_dy_xc[j] += part_xc[j]
+            i0 = i1
     else:
-        for i in range(n):
-            for j in range(c):
+        for j in range(c0, c1):
+            mu = center[j]
+            t = 0.0
+            t2 = 0.0
+            for i in range(n):
                 p = x + (i * c + j) * s
                 g = dy + (i * c + j) * s
-                mu = center[j]
-                t = 0.0
-                t2 = 0.0
                 for k in range(s):
                     t += g[k]
                     t2 += <double>g[k] * (p[k] - mu)
-                sum_dy[j] += t
-                sum_dy_xc[j] += t2
+            sum_dy[j] = t
+            sum_dy_xc[j] = t2
 
 
 cdef void _grad_input(const floating* dy, const floating* x, floating* dx, Py_ssize_t n, Py_ssize_t c,
-                      Py_ssize_t s, const floating* center, const floating* k_dy,
-                      const floating* k_xc, const floating* k_0) noexcept nogil:
-    """dx = k_dy_c · dy + k_xc_c · (x − center_c) + k_0_c."""
+                      Py_ssize_t s, Py_ssize_t c0, Py_ssize_t c1, const floating* center,
+                      const floating* k_dy, const floating* k_xc, const floating* k_0) noexcept nogil:
+    """dx = k_dy_j · dy + k_xc_j · (x − center_j) + k_0_j for channels c0 ≤ j < c1."""
     cdef Py_ssize_t i, j, k
     cdef const floating* p
     cdef const floating* g
@@ -177,18 +220,18 @@ cdef void _grad_input(const floating* dy, const floating* x, floating* dx, Py_ss
             p = x + i * c
             g = dy + i * c
             q = dx + i * c
-            for j in range(c):
+            for j in range(c0, c1):
                 q[j] = k_dy[j] * g[j] + k_xc[j] * (p[j] - center[j]) + k_0[j]
     else:
-        for i in range(n):
-            for j in range(c):
+        for j in range(c0, c1):
+            mu = center[j]
+            a = k_dy[j]
+            b = k_xc[j]
+            d = k_0[j]
+            for i in range(n):
                 p = x + (i * c + j) * s
                 g = dy + (i * c + j) * s
                 q = dx + (i * c + j) * s
-                mu = center[j]
-                a = k_dy[j]
-                b = k_xc[j]
-                d = k_0[j]
                 for k in range(s):
                     q[k] = a * g[k] + b * (p[k] - mu) + d
 
@@ -198,33 +241,38 @@ cdef int _forward_train(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_
                         const floating* weight, const floating* bias, double eps, floating* out,
                         floating* mean, floating* inv_std, floating* running_mean,
                         floating* running_var, double momentum) noexcept nogil:
-    cdef double* work = <double*>malloc((3 * c + 1) * sizeof(double))
-    cdef floating* coef = <floating*>malloc((2 * c + 1) * sizeof(floating))
-    cdef Py_ssize_t j
+    cdef double* sums = <double*>malloc((2 * c + 1) * sizeof(double))
+    cdef floating* work = <floating*>malloc((5 * c + 1) * sizeof(floating))
+    cdef Py_ssize_t j, c0, c1, width = _band_width(n, c, s, sizeof(floating))
     cdef double count = <double>(n * s), m, var, istd
-    if work == NULL or coef == NULL:
+    if sums == NULL or work == NULL:
+        free(sums)
         free(work)
-        free(coef)
         return -1
-    _shifted_sums(x, n, c, s, work, work + c, work + 2 * c)
-    for j in range(c):
-        m = work[c + j] / count
-        var = work[2 * c + j] / count - m * m
-        if var < 0.0:
-            var = 0.0
-        m = m + work[j]
-        istd = 1.0 / sqrt(var + eps)
-        mean[j] = <floating>m
-        inv_std[j] = <floating>istd
-        coef[j] = <floating>(istd * (1.0 if weight == NULL else <double>weight[j]))
-        coef[c + j] = 0 if bias == NULL else bias[j]
-        if running_mean != NULL:
-            running_mean[j] = <floating>((1.0 - momentum) * running_mean[j] + momentum * m)
-            running_var[j] = <floating>((1.0 - momentum) * running_var[j]
-                                        + momentum * var * count / (count - 1.0))
-    _affine(x, out, n, c, s, mean, coef, coef + c)
+    # work: shift | partial sums | partial squares | scale γ·inv_std | β
+    c0 = 0
+    while c0 < c:
+        c1 = min(c0 + width, c)
+        _shifted_sums(x, n, c, s, c0, c1, work, work + c, work + 2 * c, sums, sums + c)
+        for j in range(c0, c1):
+            m = sums[j] / count
+            var = sums[c + j] / count - m * m
+            if var < 0.0:
+                var = 0.0
+            m = m + work[j]
+            istd = 1.0 / sqrt(var + eps)
+            mean[j] = <floating>m
+            inv_std[j] = <floating>istd
+            work[3 * c + j] = <floating>(istd * (1.0 if weight == NULL else <double>weight[j]))
+            work[4 * c + j] = 0 if bias == NULL else bias[j]
+            if running_mean != NULL:
+                running_mean[j] = <floating>((1.0 - momentum) * running_mean[j] + momentum * m)
+                running_var[j] = <floating>((1.0 - momentum) * running_var[j]
+                                            + momentum * var * count / (count - 1.0))
+        _affine(x, out, n, c, s, c0, c1, mean, work + 3 * c, work + 4 * c)
+        c0 = c1
+    free(sums)
     free(work)
-    free(coef)
     return 0
 
 
@@ -239,7 +287,7 @@ cdef int _forward_eval(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t
         coef[j] = <floating>((1.0 if weight == NULL else <double>weight[j])
                              / sqrt(<double>running_var[j] + eps))
         coef[c + j] = 0 if bias == NULL else bias[j]
-    _affine(x, out, n, c, s, running_mean, coef, coef + c)
+    _affine(x, out, n, c, s, 0, c, running_mean, coef, coef + c)
     free(coef)
     return 0
 
@@ -249,39 +297,44 @@ cdef int _backward(const floating* dy, const floating* x, Py_ssize_t n, Py_ssize
                    floating* dx, floating* grad_weight, bint accumulate_weight,
                    floating* grad_bias, bint accumulate_bias) noexcept nogil:
     cdef double* sums = <double*>malloc((2 * c + 1) * sizeof(double))
-    cdef floating* coef = <floating*>malloc((3 * c + 1) * sizeof(floating))
-    cdef Py_ssize_t j
+    cdef floating* work = <floating*>malloc((5 * c + 1) * sizeof(floating))
+    cdef Py_ssize_t j, c0, c1, width = _band_width(n, c, s, sizeof(floating))
     cdef double count = <double>(n * s), dbeta, dgamma, k, istd
-    if sums == NULL or coef == NULL:
+    if sums == NULL or work == NULL:
         free(sums)
-        free(coef)
+        free(work)
         return -1
-    _grad_sums(dy, x, mean, n, c, s, sums, sums + c)
-    for j in range(c):
-        istd = inv_std[j]
-        dbeta = sums[j]
-        dgamma = sums[c + j] * istd
-        k = istd * (1.0 if weight == NULL else <double>weight[j])
-        coef[j] = <floating>k
-        if batch_stats:
-            coef[c + j] = <floating>(-k * istd * dgamma / count)
-            coef[2 * c + j] = <floating>(-k * dbeta / count)
-        else:
-            coef[c + j] = 0
-            coef[2 * c + j] = 0
-        if grad_weight != NULL:
-            if accumulate_weight:
-                grad_weight[j] += <floating>dgamma
+    # work: partial Σdy | partial Σdy(x − μ) | k_dy | k_xc | k_0
+    c0 = 0
+    while c0 < c:
+        c1 = min(c0 + width, c)
+        _grad_sums(dy, x, mean, n, c, s, c0, c1, work, work + c, sums, sums + c)
+        for j in range(c0, c1):
+            istd = inv_std[j]
+            dbeta = sums[j]
+            dgamma = sums[c + j] * istd
+            k = istd * (1.0 if weight == NULL else <double>weight[j])
+            work[2 * c + j] = <floating>k
+            if batch_stats:
+                work[3 * c + j] = <floating>(-k * istd * dgamma / count)
+                work[4 * c + j] = <floating>(-k * dbeta / count)
             else:
-                grad_weight[j] = <floating>dgamma
-        if grad_bias != NULL:
-            if accumulate_bias:
-                grad_bias[j] += <floating>dbeta
-            else:
-                grad_bias[j] = <floating>dbeta
-    _grad_input(dy, x, dx, n, c, s, mean, coef, coef + c, coef + 2 * c)
+                work[3 * c + j] = 0
+                work[4 * c + j] = 0
+            if grad_weight != NULL:
+                if accumulate_weight:
+                    grad_weight[j] += <floating>dgamma
+                else:
+                    grad_weight[j] = <floating>dgamma
+            if grad_bias != NULL:
+                if accumulate_bias:
+                    grad_bias[j] += <floating>dbeta
+                else:
+                    grad_bias[j] = <floating>dbeta
+        _grad_input(dy, x, dx, n, c, s, c0, c1, mean, work + 2 * c, work + 3 * c, work + 4 * c)
+        c0 = c1
     free(sums)
-    free(coef)
+    free(work)
     return 0
 
 
