@@ -219,6 +219,7 @@ with lesson.figure("03_batch_size.png", figsize=(10, 4)) as plt:
         plt.subplot(1, 2, 2)
         labels = [str(B) for B in batch_sizes]
         plt.bar(labels, [runs[B][2] for B in batch_sizes])
+        plt.yscale("log")
         plt.xlabel("batch size")
         plt.ylabel(f"seconds to {target:.0%} test accuracy")
 
