@@ -70,6 +70,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.T_i, self.T_cur = self.T_0, last_epoch
         super().__init__(learning_rate, last_epoch, verbose)
 
+    def state_keys(self):
+        self.keys = ["last_epoch", "last_lr", "T_i", "T_cur"]
+
     def get_lr(self):
         if self.last_epoch < 0:
             raise ValueError(f"CosineAnnealingWarmRestarts: epoch must be >= 0, got {self.last_epoch}")
