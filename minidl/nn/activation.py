@@ -10,6 +10,8 @@
 Each layer keeps what its backward formula reads (y, or x for LeakyReLU and GELU).
 Kernels: minidl/_kernels/activations.pyx (twin: reference/activations.py).
 """
+import math
+
 import numpy as np
 
 from minidl._kernels import kernels
@@ -111,7 +113,7 @@ def _rows_view(x, dim, layer):
     if not -x.ndim <= dim < x.ndim:
         raise ValueError(f"{layer}: dim {dim} out of range for input of shape {x.shape}")
     moved = np.moveaxis(x, dim, -1)
-    return np.ascontiguousarray(moved).reshape(-1, x.shape[dim]), moved.shape
+    return np.ascontiguousarray(moved).reshape(math.prod(moved.shape[:-1]), x.shape[dim]), moved.shape
 
 
 def _rows_back(rows, moved_shape, dim):

@@ -93,6 +93,8 @@ def gelu_backward(grad_output, x, grad_input):
 
 def softmax_forward(x, out):
     """Row-wise softmax of x (R, C) into out (R, C), shifted by the row maximum."""
+    if x.shape[1] == 0:
+        return
     e = np.exp(x - x.max(axis=1, keepdims=True))
     out[...] = e / e.sum(axis=1, keepdims=True)
 
@@ -104,5 +106,7 @@ def softmax_backward(grad_output, out, grad_input):
 
 def log_softmax_forward(x, out):
     """Row-wise log-softmax: out = x − m − log Σ exp(x − m), m = row maximum."""
+    if x.shape[1] == 0:
+        return
     shifted = x - x.max(axis=1, keepdims=True)
     out[...] = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
