@@ -317,9 +317,9 @@ def _bug_ratio(analytic, numeric, ratios):
     r = float(np.vdot(analytic, numeric)) / num
     if not np.isfinite(r) or np.linalg.norm(analytic - r * numeric) > 1e-4 * np.linalg.norm(analytic):
         return ""
-    candidates = {"−1 (sign flipped)": -1.0, "×2": 2.0, "×1/2": 0.5}
-    candidates.update({f"×{k}": float(v) for k, v in (ratios or {}).items()})
+    candidates = {f"×{k}": float(v) for k, v in (ratios or {}).items()}      # the named ones first
     candidates.update({f"×1/{k}": 1.0 / float(v) for k, v in (ratios or {}).items() if v})
+    candidates.update({"−1 (sign flipped)": -1.0, "×2": 2.0, "×1/2": 0.5})
     for label, value in candidates.items():
         if abs(r - value) <= 1e-4 * max(1.0, abs(value)):
             return f"; your gradient is the numerical one {label} (ratio {r:.6g})"
