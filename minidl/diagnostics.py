@@ -148,7 +148,7 @@ class Probe:
         self.enabled = True
         self.records = OrderedDict()
         self._by_module = {}
-        self._saved = []                   # (module, attr, had_instance_attr, old_value)
+        self._saved = []                   # (module, attr, previous instance attribute, recorder)
         selected = [(n, m) for n, m in model.named_modules() if self._selected(n, m, modules)]
         if not selected:
             raise ValueError(f"Probe: no module of {type(model).__name__} matches modules={modules!r}")
@@ -173,15 +173,24 @@ class Probe:
     def _attach(self, modules):
         for module in modules:
             for attr in ("forward", "backward"):
-                had = attr in module.__dict__
-                old = module.__dict__.get(attr)
-                self._saved.append((module, attr, had, old))
-                object.__setattr__(module, attr, _Recorder(self, module, attr, old))
+                old = module.__dict__.get(attr)          # a user's own instance attribute, if any
+                recorder = _Recorder(self, module, attr, old)
+                self._saved.append((module, attr, old, recorder))
+                object.__setattr__(module, attr, recorder)
 
     def remove(self):
-        """Restore every probed module's own ``forward``/``backward``. Records are kept."""
-        for module, attr, had, old in reversed(self._saved):
-            if had:
+        """Restore every probed module's own ``forward``/``backward``. Records are kept.
+
+        If another probe was attached on top of this one, this one's wrappers stay in its
+        chain as silent pass-throughs, so removing probes in any order is safe."""
+        for module, attr, old, recorder in reversed(self._saved):
+            recorder.probe = None
+            if module.__dict__.get(attr) is not recorder:
+                continue                      # someone wrapped on top of us: stay, silently
+            # Unwrap down to the first live wrapper or the module's own method.
+            while isinstance(old, _Recorder) and old.probe is None:
+                old = old.original
+            if old is not None:
                 object.__setattr__(module, attr, old)
             else:
                 module.__dict__.pop(attr, None)

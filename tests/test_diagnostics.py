@@ -217,3 +217,19 @@ def test_tensor_stats_of_an_overflowed_array_reports_without_warnings():
         warnings.simplefilter("error")
         s = tensor_stats(x, bins=4)
     assert np.isnan(s.std) and s.max == np.inf and s.histogram[0].sum() == 1
+
+
+def test_two_probes_removed_in_any_order(data):
+    x, g = data
+    model = Sequential(Scale(2.0), Scale(3.0))
+    first, second = Probe(model), Probe(model)
+    run(model, x, g)
+    assert len(first.records["0"].forward) == 1 and len(second.records["0"].forward) == 1
+    first.remove()                                   # not the top wrapper: becomes silent
+    run(model, x, g)
+    assert len(first.records["0"].forward) == 1 and len(second.records["0"].forward) == 2
+    second.remove()
+    run(model, x, g)
+    assert len(second.records["0"].forward) == 2
+    assert "forward" not in model[0].__dict__ and "backward" not in model[1].__dict__   # fully unwrapped
+    np.testing.assert_allclose(model(x), 6 * x)
