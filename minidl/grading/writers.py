@@ -126,3 +126,27 @@ def table(record, audience="student", width=100):
         lines.append(f"--- {t['name']} ---")
         lines.append(test_output(t, record, audience=audience))
     return "\n".join(lines)
+
+
+def render(record, fmt):
+    """The text of ``record`` in format ``fmt`` (one of :data:`FORMATS`)."""
+    import json
+
+    if fmt == "gradescope":
+        return json.dumps(gradescope(record), indent=1, allow_nan=False)
+    if fmt == "prairielearn":
+        return json.dumps(prairielearn(record), indent=1, allow_nan=False)
+    if fmt == "junit":
+        return '<?xml version="1.0" encoding="utf-8"?>\n' + junit(record)
+    if fmt == "table":
+        return table(record)
+    if fmt == "record":
+        return json.dumps({k: v for k, v in record.items() if k != "log"}, indent=1, allow_nan=False, default=str)
+    raise ValueError(f"unknown format {fmt!r}; choose from {FORMATS}")
+
+
+def write(record, fmt, path):
+    """Write ``record`` as ``fmt`` to ``path`` atomically."""
+    from minidl.grading.results import atomic_write_text
+
+    atomic_write_text(path, render(record, fmt))
