@@ -12,6 +12,9 @@ Workloads:
   * softmax cross-entropy forward + backward on (N, 10)
 minidl's cython backend, its numpy backend and PyTorch (when installed) run in the same
 process; ratios numpy/cython and torch/cython > 1 mean the compiled backend is faster.
+
+On a shared machine multi-threaded BLAS timings swing by 100× with the load; to compare
+single-threaded, run with OPENBLAS_NUM_THREADS=1 (torch then gets one thread as well).
 """
 import argparse
 import os
@@ -145,7 +148,10 @@ def main():
     args = parser.parse_args()
     repeat = 5 if args.quick else 15
     torch = try_import_torch()
-    print(environment_line(), f"| torch {torch.__version__ if torch else 'not installed'}")
+    threads = os.environ.get("OPENBLAS_NUM_THREADS")
+    if torch is not None and threads:
+        torch.set_num_threads(int(threads))
+    print(environment_line(), f"OPENBLAS_NUM_THREADS={threads or 'unset'}", f"| torch {torch.__version__ if torch else 'not installed'}")
 
     rows = []
     for n in (1, 32, 128, 1024):
