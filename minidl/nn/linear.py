@@ -91,8 +91,9 @@ class Linear(Module):
 
 def linear(x, weight, bias=None):
     """Functional form: x Wᵀ + b with weight (out, in) and bias (out,) or None; fresh output."""
-    weight = as_array("linear", weight, weight.dtype if isinstance(weight, np.ndarray) and weight.dtype.kind == "f"
-                      else get_default_dtype(), what="weight")
+    floats = (np.dtype(np.float32), np.dtype(np.float64))
+    dtype = weight.dtype if isinstance(weight, (np.ndarray, Parameter)) and weight.dtype in floats else get_default_dtype()
+    weight = as_array("linear", weight, dtype, what="weight")
     if weight.ndim != 2:
         raise ValueError(f"linear expected weight (out_features, in_features), got {shape_str(weight.shape)}")
     desc = f"linear({weight.shape[1]}→{weight.shape[0]})"
