@@ -134,7 +134,9 @@ def default_tolerances(expected):
     dtype = expected.dtype if expected.dtype.kind == "f" else np.dtype(np.float64)
     rtol = RTOL.get(dtype, 1e-7)
     finite = expected[np.isfinite(expected)] if expected.dtype.kind == "f" else expected
-    scale = float(np.sqrt(np.mean(np.square(finite, dtype=np.float64)))) if finite.size else 0.0
+    peak = float(np.max(np.abs(finite.astype(np.float64)))) if finite.size else 0.0
+    # RMS computed as peak·√mean((x/peak)²) so that 1e200 does not overflow when squared
+    scale = peak * float(np.sqrt(np.mean(np.square(finite.astype(np.float64) / peak)))) if peak > 0 else 0.0
     return rtol, rtol * scale if scale > 0 else rtol
 
 

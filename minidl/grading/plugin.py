@@ -45,6 +45,7 @@ def pytest_addoption(parser):
     group.addoption("--grade-public", action="store_true", help="only visible tests (students' check)")
     group.addoption("--grade-sweep", type=int, default=0,
                     help="run tests tagged 'statistical' under this many base seeds (validate)")
+    group.addoption("--grade-tag", default=None, help="only tests carrying this tag")
     group.addoption("--grade-deny", action="append", default=[], help="paths the submission may not read")
     group.addoption("--grade-reproduce", default="minidl-grade check {submission} -k {name} --seed {base}")
 
@@ -251,7 +252,8 @@ def pytest_collection_modifyitems(session, config, items):
             msg = f"{item.path.name}::{item.originalname} is in tests_hidden/ but visible: graded as after_due_date"
             if msg not in state.record["warnings"]:
                 state.record["warnings"].append(msg)
-        if config.getoption("grade_public") and visibility != "visible":
+        tag = config.getoption("grade_tag")
+        if (config.getoption("grade_public") and visibility != "visible") or (tag and tag not in spec.tags):
             dropped.append(item)
             continue
         item._grading_spec = spec

@@ -29,6 +29,8 @@ NOT_RUN_MESSAGES = {
 
 def atomic_write_json(path, obj):
     """Write ``obj`` as JSON to ``path`` atomically (temporary file + rename)."""
+    if _special(path):
+        return atomic_write_text(path, json.dumps(obj, indent=1, allow_nan=False, default=_json_default))
     directory = os.path.dirname(os.path.abspath(path)) or "."
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
@@ -44,7 +46,22 @@ def atomic_write_json(path, obj):
         raise
 
 
+def _special(path):
+    """``-`` (stdout) or an existing non-regular file (a device, a pipe): written directly,
+    never replaced."""
+    return path == "-" or (os.path.exists(path) and not os.path.isfile(path)) or path.startswith("/dev/")
+
+
 def atomic_write_text(path, text):
+    if _special(path):
+        if path == "-":
+            import sys
+
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        else:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        return
     directory = os.path.dirname(os.path.abspath(path)) or "."
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)

@@ -51,7 +51,7 @@ class Homework:
 
 
 def run_tests(submission, homework, *, public_only=False, seed=None, budget=None, keyword=None, worker=None,
-              sweep=0, gradescope_path=None, extra_deny=(), quiet=True, timeout=None):
+              sweep=0, tag=None, gradescope_path=None, extra_deny=(), quiet=True, timeout=None):
     """Grade ``submission`` with ``homework``'s tests; returns the record (a dict)."""
     hw = homework if isinstance(homework, Homework) else Homework(homework)
     started = time.time()
@@ -83,6 +83,8 @@ def run_tests(submission, homework, *, public_only=False, seed=None, budget=None
         cmd += ["--grade-worker", worker]
     if sweep:
         cmd += ["--grade-sweep", str(int(sweep))]
+    if tag:
+        cmd += ["--grade-tag", tag]
     if gradescope_path:
         cmd += ["--grade-gradescope", os.path.abspath(gradescope_path)]
     for d in deny:

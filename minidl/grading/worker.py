@@ -29,12 +29,17 @@ def _generators_in(value):
 
 
 def _student_traceback(exc, filename):
-    """Format ``exc`` keeping only frames from the submission's file."""
+    """Format ``exc`` keeping only frames from the submission's file (shown by its name, not
+    the worker's temporary folder, so two runs print the same text)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
     lines = ["Traceback (student code):\n"] if frames else []
     lines += traceback.format_list(frames)
     lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)
+    return _scrub("".join(lines), filename)
+
+
+def _scrub(text, filename):
+    return text.replace(os.path.dirname(filename) + os.sep, "")
 
 
 def _seed_everything(seed):
@@ -131,8 +136,9 @@ class _Server:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             self.send({"ok": False, "kind": "load", "error_type": type(exc).__name__,
-                       "message": str(exc), "traceback": _student_traceback(exc, self.filename)
-                       if not isinstance(exc, SyntaxError) else "".join(traceback.format_exception_only(type(exc), exc))})
+                       "message": _scrub(str(exc), self.filename), "traceback": _student_traceback(exc, self.filename)
+                       if not isinstance(exc, SyntaxError) else _scrub("".join(traceback.format_exception_only(type(exc), exc)),
+                                                         self.filename)})
             return False
         self.module = module
         names = sorted(n for n in vars(module) if not n.startswith("_") and not isinstance(vars(module)[n], types.ModuleType))
@@ -238,7 +244,7 @@ class _Server:
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                self.send({"ok": False, "kind": "call", "error_type": type(exc).__name__, "message": str(exc)[:2000],
+                self.send({"ok": False, "kind": "call", "error_type": type(exc).__name__, "message": _scrub(str(exc)[:2000], self.filename),
                            "traceback": _student_traceback(exc, self.filename)[-8000:]})
                 continue
             states = [protocol.generator_state(g) for g in generators]
