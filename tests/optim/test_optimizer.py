@@ -208,3 +208,19 @@ def test_generator_of_module_parameters_and_repr():
     text = repr(opt)
     assert text.startswith("SGD (") and "momentum: 0.9" in text and "learning_rate: 0.1" in text
     assert isinstance(opt, Optimizer)
+
+
+def test_resume_through_a_file(tmp_path):
+    import minidl
+
+    init, grads = make_problem(seed=45, steps=4)
+    uninterrupted, _ = run(lambda p: Adam(p, learning_rate=0.01), init, grads)
+    first, opt = run(lambda p: Adam(p, learning_rate=0.01), init, grads[:2])
+    minidl.save({"optimizer": opt.state_dict(), "params": [p.data for p in first]}, tmp_path / "ckpt.npz")
+    checkpoint = minidl.load(tmp_path / "ckpt.npz")
+    params = [Parameter(x) for x in checkpoint["params"]]
+    resumed_opt = Adam(params, learning_rate=0.01)
+    resumed_opt.load_state_dict(checkpoint["optimizer"])
+    resumed, _ = run(lambda p: resumed_opt, None, grads[2:], params=params)
+    for a, b in zip(uninterrupted, resumed):
+        np.testing.assert_array_equal(a.data, b.data)
