@@ -1,4 +1,5 @@
 """Optimizer: the base class of SGD, Adam, AdamW, RMSProp, Adagrad and Rprop.
+Tutorials: 01_learning_rate, 02_lr_schedules, 16_weight_decay.
 
 An optimizer holds *parameter groups* — lists of Parameters sharing hyperparameters — and
 per-parameter *state* (momentum buffers, moment estimates, ...). One ``step()`` applies the
@@ -135,6 +136,16 @@ class Optimizer:
     def get_lr(self):
         """The learning rate the next ``step()`` uses (of the first group)."""
         return self._current_lr(self.param_groups[0])
+
+    def set_lr(self, value):
+        """Set a constant rate for every group (PaddlePaddle's ``set_lr``). Not allowed while
+        a scheduler drives the rate: step the scheduler instead."""
+        if any(callable(g["learning_rate"]) for g in self.param_groups):
+            raise RuntimeError(f"{self._name}.set_lr: the learning rate is a scheduler; "
+                               "change it through the scheduler")
+        self._check_learning_rate(value)
+        for group in self.param_groups:
+            group["learning_rate"] = float(value)
 
     # -- the update -----------------------------------------------------------------------
     def step(self):

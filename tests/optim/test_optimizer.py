@@ -224,3 +224,17 @@ def test_resume_through_a_file(tmp_path):
     resumed, _ = run(lambda p: resumed_opt, None, grads[2:], params=params)
     for a, b in zip(uninterrupted, resumed):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_set_lr():
+    p = Parameter(np.zeros(1))
+    opt = SGD([p], learning_rate=0.1)
+    opt.set_lr(0.25)
+    assert opt.get_lr() == 0.25
+    p.accumulate_grad(np.ones(1))
+    opt.step()
+    assert p.data[0] == -0.25
+    with pytest.raises(ValueError, match="SGD: invalid learning_rate"):
+        opt.set_lr(-1.0)
+    with pytest.raises(RuntimeError, match="scheduler"):
+        SGD([p], learning_rate=Schedule()).set_lr(0.1)
