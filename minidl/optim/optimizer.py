@@ -102,7 +102,7 @@ class Optimizer:
             group.setdefault(key, value)
         group["params"] = params
         self._check_learning_rate(group["learning_rate"])
-        self._check_group(group)
+        self._validate(group)
         self.param_groups.append(group)
         self._slots.append(None)
 
@@ -121,7 +121,13 @@ class Optimizer:
             raise ValueError(f"{self._name}: {message}")
 
     def _check_group(self, group):
-        """Validate a group's hyperparameters (subclasses)."""
+        """Validate a group's hyperparameters (subclasses; use ``self._require``)."""
+
+    def _validate(self, group):
+        try:
+            self._check_group(group)
+        except TypeError as exc:     # e.g. momentum="0.9": comparing str with int
+            raise TypeError(f"{self._name}: hyperparameters must be numbers ({exc})") from None
 
     def _current_lr(self, group):
         """The group's rate now: the number, or the scheduler's current value."""
@@ -263,8 +269,9 @@ class Optimizer:
                     continue
                 if key == "learning_rate" and callable(group["learning_rate"]):
                     continue    # the scheduler restores its own state
-                group[key] = value.item() if isinstance(value, (np.generic, np.ndarray)) else value
-            self._check_group(group)
+                group[key] = value.item() if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0 \
+                    else value
+            self._validate(group)
         self.state = new_state
         self._slots = [None] * len(self.param_groups)
 

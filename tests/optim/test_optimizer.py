@@ -238,3 +238,8 @@ def test_set_lr():
         opt.set_lr(-1.0)
     with pytest.raises(RuntimeError, match="scheduler"):
         SGD([p], learning_rate=Schedule()).set_lr(0.1)
+
+
+def test_non_numeric_hyperparameter_is_a_type_error_naming_the_optimizer():
+    with pytest.raises(TypeError, match="RMSProp: hyperparameters must be numbers"):
+        RMSProp([Parameter(np.zeros(1))], momentum="0.9")
