@@ -69,6 +69,15 @@ def main():
                 times["torch"] = measure(torch_step(torch, make_torch))
         rows.append((label, times, "target ≤ 35 µs" if label == "SGD momentum 0.9" else ""))
     print_table("optimizer.step(), 235,914 float32 parameters (median)", rows)
+    if torch is not None:
+        # torch runs its element-wise ops on 2 intra-op threads; on a busy 2-core machine
+        # those threads fight other processes, so also show it on one thread (like minidl).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        with torch.no_grad():
+            single = {label: measure(torch_step(torch, make_torch)) for label, _, make_torch in CASES[:4]}
+        torch.set_num_threads(threads)
+        print("\ntorch on 1 thread: " + ", ".join(f"{k} {v * 1e6:.1f} µs" for k, v in single.items()))
 
 
 if __name__ == "__main__":
