@@ -6,7 +6,8 @@ without stopping it, so one wrong output costs its weight, not the whole test:
     score = points × (passed weight) / (total weight)          (a test that runs to its end)
 
 A ``require_*`` variant records the same result and, on failure, stops the test (score 0): use
-it when later checks make no sense without it (``require_shape`` before comparing values). A
+it when later checks make no sense without it (``require_shape`` before comparing values). Its
+weight defaults to 0, so passing a gate does not dilute the partial credit of the checks. A
 test that stops early — a failed require, a plain ``assert``, a student exception or timeout —
 scores 0.
 
@@ -381,11 +382,12 @@ def leaderboard(name, value, order="desc"):
 
 
 def _make_require(check):
-    def require(*args, **kwargs):
-        return check(*args, _required=True, **kwargs)
+    def require(*args, weight=0.0, **kwargs):
+        return check(*args, _required=True, weight=weight, **kwargs)
 
     require.__name__ = check.__name__.replace("check_", "require_")
-    require.__doc__ = f"Like :func:`{check.__name__}`, but a failure stops the test (score 0)."
+    require.__doc__ = (f"Like :func:`{check.__name__}`, but a failure stops the test (score 0). Its weight "
+                       f"defaults to 0: a gate, not a share of the partial credit.")
     return require
 
 

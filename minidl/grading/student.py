@@ -71,9 +71,9 @@ class CallSpec:
             def objective(v):
                 args, kwargs = protocol.materialize(self.args), protocol.materialize(self.kwargs)
                 if isinstance(self.slot, int):
-                    args[self.slot] = v
+                    args[self.slot] = v.copy()
                 else:
-                    kwargs[self.slot] = v
+                    kwargs[self.slot] = v.copy()
                 out = reference(*args, **kwargs)
                 out = np.asarray(out if self.output is None else out[self.output], dtype=np.float64)
                 return out.sum() if dout is None else np.sum(out * dout)

@@ -161,10 +161,10 @@ class _Server:
             for g, state in gens:          # the same stream on every evaluation
                 g.bit_generator.state = state
             a, k = protocol.materialize(args), protocol.materialize(kwargs)
-            if isinstance(slot, int):
-                a[slot] = x
+            if isinstance(slot, int):     # a copy: a function that writes into its input
+                a[slot] = x.copy()         # must not move the point being differenced
             else:
-                k[slot] = x
+                k[slot] = x.copy()
             out = target(*a, **k)
             if output is not None:
                 out = out[output]
