@@ -4,12 +4,13 @@ x is viewed as (N, C, S): S = 1 for BatchNorm1d on (N, C) (loops run along C, co
 rows, vectorized), S = H·W for BatchNorm2d (loops run along S inside each channel plane).
 
 Training forward, two passes over x:
-  1. per-channel sums of d = x − K_c and d² in double, K_c = x[0, c, 0] (the "shifted
-     data" one-pass variance: no catastrophic cancellation when |mean| ≫ std), giving
+  1. per-channel sums of d = x − K_c and d², K_c = x[0, c, 0] (the "shifted data"
+     one-pass variance: no catastrophic cancellation when |mean| ≫ std), accumulated in
+     double (with S = 1: groups of 128 rows in the input precision, vectorized), giving
      μ = K + Σd/M, σ² = Σd²/M − (Σd/M)², inv_std, and the running-statistics update;
   2. y = (x − μ) · (γ · inv_std) + β.
 Backward, two passes over (dy, x), x̂ recomputed instead of stored:
-  1. Σ dy and Σ dy · (x − μ) per channel (double) → dβ, dγ = inv_std · Σ dy (x − μ);
+  1. Σ dy and Σ dy · (x − μ) per channel (accumulated as in 1. above) → dβ, dγ = inv_std · Σ dy (x − μ);
   2. dx = k · dy − (k · inv_std · dγ / M) · (x − μ) − k · dβ / M,   k = γ · inv_std
      (the simplified formula, expanded so the inner loop is two multiply-adds).
 Per-channel work arrays (a few C-sized buffers) are the only allocations.
