@@ -57,13 +57,14 @@ class _BatchNorm(Module):
             for buffer in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(buffer, None)
         self._dtype = dtype
+        self._layer_name = self._name()     # for error messages, built once
         self._saved = None
 
     def _name(self):
         return f"{type(self).__name__}({self.num_features})"
 
     def _current_dtype(self, x):
-        for array in (self.weight, self.running_mean):
+        for array in (self._parameters["weight"], self._buffers["running_mean"]):
             if array is not None:
                 return array.dtype
         # No parameters or buffers: follow a float32/float64 input (e.g. after .double()).
@@ -83,12 +84,15 @@ class _BatchNorm(Module):
             raise ValueError(f"{self._name()}: expected input {expected}, got {shape_str(x.shape)}")
         return x.reshape(x.shape[0], self.num_features, -1)
 
+    def _affine_arrays(self):
+        weight, bias = self._parameters["weight"], self._parameters["bias"]
+        return (None if weight is None else weight.data), (None if bias is None else bias.data)
+
     def forward(self, x):
         dtype = self._current_dtype(x)
-        x = as_array(self._name(), x, dtype)
+        x = as_array(self._layer_name, x, dtype)
         x3 = self._as_3d(x)
-        weight = None if self.weight is None else self.weight.data
-        bias = None if self.bias is None else self.bias.data
+        weight, bias = self._affine_arrays()
         out = np.empty_like(x3)
         use_batch_stats = self.training or not self.track_running_stats
         if use_batch_stats:
@@ -101,8 +105,8 @@ class _BatchNorm(Module):
             running_mean = running_var = None
             factor = 0.0
             if self.training and self.track_running_stats:
-                self.num_batches_tracked = self.num_batches_tracked + 1
-                factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
+                self._buffers["num_batches_tracked"] += 1
+                factor = 1.0 / int(self._buffers["num_batches_tracked"]) if self.momentum is None else self.momentum
                 running_mean = self._buffer("running_mean", dtype)
                 running_var = self._buffer("running_var", dtype)
             kernels.batchnorm_forward_train(x3, weight, bias, self.eps, out, mean, inv_std,
@@ -116,10 +120,10 @@ class _BatchNorm(Module):
         return out.reshape(x.shape)
 
     def backward(self, grad_output):
-        require_forward(self._name(), self._saved)
+        require_forward(self._layer_name, self._saved)
         x3, shape, mean, inv_std, use_batch_stats = self._saved
-        g = as_array(self._name(), grad_output, x3.dtype, what="grad_output")
-        check_same_shape(self._name(), g, shape)
+        g = as_array(self._layer_name, grad_output, x3.dtype, what="grad_output")
+        check_same_shape(self._layer_name, g, shape)
         if inv_std is None:
             mean = mean.copy()
             inv_std = (1.0 / np.sqrt(self._buffer("running_var", x3.dtype) + self.eps)).astype(x3.dtype)
@@ -127,10 +131,9 @@ class _BatchNorm(Module):
         grad_weight = grad_bias = None
         accumulate_weight = accumulate_bias = False
         if self.affine:
-            grad_weight, accumulate_weight = self.weight.grad_target()
-            grad_bias, accumulate_bias = self.bias.grad_target()
-        kernels.batchnorm_backward(g.reshape(x3.shape), x3, mean, inv_std,
-                                   None if self.weight is None else self.weight.data, use_batch_stats,
+            grad_weight, accumulate_weight = self._parameters["weight"].grad_target()
+            grad_bias, accumulate_bias = self._parameters["bias"].grad_target()
+        kernels.batchnorm_backward(g.reshape(x3.shape), x3, mean, inv_std, self._affine_arrays()[0], use_batch_stats,
                                    grad_input, grad_weight, accumulate_weight, grad_bias, accumulate_bias)
         return grad_input.reshape(shape)
 
