@@ -9,6 +9,7 @@ import numpy as np
 
 from minidl.dtypes import _as_float_dtype, get_default_dtype
 from minidl.nn._checks import as_array, check_same_shape, require_forward, shape_str
+from minidl.nn.linear import Linear
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
 from minidl.random import resolve_rng
@@ -70,31 +71,6 @@ def scaled_dot_product_attention_backward(grad_output, q, k, v, weights, scale=N
     return ds @ k, np.swapaxes(ds, -1, -2) @ q, dv
 
 
-class _OutProjection(Module):
-    """y = x Wᵀ + b on (..., E): the output projection of MultiHeadAttention, a child module
-    so that parameter names read ``out_proj.weight`` / ``out_proj.bias`` as in PyTorch."""
-
-    def __init__(self, embed_dim, bias, dtype, rng):
-        super().__init__()
-        bound = 1.0 / math.sqrt(embed_dim)   # PyTorch's Linear default
-        self.weight = Parameter(rng.uniform(-bound, bound, (embed_dim, embed_dim)), dtype=dtype)
-        self.bias = Parameter(np.zeros(embed_dim), dtype=dtype) if bias else None
-        self._x = None
-
-    def forward(self, x):
-        self._x = x
-        y = x @ self.weight.data.T
-        return y + self.bias.data if self.bias is not None else y
-
-    def backward(self, grad_output):
-        e = self.weight.shape[0]
-        g2, x2 = grad_output.reshape(-1, e), self._x.reshape(-1, e)
-        self.weight.accumulate_grad(g2.T @ x2)
-        if self.bias is not None:
-            self.bias.accumulate_grad(g2.sum(axis=0))
-        return grad_output @ self.weight.data
-
-
 class MultiHeadAttention(Module):
     r"""Multi-head self-attention on x (N, T, E), batch first, h heads of size d = E / h.
 
@@ -125,7 +101,11 @@ class MultiHeadAttention(Module):
         bound = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))      # xavier_uniform_ on (3E, E)
         self.in_proj_weight = Parameter(rng.uniform(-bound, bound, (3 * embed_dim, embed_dim)), dtype=dtype)
         self.in_proj_bias = Parameter(np.zeros(3 * embed_dim), dtype=dtype) if bias else None
-        self.out_proj = _OutProjection(embed_dim, bias, dtype, rng)
+        # A Linear child, so that the names read out_proj.weight / out_proj.bias as in PyTorch,
+        # which (unlike Linear's default) starts the bias at zero.
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype, rng=rng)
+        if bias:
+            self.out_proj.bias.data[...] = 0
         self._saved = None
 
     def _desc(self):
@@ -153,7 +133,7 @@ class MultiHeadAttention(Module):
         heads, weights = scaled_dot_product_attention(q, k, v, mask=mask, return_weights=True)
         concat = heads.transpose(0, 2, 1, 3).reshape(n, steps, e)
         self._saved = (x, q, k, v, weights)
-        return self.out_proj(concat)
+        return self.out_proj(concat.reshape(n * steps, e)).reshape(n, steps, e)
 
     def backward(self, grad_output):
         require_forward(self._desc(), self._saved)
@@ -161,7 +141,7 @@ class MultiHeadAttention(Module):
         n, steps, e = x.shape
         g = as_array(self._desc(), grad_output, x.dtype, "grad_output")
         check_same_shape(self._desc(), g, x.shape)
-        d_concat = self.out_proj.backward(g)
+        d_concat = self.out_proj.backward(g.reshape(n * steps, e)).reshape(n, steps, e)
         dq, dk, dv = scaled_dot_product_attention_backward(self._split(d_concat, n, steps), q, k, v, weights)
         d_qkv = np.concatenate([t.transpose(0, 2, 1, 3).reshape(n, steps, e) for t in (dq, dk, dv)], axis=-1)
         d_qkv2 = d_qkv.reshape(n * steps, 3 * e)

@@ -1,6 +1,7 @@
 """Conv2d: 2-D convolution (cross-correlation, as PyTorch) through im2col + one GEMM.
 
-Seed 004 (initialising conv layers); tutorials 09, 11 use it; benchmark: benchmarks/bench_conv.py.
+Seed 004 (initialising conv layers: fan_in = C_in·kh·kw, as ``init.calculate_fan_in_and_fan_out``
+computes it for weights laid out (out, in, kh, kw)). Benchmark: benchmarks/bench_conv.py.
 """
 import math
 
