@@ -43,7 +43,7 @@ class Assignment:
     """Settings of one homework (from ``G.assignment`` or the folder's ``grading.toml``)."""
 
     def __init__(self, name="assignment", submission=None, names=(), mode="defs", worker="test", memory_mb=512,
-                 seed=0, budget=540.0, release_hidden_output=False):
+                 seed=0, budget=540.0, release_hidden_output=False, load_timeout=30.0):
         if worker not in ("test", "module"):
             raise ValueError(f"worker must be 'test' or 'module', got {worker!r}")
         self.name = name
@@ -55,6 +55,7 @@ class Assignment:
         self.seed = int(seed)
         self.budget = float(budget)
         self.release_hidden_output = bool(release_hidden_output)
+        self.load_timeout = float(load_timeout)
 
     def update(self, **settings):
         for key, value in settings.items():
@@ -91,7 +92,7 @@ class _G:
     def assignment(self, name, submission=None, names=(), **settings):
         """Name the assignment, the submission file students hand in and the names it must
         define; further settings: mode ("defs"/"full"), worker ("test"/"module"), memory_mb,
-        seed, budget, release_hidden_output."""
+        seed, budget, release_hidden_output, load_timeout."""
         self.settings.update(name=name, submission=submission, names=names, **settings)
         return self.settings
 

@@ -119,7 +119,7 @@ class GradingState:
 
     def new_worker(self, seed, timeout):
         w = Worker(self.submission_file, mode=self.settings.mode, seed=seed, memory_mb=self.settings.memory_mb,
-                   load_timeout=max(0.5, min(30.0, timeout)), deny_paths=self.deny)
+                   load_timeout=max(0.5, min(self.settings.load_timeout, timeout)), deny_paths=self.deny)
         w.start()
         return w
 
@@ -330,7 +330,7 @@ def student(request, seed):
     state = _state(request.config)
     item = request.node
     key, get = state.worker_getter(item, seed)
-    proxy = Student(get, getattr(item, "_grading_deadline", time.monotonic() + 10.0))
+    proxy = Student(get, getattr(item, "_grading_deadline", time.monotonic() + 10.0), limit=item._grading_spec.timeout)
     yield proxy
     w = state.workers.get(key)
     if w is not None:

@@ -42,9 +42,11 @@ class StudentError(Exception):
 class StudentTimeout(Exception):
     """A call did not return within its time limit (the worker was killed)."""
 
-    def __init__(self, seconds, what):
-        super().__init__(f"{what} did not finish within {seconds:g} s (stopped)")
+    def __init__(self, seconds, what, limit_name=None):
+        limit = limit_name or f"{seconds:g} s"
+        super().__init__(f"{what} did not finish within {limit} (stopped)")
         self.seconds = seconds
+        self.what = what
 
 
 class WorkerDied(Exception):

@@ -34,8 +34,9 @@ class RemoteObject(protocol.Handle):
 
     def method(self, name):
         def call(*args, **kwargs):
-            return self._student._wrap(self._student._worker().call_method(
-                self, name, *args, timeout=self._student._timeout(), **kwargs))
+            return self._student._wrap(self._student._guard(self._student._worker().call_method,
+                                                            self, name, *args, timeout=self._student._timeout(),
+                                                            **kwargs))
 
         return call
 
@@ -79,30 +80,41 @@ class CallSpec:
                 return out.sum() if dout is None else np.sum(out * dout)
 
             return numerical_gradient(objective, x, eps)
-        return self.student._worker().numerical_gradient(self.name, self.args, self.kwargs, self.slot, x, dout=dout,
-                                                         output=self.output, eps=eps,
-                                                         timeout=self.student._timeout())
+        return self.student._guard(self.student._worker().numerical_gradient, self.name, self.args, self.kwargs,
+                                   self.slot, x, dout=dout, output=self.output, eps=eps,
+                                   timeout=self.student._timeout())
 
 
 class Student:
     """Proxy for the submission during one test (created by the plugin)."""
 
-    def __init__(self, get_worker, deadline, names=()):
+    def __init__(self, get_worker, deadline, limit=None):
         self._get_worker = get_worker
         self._deadline = deadline
+        self._limit = limit
         self._references = {}
         self._defined = False
-        self._names = list(names)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _worker(self):
-        return self._get_worker(self._timeout())
+        return self._guard(self._get_worker, self._timeout())
 
     def _timeout(self):
         remaining = self._deadline - time.monotonic()
         if remaining <= MIN_CALL_TIMEOUT:
-            raise StudentTimeout(0, "the test (its time limit was used up)")
+            raise StudentTimeout(0, "the test", self._limit_text())
         return remaining
+
+    def _limit_text(self):
+        # the test's limit, not the seconds left for this call: the message must not change
+        # from one run to the next
+        return f"the test's time limit of {self._limit:g} s" if self._limit else "the test's time limit"
+
+    def _guard(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except StudentTimeout as exc:
+            raise StudentTimeout(exc.seconds, exc.what, self._limit_text()) from None
 
     def _wrap(self, value):
         if isinstance(value, protocol.Handle) and not isinstance(value, RemoteObject):
@@ -123,7 +135,7 @@ class Student:
         if worker.names and name not in worker.names:
             found = ", ".join(n for n in worker.names if not n.startswith("_")) or "nothing"
             raise StudentError("AttributeError", f"your submission does not define {name!r} (found: {found})")
-        return self._wrap(worker.call(name, *args, timeout=self._timeout(), **kwargs))
+        return self._wrap(self._guard(worker.call, name, *args, timeout=self._timeout(), **kwargs))
 
     def __getattr__(self, name):
         if name.startswith("_"):

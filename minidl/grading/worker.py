@@ -49,12 +49,12 @@ def _seed_everything(seed):
 
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
-    try:
-        import minidl
-
-        minidl.manual_seed(seed)
-    except Exception:  # pragma: no cover - minidl is always importable where the worker runs
-        pass
+    minidl = sys.modules.get("minidl")       # imported with this package
+    if minidl is not None:
+        try:
+            minidl.manual_seed(seed)
+        except Exception:  # pragma: no cover
+            pass
 
 
 _SPAWN_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
@@ -264,7 +264,6 @@ def main(argv=None):
         sys.path.append(sub_dir)
     import numpy  # noqa: F401  (imported before the guard: numpy may load native helpers)
 
-    import minidl  # noqa: F401
     server = _Server(config)
     _install_guard(config.get("deny_paths") or [])
     if server.load(config):
