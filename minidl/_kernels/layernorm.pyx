@@ -4,13 +4,14 @@ x is viewed as (M, D): each of the M rows is normalized over its D contiguous va
 
 Forward, per row, two passes while the row is in L1:
   1. Σ d and Σ d² with d = x − x[0] (shifted data: no cancellation when |mean| ≫ std),
-     four partial sums in double so the additions pipeline; μ, inv_std;
+     in 32 independent partial sums of the input precision (vectorized) over blocks of 1024
+     elements, each block's lanes added into double; μ, inv_std;
   2. y = (x − μ) · inv_std · γ + β.
 Backward, per row, x̂ recomputed from (x, μ, inv_std) instead of stored:
-  1. g = dy · γ;  Σ g and Σ g · x̂ (double); dγ += dy · x̂ and dβ += dy into per-column
-     double accumulators;
+  1. g = dy · γ;  Σ g and Σ g · x̂ (partial sums as above); dγ += dy · x̂ and dβ += dy
+     into per-column partial sums, added into double every 128 rows;
   2. dx = inv_std · (g − Σg/D − x̂ · Σ(g x̂)/D).
-The only allocation is the 2·D double accumulators of the backward pass.
+The only allocations are the 2·D per-column accumulators of the backward pass.
 """
 import numpy as np
 cimport numpy as cnp
@@ -69,44 +70,94 @@ cdef inline void* _data(object a):
     return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
+cdef enum:
+    # Row sums run in LANES independent partial sums (vectorized; 32 rather than 8 so the
+    # partial sums' store-to-load latency is hidden: measured 2x faster), LANE_BLOCK elements
+    # at a time in the input precision, each block's lanes then added into double.
+    LANES = 32
+    LANE_BLOCK = 1024
+    ROW_BLOCK = 128          # rows whose dγ, dβ contributions are summed before adding into double
+
+
+cdef inline void _row_moments(const floating* p, Py_ssize_t d, floating shift, double* total,
+                              double* total_sq) noexcept nogil:
+    """Σ (p − shift) and Σ (p − shift)² over one row, in LANES independent partial sums."""
+    cdef floating a[LANES]
+    cdef floating b[LANES]
+    cdef floating e
+    cdef Py_ssize_t j = 0, end, u
+    cdef double t = 0.0, t2 = 0.0
+    while j < d:
+        end = min(j + <Py_ssize_t>LANE_BLOCK, d)
+        for u in range(LANES):
+            a[u] = 0
+            b[u] = 0
+        while j + LANES <= end:
+            for u in range(LANES):
+                e = p[j + u] - shift
+                a[u] += e
+                b[u] += e * e
+            j += LANES
+        while j < end:
+            e = p[j] - shift
+            a[0] += e
+            b[0] += e * e
+            j += 1
+        for u in range(LANES):
+            t += a[u]
+            t2 += b[u]
+    total[0] = t
+    total_sq[0] = t2
+
+
+cdef inline void _row_grad_moments(const floating* dy, const floating* p, const floating* weight, Py_ssize_t d,
+                                   floating mu, floating istd, double* sum_g, double* sum_g_xhat) noexcept nogil:
+    """Σ g and Σ g · x̂ over one row, g = dy · γ, x̂ = (x − μ) · inv_std (LANES partial sums)."""
+    cdef floating a[LANES]
+    cdef floating b[LANES]
+    cdef floating g
+    cdef Py_ssize_t j = 0, end, u
+    cdef double t = 0.0, t2 = 0.0
+    while j < d:
+        end = min(j + <Py_ssize_t>LANE_BLOCK, d)
+        for u in range(LANES):
+            a[u] = 0
+            b[u] = 0
+        while j + LANES <= end:
+            for u in range(LANES):
+                g = dy[j + u] * weight[j + u]
+                a[u] += g
+                b[u] += g * ((p[j + u] - mu) * istd)
+            j += LANES
+        while j < end:
+            g = dy[j] * weight[j]
+            a[0] += g
+            b[0] += g * ((p[j] - mu) * istd)
+            j += 1
+        for u in range(LANES):
+            t += a[u]
+            t2 += b[u]
+    sum_g[0] = t
+    sum_g_xhat[0] = t2
+
+
 cdef void _forward(const floating* x, Py_ssize_t m, Py_ssize_t d, const floating* weight,
                    const floating* bias, double eps, floating* out, floating* mean,
                    floating* inv_std) noexcept nogil:
     cdef Py_ssize_t r, j
     cdef const floating* p
     cdef floating* q
-    cdef double shift, s0, s1, s2, s3, t0, t1, t2, t3, e0, e1, e2, e3, mu, var
+    cdef double total, total_sq, mu, var
     cdef floating mu_f, istd_f
     for r in range(m):
         p = x + r * d
         q = out + r * d
-        shift = p[0] if d > 0 else 0.0
-        s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = 0.0
-        j = 0
-        while j + 4 <= d:
-            e0 = p[j] - shift
-            e1 = p[j + 1] - shift
-            e2 = p[j + 2] - shift
-            e3 = p[j + 3] - shift
-            s0 += e0
-            s1 += e1
-            s2 += e2
-            s3 += e3
-            t0 += e0 * e0
-            t1 += e1 * e1
-            t2 += e2 * e2
-            t3 += e3 * e3
-            j += 4
-        while j < d:
-            e0 = p[j] - shift
-            s0 += e0
-            t0 += e0 * e0
-            j += 1
-        mu = (s0 + s1 + s2 + s3) / d
-        var = (t0 + t1 + t2 + t3) / d - mu * mu
+        _row_moments(p, d, p[0], &total, &total_sq)
+        mu = total / d
+        var = total_sq / d - mu * mu
         if var < 0.0:
             var = 0.0
-        mu_f = <floating>(mu + shift)
+        mu_f = <floating>(mu + p[0])
         istd_f = <floating>(1.0 / sqrt(var + eps))
         mean[r] = mu_f
         inv_std[r] = istd_f
@@ -128,50 +179,53 @@ cdef int _backward(const floating* dy, const floating* x, Py_ssize_t m, Py_ssize
                    const floating* mean, const floating* inv_std, const floating* weight,
                    floating* dx, floating* grad_weight, bint accumulate_weight,
                    floating* grad_bias, bint accumulate_bias) noexcept nogil:
-    cdef double* acc = <double*>calloc(2 * d + 1, sizeof(double))   # dγ, dβ partial sums
-    cdef double* dgamma = acc
-    cdef double* dbeta = acc + d
+    # dγ, dβ: per-column sums over the rows, ROW_BLOCK rows at a time in the input precision
+    cdef double* acc = <double*>calloc(2 * d + 1, sizeof(double))
+    cdef floating* part = <floating*>calloc(3 * d + 1, sizeof(floating))
+    cdef floating* gamma = part + 2 * d      # γ, or ones without elementwise affine
     cdef Py_ssize_t r, j
     cdef const floating* p
     cdef const floating* g_row
     cdef floating* q
     cdef floating mu, istd, x_hat, g, c_g, c_gx
     cdef double sum_g, sum_gx
-    if acc == NULL:
+    if acc == NULL or part == NULL:
+        free(acc)
+        free(part)
         return -1
+    for j in range(d):
+        gamma[j] = 1 if weight == NULL else weight[j]
     for r in range(m):
         p = x + r * d
         g_row = dy + r * d
         q = dx + r * d
         mu = mean[r]
         istd = inv_std[r]
-        sum_g = 0.0
-        sum_gx = 0.0
+        _row_grad_moments(g_row, p, gamma, d, mu, istd, &sum_g, &sum_gx)
         for j in range(d):
-            x_hat = (p[j] - mu) * istd
-            g = g_row[j] if weight == NULL else g_row[j] * weight[j]
-            sum_g += g
-            sum_gx += <double>g * x_hat
-            dgamma[j] += <double>g_row[j] * x_hat
-            dbeta[j] += g_row[j]
+            part[j] += g_row[j] * ((p[j] - mu) * istd)
+            part[d + j] += g_row[j]
+        if (r + 1) % ROW_BLOCK == 0 or r + 1 == m:
+            for j in range(2 * d):
+                acc[j] += part[j]
+                part[j] = 0
         c_g = <floating>(sum_g / d)
         c_gx = <floating>(sum_gx / d)
         for j in range(d):
-            x_hat = (p[j] - mu) * istd
-            g = g_row[j] if weight == NULL else g_row[j] * weight[j]
-            q[j] = istd * (g - c_g - x_hat * c_gx)
+            q[j] = istd * (g_row[j] * gamma[j] - c_g - (p[j] - mu) * istd * c_gx)
     for j in range(d):
         if grad_weight != NULL:
             if accumulate_weight:
-                grad_weight[j] += <floating>dgamma[j]
+                grad_weight[j] += <floating>acc[j]
             else:
-                grad_weight[j] = <floating>dgamma[j]
+                grad_weight[j] = <floating>acc[j]
         if grad_bias != NULL:
             if accumulate_bias:
-                grad_bias[j] += <floating>dbeta[j]
+                grad_bias[j] += <floating>acc[d + j]
             else:
-                grad_bias[j] = <floating>dbeta[j]
+                grad_bias[j] = <floating>acc[d + j]
     free(acc)
+    free(part)
     return 0
 
 
