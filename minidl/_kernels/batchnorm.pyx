@@ -1,7 +1,8 @@
 """Compiled batch-normalization kernels (twin: reference/batchnorm.py, which has the math).
 
 x is viewed as (N, C, S): S = 1 for BatchNorm1d on (N, C) (loops run along C, contiguous
-rows, vectorized), S = H·W for BatchNorm2d (loops run along S inside each channel plane).
+rows, vectorized), S = H·W for BatchNorm2d (loops run along S inside each channel plane,
+sums in 32 vectorized partial sums).
 
 Training forward, two passes over x:
   1. per-channel sums of d = x − K_c and d², K_c = x[0, c, 0] (the "shifted data"
@@ -87,18 +88,76 @@ cdef inline Py_ssize_t _block_width(Py_ssize_t c, Py_ssize_t s) noexcept nogil:
     return max(c, 1) if s == 1 else 1
 
 
+cdef enum:
+    LANES = 32               # partial sums of a contiguous plane (S > 1), vectorized
+    LANE_BLOCK = 1024        # plane elements summed in the input precision before double
+
+
+cdef inline void _plane_moments(const floating* p, Py_ssize_t s, floating shift, double* total,
+                                double* total_sq) noexcept nogil:
+    """total += Σ (p − shift), total_sq += Σ (p − shift)² over one contiguous plane."""
+    cdef floating a[LANES]
+    cdef floating b[LANES]
+    cdef floating e
+    cdef Py_ssize_t k = 0, end, u
+    while k < s:
+        end = min(k + <Py_ssize_t>LANE_BLOCK, s)
+        for u in range(LANES):
+            a[u] = 0
+            b[u] = 0
+        while k + LANES <= end:
+            for u in range(LANES):
+                e = p[k + u] - shift
+                a[u] += e
+                b[u] += e * e
+            k += LANES
+        while k < end:
+            e = p[k] - shift
+            a[0] += e
+            b[0] += e * e
+            k += 1
+        for u in range(LANES):
+            total[0] += a[u]
+            total_sq[0] += b[u]
+
+
+cdef inline void _plane_grad_moments(const floating* g, const floating* p, Py_ssize_t s, floating center,
+                                     double* sum_dy, double* sum_dy_xc) noexcept nogil:
+    """sum_dy += Σ g, sum_dy_xc += Σ g · (p − center) over one contiguous plane."""
+    cdef floating a[LANES]
+    cdef floating b[LANES]
+    cdef Py_ssize_t k = 0, end, u
+    while k < s:
+        end = min(k + <Py_ssize_t>LANE_BLOCK, s)
+        for u in range(LANES):
+            a[u] = 0
+            b[u] = 0
+        while k + LANES <= end:
+            for u in range(LANES):
+                a[u] += g[k + u]
+                b[u] += g[k + u] * (p[k + u] - center)
+            k += LANES
+        while k < end:
+            a[0] += g[k]
+            b[0] += g[k] * (p[k] - center)
+            k += 1
+        for u in range(LANES):
+            sum_dy[0] += a[u]
+            sum_dy_xc[0] += b[u]
+
+
 cdef void _shifted_sums(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s, Py_ssize_t c0,
                         Py_ssize_t c1, floating* shift, floating* part, floating* part_sq,
                         double* total, double* total_sq) noexcept nogil:
     """total[j] = Σ (x − shift_j), total_sq[j] = Σ (x − shift_j)², shift_j = x[0, j, 0].
 
     With S = 1 the rows are summed in the input precision in groups of ROW_BLOCK (vectorized
-    along the channels), and each group's sum is added into double.
+    along the channels), and each group's sum is added into double; with S > 1 each plane
+    is summed by _plane_moments.
     """
-    cdef Py_ssize_t i, i0, i1, j, k
+    cdef Py_ssize_t i, i0, i1, j
     cdef const floating* p
     cdef floating d, d1, d2, d3
-    cdef double e, t, t2, sh
     for j in range(c0, c1):
         shift[j] = x[j * s]
         total[j] = 0.0
@@ -134,17 +193,8 @@ cdef void _shifted_sums(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_
             i0 = i1
     else:
         for j in range(c0, c1):
-            sh = shift[j]
-            t = 0.0
-            t2 = 0.0
             for i in range(n):
-                p = x + (i * c + j) * s
-                for k in range(s):
-                    e = <double>p[k] - sh
-                    t += e
-                    t2 += e * e
-            total[j] = t
-            total_sq[j] = t2
+                _plane_moments(x + (i * c + j) * s, s, shift[j], &total[j], &total_sq[j])
 
 
 cdef void _affine(const floating* x, floating* out, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
@@ -176,11 +226,10 @@ cdef void _affine(const floating* x, floating* out, Py_ssize_t n, Py_ssize_t c, 
 cdef void _grad_sums(const floating* dy, const floating* x, const floating* center, Py_ssize_t n,
                      Py_ssize_t c, Py_ssize_t s, Py_ssize_t c0, Py_ssize_t c1, floating* part,
                      floating* part_xc, double* sum_dy, double* sum_dy_xc) noexcept nogil:
-    """sum_dy[j] = Σ dy, sum_dy_xc[j] = Σ dy · (x − center_j) (row groups as in _shifted_sums)."""
-    cdef Py_ssize_t i, i0, i1, j, k
+    """sum_dy[j] = Σ dy, sum_dy_xc[j] = Σ dy · (x − center_j) (sums as in _shifted_sums)."""
+    cdef Py_ssize_t i, i0, i1, j
     cdef const floating* p
     cdef const floating* g
-    cdef double t, t2
     cdef floating mu
     if s == 1:
         for j in range(c0, c1):
@@ -215,17 +264,11 @@ cdef void _grad_sums(const floating* dy, const floating* x, const floating* cent
             i0 = i1
     else:
         for j in range(c0, c1):
-            mu = center[j]
-            t = 0.0
-            t2 = 0.0
+            sum_dy[j] = 0.0
+            sum_dy_xc[j] = 0.0
             for i in range(n):
-                p = x + (i * c + j) * s
-                g = dy + (i * c + j) * s
-                for k in range(s):
-                    t += g[k]
-                    t2 += <double>g[k] * (p[k] - mu)
-            sum_dy[j] = t
-            sum_dy_xc[j] = t2
+                _plane_grad_moments(dy + (i * c + j) * s, x + (i * c + j) * s, s, center[j],
+                                    &sum_dy[j], &sum_dy_xc[j])
 
 
 cdef void _grad_input(const floating* dy, const floating* x, floating* dx, Py_ssize_t n, Py_ssize_t c,
