@@ -20,7 +20,7 @@ class Parameter:
     ``requires_grad=False`` freezes it: optimizers skip it (its gradient is still computed).
     """
 
-    __slots__ = ("data", "_grad", "_grad_is_stale", "requires_grad", "__weakref__")
+    __slots__ = ("data", "_grad", "_grad_is_stale", "_grad_owner", "requires_grad", "__weakref__")
 
     def __init__(self, data, dtype=None, requires_grad=True):
         if isinstance(data, Parameter):
@@ -29,15 +29,29 @@ class Parameter:
             data.dtype if isinstance(data, np.ndarray) and data.dtype.kind == "f" else get_default_dtype()))
         self.data = np.array(data, dtype=dtype, order="C", copy=True)
         self._grad = np.zeros_like(self.data)
+        self._grad_owner = self.data       # the array object _grad was made for
         self._grad_is_stale = False
         self.requires_grad = bool(requires_grad)
 
     # -- gradient -------------------------------------------------------------------------
+    def _grad_matches_data(self) -> bool:
+        # Runs for every parameter on every step: the common case (``.data`` is still the
+        # array the gradient was made for) is one pointer comparison.
+        d = self.data
+        if d is self._grad_owner:
+            return True
+        g = self._grad
+        if g.shape == d.shape and g.dtype == d.dtype:
+            self._grad_owner = d
+            return True
+        return False
+
     @property
     def grad(self) -> np.ndarray:
-        if self._grad.shape != self.data.shape or self._grad.dtype != self.data.dtype:
+        if not self._grad_matches_data():
             # .data was replaced by an array of another shape/dtype: start from zero.
             self._grad = np.zeros_like(self.data)
+            self._grad_owner = self.data
             self._grad_is_stale = False
         elif self._grad_is_stale:
             self._grad.fill(0)
@@ -48,12 +62,14 @@ class Parameter:
     def grad(self, value):
         if value is None:
             self._grad = np.zeros_like(self.data)
+            self._grad_owner = self.data
             self._grad_is_stale = False
             return
         value = np.asarray(value)
         if value.shape != self.data.shape:
             raise ValueError(f"Parameter{self.data.shape}: gradient must have shape {self.data.shape}, got {value.shape}")
         self._grad = np.array(value, dtype=self.data.dtype, order="C", copy=True)
+        self._grad_owner = self.data
         self._grad_is_stale = False
 
     def zero_grad(self) -> None:
@@ -67,8 +83,9 @@ class Parameter:
         every element of ``grad_array`` (e.g. ``np.matmul(..., out=grad_array)``); otherwise it
         must add into it. Either way the parameter's gradient is up to date afterwards.
         """
-        if self._grad.shape != self.data.shape or self._grad.dtype != self.data.dtype:
+        if not self._grad_matches_data():
             self._grad = np.empty_like(self.data)
+            self._grad_owner = self.data
             self._grad_is_stale = True
         accumulate = not self._grad_is_stale
         self._grad_is_stale = False
