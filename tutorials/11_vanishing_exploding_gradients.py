@@ -156,7 +156,7 @@ lesson.table(["variant", "‖∂L/∂W₁‖", "‖∂L/∂W₂₀‖", "ratio 1
 # %%
 with lesson.figure("11_gradient_norms.png", figsize=(11, 4.2)) as plt:
     if plt:
-        fig, (left, right) = plt.subplots(1, 2)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
         for k, r in results.items():
             style = "--" if k.startswith("large") else "-"
             left.semilogy(np.arange(1, depth + 1), r["norms"], style, marker=".", label=k)

@@ -76,7 +76,7 @@ lesson.table(["d_k", "scores", "std of scores", "entropy (nats)", "mean max weig
 # %%
 with lesson.figure("12_attention_entropy.png", figsize=(10, 3.8)) as plt:
     if plt:
-        fig, (left, right) = plt.subplots(1, 2)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
         for label in ("q·k", "q·k/√d_k"):
             left.semilogx(dims, [stats[label, d]["entropy"] for d in dims], marker="o", label=label)
             right.loglog(dims, [max(stats[label, d]["grad"], 1e-20) for d in dims], marker="o", label=label)
