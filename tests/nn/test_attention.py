@@ -139,3 +139,14 @@ def test_mha_dtype_and_errors():
         MultiHeadAttention(5, 2)
     with pytest.raises(RuntimeError, match="before forward"):
         MultiHeadAttention(4, 2).backward(np.zeros((1, 1, 4)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mha_strided_input_and_both_backends(backend_name, dtype):
+    rng = np.random.default_rng(6)
+    mha = MultiHeadAttention(4, 2, dtype=dtype, rng=rng)
+    x = rng.standard_normal((3, 2, 4)).transpose(1, 0, 2)          # (2, 3, 4), not C-contiguous
+    y = mha(x)
+    np.testing.assert_allclose(y, mha(np.ascontiguousarray(x)), rtol=1e-6)
+    dx = mha.backward(np.ones_like(y))
+    assert y.dtype == dtype and dx.dtype == dtype and dx.shape == (2, 3, 4)

@@ -78,3 +78,21 @@ def test_errors_name_the_layer_and_shapes():
     pool(np.zeros((1, 1, 4, 4)))
     with pytest.raises(ValueError, match=r"MaxPool2d\(k=2\) expected grad_output of shape \(1, 1, 2, 2\)"):
         pool.backward(np.zeros((1, 1, 4, 4)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backends_agree_on_strided_input(dtype):
+    base = np.random.default_rng(2).standard_normal((2, 9, 8, 3)).astype(dtype)
+    x = base.transpose(0, 3, 1, 2)[:, :, ::1, ::-1]                 # (2, 3, 9, 8), not C-contiguous
+    g = np.random.default_rng(3).standard_normal((2, 3, 5, 4)).astype(dtype)       # H_out = (9 + 2 − 3)//2 + 1
+    for layer in (MaxPool2d(3, 2, 1), AvgPool2d(3, 2, 1)):
+        results = []
+        for name in backend.available():
+            with backend.using(name):
+                y = layer(x)
+                results.append((y, layer.backward(g)))
+            assert y.dtype == dtype
+        np.testing.assert_allclose(layer(np.ascontiguousarray(x)), results[0][0], rtol=1e-6)
+        for y, dx in results[1:]:
+            np.testing.assert_allclose(y, results[0][0], rtol=1e-5 if dtype == np.float32 else 1e-12)
+            np.testing.assert_allclose(dx, results[0][1], rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)

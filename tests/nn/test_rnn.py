@@ -97,3 +97,14 @@ def test_errors_name_the_layer_and_shapes():
     rnn(np.zeros((2, 5, 3)))
     with pytest.raises(ValueError, match=r"RNN\(3→4\) expected grad_output of shape \(2, 5, 4\)"):
         rnn.backward(np.zeros((2, 5, 3)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_strided_input_and_both_backends(backend_name, dtype):
+    rng = np.random.default_rng(4)
+    rnn = RNN(3, 4, dtype=dtype, rng=rng)
+    x = rng.standard_normal((5, 2, 3)).transpose(1, 0, 2)         # (2, 5, 3), not C-contiguous
+    assert not x.flags.c_contiguous
+    y = rnn(x)
+    np.testing.assert_array_equal(y, rnn(np.ascontiguousarray(x)))
+    assert y.dtype == dtype and rnn.backward(np.ones_like(y)).dtype == dtype
