@@ -27,20 +27,7 @@ cdef double INV_SQRT_2PI = 1.0 / sqrt(2.0 * 3.141592653589793)
 
 
 # -- argument checks: a kernel never reads or writes out of bounds ---------------------------
-cdef int _check_pair(str kernel, cnp.ndarray a, cnp.ndarray out, str a_name, str out_name) except -1:
-    """a and out: same float dtype, same shape, C-contiguous; out writeable. Returns typenum."""
-    cdef int t = cnp.PyArray_TYPE(a)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise ValueError(f"{kernel}: {a_name} must be float32 or float64, got {a.dtype}")
-    if cnp.PyArray_TYPE(out) != t:
-        raise ValueError(f"{kernel}: {out_name} has dtype {out.dtype}, {a_name} has {a.dtype}")
-    if (<object>a).shape != (<object>out).shape:
-        raise ValueError(f"{kernel}: {a_name} has shape {(<object>a).shape}, {out_name} has {(<object>out).shape}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_IS_C_CONTIGUOUS(out):
-        raise ValueError(f"{kernel}: arrays must be C-contiguous")
-    if not cnp.PyArray_ISWRITEABLE(out):
-        raise ValueError(f"{kernel}: {out_name} is read-only")
-    return t
+include "_validation.pxi"
 
 
 cdef int _check_triple(str kernel, cnp.ndarray dy, cnp.ndarray saved, cnp.ndarray dx, str saved_name) except -1:
@@ -54,9 +41,6 @@ cdef int _check_rows(str kernel, cnp.ndarray a) except -1:
         raise ValueError(f"{kernel}: expected a 2-D (rows, classes) array, got shape {(<object>a).shape}")
     return 0
 
-
-cdef inline void* _data(cnp.ndarray a) noexcept:
-    return cnp.PyArray_DATA(a)
 
 
 # -- elementwise loops -----------------------------------------------------------------------

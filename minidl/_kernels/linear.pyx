@@ -18,28 +18,11 @@ from cython cimport floating
 cnp.import_array()
 
 
+include "_validation.pxi"
+
+
 cdef inline tuple _shape(cnp.ndarray a):
     return (<object>a).shape
-
-
-cdef int _float_type(cnp.ndarray a, str name) except -1:
-    cdef int t = cnp.PyArray_TYPE(a)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise ValueError(f"linear kernel: {name} must be float32 or float64, got {a.dtype}")
-    return t
-
-
-cdef int _check(cnp.ndarray a, str name, int ndim, int typenum, bint writeable) except -1:
-    if cnp.PyArray_NDIM(a) != ndim:
-        raise ValueError(f"linear kernel: {name} must be {ndim}-D, got shape {_shape(a)}")
-    if cnp.PyArray_TYPE(a) != typenum:
-        raise ValueError(f"linear kernel: {name} has dtype {a.dtype}, expected "
-                         f"{'float32' if typenum == cnp.NPY_FLOAT32 else 'float64'}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
-        raise ValueError(f"linear kernel: {name} must be C-contiguous")
-    if writeable and not cnp.PyArray_ISWRITEABLE(a):
-        raise ValueError(f"linear kernel: {name} is read-only")
-    return 0
 
 
 cdef void _add_bias(floating* out, const floating* bias, Py_ssize_t n, Py_ssize_t m) noexcept nogil:
@@ -89,17 +72,17 @@ cdef void _add_into(floating* dst, const floating* src, Py_ssize_t size) noexcep
 def linear_forward(cnp.ndarray x not None, cnp.ndarray weight not None, bias, cnp.ndarray out not None):
     """out = x @ weight.T (+ bias). x (N, in), weight (out, in), bias (out,) or None,
     out (N, out)."""
-    cdef int t = _float_type(x, "x")
-    _check(x, "x", 2, t, False)
-    _check(weight, "weight", 2, t, False)
-    _check(out, "out", 2, t, True)
+    cdef int t = _float_typenum("linear kernel", x, "x")
+    _check("linear kernel", x, "x", 2, t, False)
+    _check("linear kernel", weight, "weight", 2, t, False)
+    _check("linear kernel", out, "out", 2, t, True)
     cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = weight.shape[0]
     if weight.shape[1] != k or out.shape[0] != n or out.shape[1] != m:
         raise ValueError(f"linear kernel: shapes x {_shape(x)}, weight {_shape(weight)}, out {_shape(out)} do not fit")
     cdef cnp.ndarray b
     if bias is not None:
         b = bias
-        _check(b, "bias", 1, t, False)
+        _check("linear kernel", b, "bias", 1, t, False)
         if b.shape[0] != m:
             raise ValueError(f"linear kernel: bias has shape {_shape(b)}, expected ({m},)")
     np.dot(x, weight.T, out=out)
@@ -122,11 +105,11 @@ def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cn
     grad_weight (out, in) (+)= dy.T @ x; accumulating needs ``scratch`` (out, in).
     grad_bias (out,) (+)= dy.sum(0), skipped when None.
     """
-    cdef int t = _float_type(x, "x")
-    _check(grad_output, "grad_output", 2, t, False)
-    _check(x, "x", 2, t, False)
-    _check(weight, "weight", 2, t, False)
-    _check(grad_weight, "grad_weight", 2, t, True)
+    cdef int t = _float_typenum("linear kernel", x, "x")
+    _check("linear kernel", grad_output, "grad_output", 2, t, False)
+    _check("linear kernel", x, "x", 2, t, False)
+    _check("linear kernel", weight, "weight", 2, t, False)
+    _check("linear kernel", grad_weight, "grad_weight", 2, t, True)
     cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = weight.shape[0]
     if (weight.shape[1] != k or grad_output.shape[0] != n or grad_output.shape[1] != m
             or grad_weight.shape[0] != m or grad_weight.shape[1] != k):
@@ -135,19 +118,19 @@ def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cn
     cdef cnp.ndarray dx, db, tmp
     if grad_input is not None:
         dx = grad_input
-        _check(dx, "grad_input", 2, t, True)
+        _check("linear kernel", dx, "grad_input", 2, t, True)
         if dx.shape[0] != n or dx.shape[1] != k:
             raise ValueError(f"linear kernel: grad_input has shape {_shape(dx)}, expected {_shape(x)}")
     if grad_bias is not None:
         db = grad_bias
-        _check(db, "grad_bias", 1, t, True)
+        _check("linear kernel", db, "grad_bias", 1, t, True)
         if db.shape[0] != m:
             raise ValueError(f"linear kernel: grad_bias has shape {_shape(db)}, expected ({m},)")
     if accumulate_weight and n != 1:
         if scratch is None:
             raise ValueError("linear kernel: accumulating the weight gradient needs a scratch buffer")
         tmp = scratch
-        _check(tmp, "scratch", 2, t, True)
+        _check("linear kernel", tmp, "scratch", 2, t, True)
         if tmp.shape[0] != m or tmp.shape[1] != k:
             raise ValueError(f"linear kernel: scratch has shape {_shape(tmp)}, expected {_shape(grad_weight)}")
 

@@ -14,20 +14,7 @@ cnp.import_array()
 __all__ = ["cross_entropy_forward_backward", "mse_forward_backward", "bce_with_logits_forward_backward"]
 
 
-cdef int _check_pair(str kernel, cnp.ndarray a, cnp.ndarray out, str a_name, str out_name) except -1:
-    """a and out: same float dtype, same shape, C-contiguous; out writeable. Returns typenum."""
-    cdef int t = cnp.PyArray_TYPE(a)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise ValueError(f"{kernel}: {a_name} must be float32 or float64, got {a.dtype}")
-    if cnp.PyArray_TYPE(out) != t:
-        raise ValueError(f"{kernel}: {out_name} has dtype {out.dtype}, {a_name} has {a.dtype}")
-    if (<object>a).shape != (<object>out).shape:
-        raise ValueError(f"{kernel}: {a_name} has shape {(<object>a).shape}, {out_name} has {(<object>out).shape}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_IS_C_CONTIGUOUS(out):
-        raise ValueError(f"{kernel}: arrays must be C-contiguous")
-    if not cnp.PyArray_ISWRITEABLE(out):
-        raise ValueError(f"{kernel}: {out_name} is read-only")
-    return t
+include "_validation.pxi"
 
 
 cdef inline floating _exp(floating v) noexcept nogil:
