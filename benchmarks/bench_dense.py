@@ -27,64 +27,19 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import environment_line, measure, print_table, try_import_torch  # noqa: E402
+from bench_foundation import minidl_step, torch_step  # noqa: E402
 
 import minidl  # noqa: E402
 from minidl import backend, nn  # noqa: E402
 
 
-def _sgd(params, lr):
-    """minidl.optim.SGD when it exists, else the textbook update in NumPy."""
-    try:
-        return minidl.optim.SGD(params, learning_rate=lr)
-    except AttributeError:
-        params = list(params)
-
-        class PlainSGD:
-            def zero_grad(self):
-                for p in params:
-                    p.zero_grad()
-
-            def step(self):
-                for p in params:
-                    p.data -= lr * p.grad
-
-        return PlainSGD()
-
-
 def minidl_mlp_step(n):
-    minidl.manual_seed(0)
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
-    crit = nn.CrossEntropyLoss()
-    opt = _sgd(model.parameters(), 0.01)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((n, 784)).astype(np.float32)
-    y = rng.integers(0, 10, n)
-
-    def step():
-        logits = model(x)
-        crit(logits, y)
-        opt.zero_grad()
-        model.backward(crit.backward())
-        opt.step()
-
-    return step
+    """Plain MLP (Linear/ReLU), CE, SGD without momentum: the seeds' textbook step."""
+    return minidl_step(n, bn_dropout=False, momentum=0.0)
 
 
 def torch_mlp_step(torch, n):
-    torch.manual_seed(0)
-    tnn = torch.nn
-    model = tnn.Sequential(tnn.Linear(784, 256), tnn.ReLU(), tnn.Linear(256, 128), tnn.ReLU(), tnn.Linear(128, 10))
-    crit = tnn.CrossEntropyLoss()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    x, y = torch.randn(n, 784), torch.randint(0, 10, (n,))
-
-    def step():
-        loss = crit(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return step
+    return torch_step(torch, n, bn_dropout=False, momentum=0.0)
 
 
 def minidl_linear(n):

@@ -43,11 +43,12 @@ def mlp(bn_dropout):
     return nn.Sequential(*layers)
 
 
-def minidl_step(n, bn_dropout):
+def minidl_step(n, bn_dropout, momentum=0.9):
+    """One training step of the 784-256-128-10 MLP at batch size n (a closure)."""
     minidl.manual_seed(0)
     model = mlp(bn_dropout)
     crit = nn.CrossEntropyLoss()
-    opt = minidl.optim.SGD(model.parameters(), learning_rate=0.01, momentum=0.9)
+    opt = minidl.optim.SGD(model.parameters(), learning_rate=0.01, momentum=momentum)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, 784)).astype(np.float32)
     y = rng.integers(0, 10, n)
@@ -62,7 +63,8 @@ def minidl_step(n, bn_dropout):
     return step
 
 
-def torch_step(torch, n, bn_dropout):
+def torch_step(torch, n, bn_dropout, momentum=0.9):
+    """The same step in PyTorch."""
     torch.manual_seed(0)
     tnn = torch.nn
     layers = []
@@ -76,7 +78,7 @@ def torch_step(torch, n, bn_dropout):
     layers.append(tnn.Linear(128, 10))
     model = tnn.Sequential(*layers)
     crit = tnn.CrossEntropyLoss()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=momentum)
     x = torch.randn(n, 784)
     y = torch.randint(0, 10, (n,))
 
