@@ -72,6 +72,15 @@ class GradingState:
         self.sweep = opt("grade_sweep")
         self.deny = list(opt("grade_deny") or [])
         self.workers = {}
+        self.zygote = None
+        self.use_zygote = True        # until the first worker shows it could drop privileges
+        try:
+            from minidl.grading.sandbox import worker_environment
+            from minidl.grading.zygote import Zygote
+
+            self.zygote = Zygote(worker_environment())   # its imports overlap with collection
+        except Exception:  # pragma: no cover - falls back to one fresh interpreter per worker
+            self.zygote = None
         self.submission_file = None
         self.load_error = None
         self.loaded = False
@@ -117,18 +126,34 @@ class GradingState:
         except SubmissionError as exc:
             self.load_error = {"error_type": "FileNotFoundError", "message": str(exc), "traceback": ""}
 
-    def new_worker(self, seed, timeout):
+    def new_worker(self, seed, timeout, first=False):
+        zygote = self.zygote if (self.use_zygote and not first and self.zygote is not None
+                                 and self.zygote.alive) else None
         w = Worker(self.submission_file, mode=self.settings.mode, seed=seed, memory_mb=self.settings.memory_mb,
-                   load_timeout=max(0.5, min(self.settings.load_timeout, timeout)), deny_paths=self.deny)
-        w.start()
+                   load_timeout=max(0.5, min(self.settings.load_timeout, timeout)), deny_paths=self.deny,
+                   drop_privileges=zygote is None, zygote=zygote)
+        try:
+            w.start()
+        finally:
+            if first:
+                # a worker that really runs as `nobody` is worth a fresh interpreter each time;
+                # otherwise fork workers from the zygote (same user, same limits)
+                self.use_zygote = not w.drop_privileges
+                if not self.use_zygote:
+                    self.close_zygote()
         return w
+
+    def close_zygote(self):
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
 
     def _try_load(self):
         self.resolve_submission()
         if self.load_error:
             return None
         try:
-            return self.new_worker(self.base_seed, min(30.0, max(1.0, self.budget - self.elapsed())))
+            return self.new_worker(self.base_seed, min(30.0, max(1.0, self.budget - self.elapsed())), first=True)
         except SubmissionDidNotLoad as exc:
             self.load_error = {"error_type": exc.error_type, "message": exc.message, "traceback": exc.traceback}
         except StudentTimeout as exc:
@@ -439,6 +464,7 @@ def pytest_sessionfinish(session):
     if state is None:
         return
     state.close_workers()
+    state.close_zygote()
     state.write(final=True)
 
 

@@ -82,6 +82,16 @@ def _describe_exit(code):
     return f"exit status {code}"
 
 
+def worker_environment(extra=None):
+    """The environment a worker runs in: the grader's minus its own settings, one BLAS/OpenMP
+    thread, a fixed hash seed, no bytecode files, a non-interactive plotting backend."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIDL_GRADE", "PYTEST"))}
+    env.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"})
+    env.update(extra or {})
+    return env
+
+
 def _unprivileged_ids():
     try:
         import pwd
@@ -100,7 +110,7 @@ class Worker:
     """
 
     def __init__(self, submission_file, mode="defs", seed=0, memory_mb=DEFAULT_MEMORY_MB,
-                 load_timeout=30.0, drop_privileges=True, env=None, deny_paths=()):
+                 load_timeout=30.0, drop_privileges=True, env=None, deny_paths=(), zygote=None):
         self.submission_file = os.path.abspath(submission_file)
         self.mode = mode
         self.seed = int(seed)
@@ -109,6 +119,7 @@ class Worker:
         self.drop_privileges = drop_privileges and hasattr(os, "geteuid") and os.geteuid() == 0
         self.extra_env = dict(env or {})
         self.deny_paths = [os.path.abspath(p) for p in deny_paths]
+        self.zygote = zygote          # a minidl.grading.zygote.Zygote to fork from (same user only)
         self.warnings = []
         self.proc = None
         self.names = []
@@ -140,15 +151,11 @@ class Worker:
         resp_r, resp_w = os.pipe()
         config = {"fd_in": req_r, "fd_out": resp_w, "filename": sub_copy, "mode": self.mode, "seed": self.seed,
                   "deny_paths": self.deny_paths}
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIDL_GRADE", "PYTEST"))}
-        env.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                    "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
-                    "HOME": self._workdir})
-        env.update(self.extra_env)
+        env = worker_environment(dict(self.extra_env, HOME=self._workdir))
         memory = self.memory_mb * 1024 * 1024 if self.memory_mb else None
         drop = self.drop_privileges
 
-        def preexec():  # noqa: F811 - reads `drop` at call time  # runs in the child between fork and exec
+        def preexec():  # runs in the child between fork and exec
             os.setsid()
             import resource
 
@@ -156,7 +163,7 @@ class Worker:
                 resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            if drop:
+            if self.drop_privileges:     # read at call time: a fallback may have turned it off
                 uid, gid = _unprivileged_ids()
                 os.setgroups([])
                 os.setgid(gid)
@@ -169,17 +176,20 @@ class Worker:
                 pass_fds=(req_r, resp_w), cwd=self._workdir, env=env, preexec_fn=preexec,
             )
 
+        def fork():
+            limits = {"memory": memory, "fsize": FILE_SIZE_LIMIT, "cwd": self._workdir,
+                      "env": dict(self.extra_env, HOME=self._workdir)}
+            return self.zygote.spawn(config, (req_r, resp_w, out.fileno()), limits)
+
+        self.proc = None
         try:
-            try:
-                self.proc = spawn()
-            except PermissionError:
-                if not drop:
-                    raise
-                # The interpreter (e.g. under /root) is not readable by an unprivileged user:
-                # run as the current user and say so, rather than grade nothing.
-                drop = self.drop_privileges = False
-                self.warnings.append("the worker runs as root: this Python is not executable by 'nobody'")
-                self.proc = spawn()
+            if self.zygote is not None and not drop and not self.extra_env:
+                try:
+                    self.proc = fork()
+                except OSError:
+                    self.zygote = None
+            if self.proc is None:
+                self._spawn_fresh(spawn, drop)
         finally:
             os.close(req_r)
             os.close(resp_w)
@@ -196,6 +206,18 @@ class Worker:
                                        reply.get("traceback", ""))
         self.names = list(reply.get("value") or [])
         return self
+
+    def _spawn_fresh(self, spawn, drop):
+        try:
+            self.proc = spawn()
+        except PermissionError:
+            if not drop:
+                raise
+            # The interpreter (e.g. under /root) is not readable by an unprivileged user:
+            # run as the current user and say so, rather than grade nothing.
+            self.drop_privileges = False
+            self.warnings.append("the worker runs as root: this Python is not executable by 'nobody'")
+            self.proc = spawn()
 
     def __enter__(self):
         if self.proc is None:

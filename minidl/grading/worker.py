@@ -255,7 +255,11 @@ class _Server:
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    config = json.loads(argv[0])
+    run(json.loads(argv[0]))
+
+
+def run(config):
+    """Serve one submission until the grader closes the pipe; never returns."""
     # The grader's own directory must not be importable from here (a planted conftest.py or
     # numpy.py next to the submission is not picked up before the real packages).
     sys.path = [p for p in sys.path if p not in ("", os.getcwd())]
