@@ -2,6 +2,7 @@
 
     python benchmarks/bench_norm.py            # full
     python benchmarks/bench_norm.py --quick    # fewer repeats
+    python benchmarks/bench_norm.py --torch-threads 1
 
 Workloads (layer level: validation, fresh output arrays and buffers included, as in training):
   * Dropout(0.5) forward and backward at (1024, 4096), in ns per element
@@ -49,12 +50,16 @@ def torch_fwd_bwd(torch, layer, x, g):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads(N) (on a busy machine 1 thread is the fairer comparison)")
     args = parser.parse_args()
     repeat = 5 if args.quick else 15
     torch = try_import_torch()
     backends = [b for b in ("cython", "numpy") if b in backend.available()]
     print(environment_line())
     if torch is not None:
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     rng = np.random.default_rng(0)
 
