@@ -35,10 +35,33 @@ python3 -m minidl.grading run /autograder/submission --tests /autograder/source 
 """
 
 
+def _source_copy(repo_root, dest):
+    """The files git tracks in ``repo_root`` (with their current contents) copied to ``dest``:
+    the wheel is built from the checkout, not from build artefacts or untracked files."""
+    import shutil
+
+    try:
+        listed = subprocess.run(["git", "-C", repo_root, "ls-files", "-z"], check=True, capture_output=True).stdout
+        files = [f for f in listed.decode().split("\0") if f]
+    except (OSError, subprocess.CalledProcessError):
+        files = None
+    if not files:
+        shutil.copytree(repo_root, dest, ignore=shutil.ignore_patterns(".git", "build", "dist", "*.so", "*.c",
+                                                                      "__pycache__"))
+        return dest
+    for rel in files:
+        src = os.path.join(repo_root, rel)
+        if os.path.isfile(src):
+            os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
+            shutil.copy2(src, os.path.join(dest, rel))
+    return dest
+
+
 def build_wheel(repo_root, out_dir):
-    """Build a minidl wheel from ``repo_root`` (compiles the kernels once, here)."""
+    """Build a minidl wheel from ``repo_root`` (compiles the kernels once, here, in a copy)."""
+    src = _source_copy(repo_root, os.path.join(out_dir, "src"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", out_dir,
-                    repo_root], check=True)
+                    src], check=True)
     wheels = glob.glob(os.path.join(out_dir, "minidl-*.whl"))
     if not wheels:
         raise RuntimeError("pip wheel produced no minidl wheel")

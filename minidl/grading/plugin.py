@@ -421,8 +421,7 @@ def _classify(excinfo):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
+    yield
     spec = getattr(item, "_grading_spec", None)
     if spec is None:
         return

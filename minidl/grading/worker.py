@@ -58,7 +58,9 @@ def _seed_everything(seed):
 
 
 _SPAWN_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
-                 "os.forkpty", "pty.spawn", "ctypes.dlopen", "os.startfile")
+                 "os.forkpty", "pty.spawn", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "os.startfile", "os.kill",
+                 "os.killpg",
+                 "signal.pthread_kill")
 
 
 def _install_guard(deny_paths):

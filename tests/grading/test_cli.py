@@ -85,3 +85,18 @@ def test_batch_writes_a_csv(hw, tmp_path):
     assert main(["batch", str(subs), "--tests", str(hw), "--jobs", "2", "--out", str(out)]) == 0
     rows = {r["submission"]: r for r in csv.DictReader(out.open())}
     assert rows["alice"]["score"] == "3" and rows["bob"]["score"] == "0" and rows["bob"]["loaded"] == "0"
+
+
+def test_wheel_is_built_from_tracked_files_only(tmp_path):
+    from minidl.grading.bundle import _source_copy
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "setup.py").write_text("# tracked\n")
+    (repo / "wip.pyx").write_text("# someone's untracked work in progress\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "setup.py"], check=True)
+    (repo / "setup.py").write_text("# tracked, edited\n")
+    dest = _source_copy(str(repo), str(tmp_path / "copy"))
+    assert sorted(os.listdir(dest)) == ["setup.py"]
+    assert (tmp_path / "copy" / "setup.py").read_text() == "# tracked, edited\n"

@@ -2,8 +2,6 @@
 import json
 import os
 
-import pytest
-
 from minidl.grading.results import totals
 from minidl.grading.runner import run_tests
 from minidl.grading.validate import mutant_header, validate

@@ -14,7 +14,7 @@ SCHEMA = json.load(open(os.path.join(os.path.dirname(__file__), "schemas", "grad
 SECRET = "s3cr3t-expected-value"
 
 HOSTILE = ["spin", "hog", "soft_exit", "hard_exit", "patch_numpy", "always_equal", "fake_results", "read_hidden",
-           "wrong_signature", "missing"]
+           "import_hidden", "kill_grader", "use_ctypes", "wrong_signature", "missing"]
 HARMLESS = ["shout"]          # printing 10 MB is not a failure: the value is right
 
 TESTS = '''
@@ -86,6 +86,21 @@ def fake_results(x):
 def read_hidden(x):
     with open({hidden!r}) as f:
         print(f.read())
+    return 2 * x
+
+def import_hidden(x):
+    sys.path.insert(0, os.path.dirname({hidden!r}))
+    import test_secret
+    return 2 * x
+
+def kill_grader(x):
+    import signal
+    os.kill(os.getppid(), signal.SIGKILL)
+    return 2 * x
+
+def use_ctypes(x):
+    import ctypes
+    ctypes.pythonapi.Py_GetVersion
     return 2 * x
 
 def shout(x):
@@ -188,6 +203,8 @@ def test_failures_say_what_happened(runs):
     assert "PermissionError" in kinds["fake_results"][1] and "PermissionError" in kinds["read_hidden"][1]
     assert kinds["wrong_signature"][0] == "student_error" and "TypeError" in kinds["wrong_signature"][1]
     assert "does not define 'missing'" in kinds["missing"][1]
+    assert "test_secret" in kinds["import_hidden"][1]
+    assert "os.kill" in kinds["kill_grader"][1] and "ctypes" in kinds["use_ctypes"][1]
 
 
 def test_nothing_hidden_leaks_and_output_is_capped(runs):
