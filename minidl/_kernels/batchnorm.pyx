@@ -28,29 +28,17 @@ __all__ = ["batchnorm_forward_train", "batchnorm_forward_eval", "batchnorm_backw
 
 
 # -- validation (cheap, before any pointer is read) -----------------------------------------
-cdef int _check(cnp.ndarray a, str name, int ndim, int typenum, bint writeable) except -1:
-    if cnp.PyArray_NDIM(a) != ndim:
-        raise ValueError(f"batchnorm kernel: {name} must be {ndim}-D, got shape {(<object>a).shape}")
-    if cnp.PyArray_TYPE(a) != typenum:
-        raise ValueError(f"batchnorm kernel: {name} has dtype {a.dtype}, expected "
-                         f"{'float32' if typenum == cnp.NPY_FLOAT32 else 'float64'}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
-        raise ValueError(f"batchnorm kernel: {name} must be C-contiguous")
-    if writeable and not cnp.PyArray_ISWRITEABLE(a):
-        raise ValueError(f"batchnorm kernel: {name} is read-only")
-    return 0
+include "_validation.pxi"
 
 
 cdef int _x_type(cnp.ndarray x) except -1:
-    cdef int t = cnp.PyArray_TYPE(x)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise ValueError(f"batchnorm kernel: x must be float32 or float64, got {x.dtype}")
-    _check(x, "x", 3, t, False)
+    cdef int t = _float_typenum("batchnorm kernel", x, "x")
+    _check("batchnorm kernel", x, "x", 3, t, False)
     return t
 
 
 cdef int _check_like(cnp.ndarray a, cnp.ndarray x, str name) except -1:
-    _check(a, name, 3, cnp.PyArray_TYPE(x), True)
+    _check("batchnorm kernel", a, name, 3, cnp.PyArray_TYPE(x), True)
     if (<object>a).shape != (<object>x).shape:
         raise ValueError(f"batchnorm kernel: {name} {(<object>a).shape} must have x's shape {(<object>x).shape}")
     return 0
@@ -64,14 +52,10 @@ cdef int _check_channel(object a, str name, int typenum, Py_ssize_t channels, bi
         return 0
     if not isinstance(a, np.ndarray):
         raise TypeError(f"batchnorm kernel: {name} must be an ndarray, got {type(a).__name__}")
-    _check(<cnp.ndarray>a, name, 1, typenum, writeable)
+    _check("batchnorm kernel", <cnp.ndarray>a, name, 1, typenum, writeable)
     if cnp.PyArray_DIM(<cnp.ndarray>a, 0) != channels:
         raise ValueError(f"batchnorm kernel: {name} must have shape ({channels},), got {a.shape}")
     return 0
-
-
-cdef inline void* _data(object a):
-    return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
 # -- loops -------------------------------------------------------------------------------------
@@ -478,7 +462,7 @@ def batchnorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean,
     """
     cdef int t = _x_type(x), rc
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], s = x.shape[2]
-    _check(grad_output, "grad_output", 3, t, False)
+    _check("batchnorm kernel", grad_output, "grad_output", 3, t, False)
     if (<object>grad_output).shape != (<object>x).shape:
         raise ValueError(f"batchnorm kernel: grad_output {(<object>grad_output).shape} must have "
                          f"x's shape {(<object>x).shape}")

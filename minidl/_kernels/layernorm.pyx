@@ -24,29 +24,17 @@ cnp.import_array()
 __all__ = ["layernorm_forward", "layernorm_backward"]
 
 
-cdef int _check(cnp.ndarray a, str name, int ndim, int typenum, bint writeable) except -1:
-    if cnp.PyArray_NDIM(a) != ndim:
-        raise ValueError(f"layernorm kernel: {name} must be {ndim}-D, got shape {(<object>a).shape}")
-    if cnp.PyArray_TYPE(a) != typenum:
-        raise ValueError(f"layernorm kernel: {name} has dtype {a.dtype}, expected "
-                         f"{'float32' if typenum == cnp.NPY_FLOAT32 else 'float64'}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
-        raise ValueError(f"layernorm kernel: {name} must be C-contiguous")
-    if writeable and not cnp.PyArray_ISWRITEABLE(a):
-        raise ValueError(f"layernorm kernel: {name} is read-only")
-    return 0
+include "_validation.pxi"
 
 
 cdef int _x_type(cnp.ndarray x) except -1:
-    cdef int t = cnp.PyArray_TYPE(x)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise ValueError(f"layernorm kernel: x must be float32 or float64, got {x.dtype}")
-    _check(x, "x", 2, t, False)
+    cdef int t = _float_typenum("layernorm kernel", x, "x")
+    _check("layernorm kernel", x, "x", 2, t, False)
     return t
 
 
 cdef int _check_like(cnp.ndarray a, cnp.ndarray x, str name, bint writeable) except -1:
-    _check(a, name, 2, cnp.PyArray_TYPE(x), writeable)
+    _check("layernorm kernel", a, name, 2, cnp.PyArray_TYPE(x), writeable)
     if (<object>a).shape != (<object>x).shape:
         raise ValueError(f"layernorm kernel: {name} {(<object>a).shape} must have x's shape {(<object>x).shape}")
     return 0
@@ -60,14 +48,10 @@ cdef int _check_vector(object a, str name, int typenum, Py_ssize_t size, bint wr
         return 0
     if not isinstance(a, np.ndarray):
         raise TypeError(f"layernorm kernel: {name} must be an ndarray, got {type(a).__name__}")
-    _check(<cnp.ndarray>a, name, 1, typenum, writeable)
+    _check("layernorm kernel", <cnp.ndarray>a, name, 1, typenum, writeable)
     if cnp.PyArray_DIM(<cnp.ndarray>a, 0) != size:
         raise ValueError(f"layernorm kernel: {name} must have shape ({size},), got {a.shape}")
     return 0
-
-
-cdef inline void* _data(object a):
-    return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
 cdef enum:
