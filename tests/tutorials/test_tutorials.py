@@ -14,7 +14,9 @@ TUTORIALS = sorted(glob.glob(os.path.join(ROOT, "tutorials", "[0-9][0-9]_*.py"))
 @pytest.mark.slow
 @pytest.mark.parametrize("path", TUTORIALS, ids=[os.path.basename(p) for p in TUTORIALS])
 def test_tutorial_runs_quick_and_its_checks_hold(path, tmp_path):
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0")
+    # One BLAS thread: reproducible rounding, and OpenBLAS's spinning workers cannot fight
+    # the test runner for two cores (small GEMMs then run 5-10x slower).
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     proc = subprocess.run(
         [sys.executable, path, "--quick", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path,
