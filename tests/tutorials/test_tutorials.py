@@ -33,3 +33,27 @@ def test_tutorials_are_jupytext_percent_scripts():
             text = f.read()
         assert "# %%" in text, f"{path} has no '# %%' cells"
         assert "# %% [markdown]" in text, f"{path} has no markdown cells"
+
+
+# The list in TUTORIALS.md (one script per section of the source documents) + the quickstart.
+EXPECTED = [
+    "00_quickstart", "01_learning_rate", "02_lr_schedules", "03_batch_size", "04_zero_init_symmetry",
+    "05_fixed_variance_init", "06_xavier_derivation", "07_kaiming_relu", "08_exploding_vanishing_identity",
+    "09_orthogonal_and_pretrained", "10_metrics", "11_vanishing_exploding_gradients",
+    "12_transformer_stability", "13_regularization_dropout", "14_batch_normalization",
+    "15_gradient_checking", "16_weight_decay",
+]
+
+
+def test_every_listed_tutorial_exists():
+    present = {os.path.splitext(os.path.basename(p))[0] for p in TUTORIALS}
+    assert sorted(set(EXPECTED) - present) == []
+
+
+def test_each_tutorial_quotes_its_source():
+    for path in TUTORIALS:
+        if path.endswith("00_quickstart.py"):
+            continue
+        with open(path, encoding="utf-8") as f:
+            head = f.read(4000)
+        assert any(f"{n:03d}_" in head for n in range(5)), f"{os.path.basename(path)} does not name its seed file"
