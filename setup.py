@@ -70,7 +70,12 @@ def _compiler_accepts(compiler, flags, link_flags):
 
 
 class BuildExt(build_ext):
-    """build_ext that adds -O3 and, when it works, OpenMP."""
+    """build_ext that adds -O3 and, when it works, OpenMP, and compiles in parallel."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
 
     def build_extensions(self):
         ctype = self.compiler.compiler_type
