@@ -92,6 +92,17 @@ def worker_environment(extra=None):
     return env
 
 
+def _widen_pipes(*fds, size=1 << 20):
+    """Linux pipes hold 64 KiB; 1 MiB lets a weight matrix cross in a few writes."""
+    try:
+        import fcntl
+
+        for fd in fds:
+            fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (ImportError, OSError):
+        pass
+
+
 def _unprivileged_ids():
     try:
         import pwd
@@ -149,6 +160,7 @@ class Worker:
         out = open(self._out_path, "wb")
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
+        _widen_pipes(req_w, resp_w)
         config = {"fd_in": req_r, "fd_out": resp_w, "filename": sub_copy, "mode": self.mode, "seed": self.seed,
                   "deny_paths": self.deny_paths}
         env = worker_environment(dict(self.extra_env, HOME=self._workdir))
@@ -282,7 +294,7 @@ class Worker:
     # -- calls ----------------------------------------------------------------------------
     def _receive(self, timeout, what):
         deadline = time.monotonic() + timeout
-        buf = b""
+        chunks, have = [], 0
         need = None
         while True:
             remaining = deadline - time.monotonic()
@@ -298,13 +310,15 @@ class Worker:
             if not chunk:
                 self.proc.wait(timeout=5)
                 raise WorkerDied(self.proc.returncode, what, self.output())
-            buf += chunk
-            if need is None and len(buf) >= 8:
-                need = int.from_bytes(buf[:8], "little")
+            chunks.append(chunk)
+            have += len(chunk)
+            if need is None and have >= 8:
+                need = int.from_bytes(b"".join(chunks)[:8], "little")
                 if need > protocol.MAX_MESSAGE_BYTES:
                     self.kill()
                     raise protocol.ProtocolError(f"reply of {need} bytes is too large")
-            if need is not None and len(buf) >= 8 + need:
+            if need is not None and have >= 8 + need:
+                buf = b"".join(chunks)
                 try:
                     message, _ = protocol.decode(buf[8:8 + need])
                 except protocol.ProtocolError:
