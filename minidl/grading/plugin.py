@@ -313,9 +313,9 @@ def pytest_collectreport(report):
         state = _state(config)
         state.record["tests"].append({
             "id": report.nodeid, "name": f"collecting {report.nodeid}", "number": None, "points": 0.0, "score": 0.0,
-            "status": "failed", "kind": "autograder_error", "visibility": "hidden", "tags": [], "hint": None,
+            "status": "failed", "kind": "autograder_error", "visibility": "visible", "tags": [], "hint": None,
             "seed": None, "duration": 0.0, "checks": [], "student_traceback": "", "student_output": "",
-            "reproduce": "", "message": "Autograder error: a test file could not be collected (tell your instructor).",
+            "reproduce": "", "message": "Autograder error: a test file could not be loaded (tell your instructor).",
             "instructor_traceback": str(report.longrepr)[-4000:]})
 
 

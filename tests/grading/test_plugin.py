@@ -202,3 +202,16 @@ def test_config_file_is_read(tmp_path):
     (tmp_path / "grading.toml").write_text('[assignment]\nname = "x"\nbudget = 100\n')
     hw = Homework(str(tmp_path))
     assert hw.settings() == {"name": "x", "budget": 100} and hw.public_dirs == [os.path.join(str(tmp_path), "tests")]
+
+
+def test_a_broken_test_file_is_an_autograder_error_and_the_rest_is_graded(homework, tmp_path, tmp_path_factory):
+    import shutil
+
+    hw = tmp_path / "hw"
+    shutil.copytree(homework, hw)
+    (hw / "tests" / "test_broken.py").write_text("def broken(:\n")
+    record = run_tests(submit(tmp_path_factory, GOOD), str(hw), keyword="scale")
+    t = by_number(record)
+    broken = [x for x in record["tests"] if x["name"].startswith("collecting")][0]
+    assert broken["kind"] == "autograder_error" and "SyntaxError" in broken["instructor_traceback"]
+    assert t["1"]["score"] == 4.0
