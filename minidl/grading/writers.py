@@ -99,16 +99,17 @@ def csv_text(records):
     return buf.getvalue()
 
 
-def table(record, audience="student", width=100):
+def table(record, audience="student", width=120):
     """A readable terminal table (``minidl-grade check``)."""
     rows = [("#", "test", "score", "result")]
     for t in record.get("tests", []):
         text = test_output(t, record, audience=audience)
-        first = "ok" if t.get("status") == "passed" else (text.splitlines() or [t.get("kind", "")])[0]
+        lines = [x for x in text.splitlines() if not x.startswith("PASS ")] or [t.get("kind", "")]
+        first = "ok" if t.get("status") == "passed" else lines[0]
         rows.append((str(t.get("number") or ""), t["name"], f"{float(t.get('score') or 0):g}/{float(t['points']):g}",
                      first))
     w0 = max(len(r[0]) for r in rows)
-    w1 = min(max(len(r[1]) for r in rows), 44)
+    w1 = min(max(len(r[1]) for r in rows), 52)
     w2 = max(len(r[2]) for r in rows)
     lines = []
     for i, (a, b, c, d) in enumerate(rows):
