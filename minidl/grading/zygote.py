@@ -25,8 +25,11 @@ MAX_FDS = 3
 def _child(config, fds, limits):
     import resource
 
+    from minidl.grading.sandbox import die_with_parent
+
     req_r, resp_w, out_fd = fds
     os.setsid()
+    die_with_parent()
     if limits.get("memory"):
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory"], limits["memory"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize"], limits["fsize"]))
@@ -170,6 +173,9 @@ class Zygote:
 
 if __name__ == "__main__":
     sys.path = [p for p in sys.path if p not in ("", os.getcwd())]     # as in a spawned worker
+    from minidl.grading.sandbox import die_with_parent
+
+    die_with_parent()
     sock = socket.socket(fileno=int(sys.argv[1]))
     serve(sock)
     os._exit(0)
