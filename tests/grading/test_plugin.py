@@ -215,3 +215,14 @@ def test_a_broken_test_file_is_an_autograder_error_and_the_rest_is_graded(homewo
     broken = [x for x in record["tests"] if x["name"].startswith("collecting")][0]
     assert broken["kind"] == "autograder_error" and "SyntaxError" in broken["instructor_traceback"]
     assert t["1"]["score"] == 4.0
+
+
+def test_outer_limit_kills_the_grader_and_the_record_says_not_run(tmp_path, tmp_path_factory):
+    hw = tmp_path / "hw"
+    (hw / "tests").mkdir(parents=True)
+    (hw / "tests" / "test_slow.py").write_text(
+        "from minidl.grading import G\n\n@G.test(1, timeout=300)\ndef test_spin(student):\n    student.spin()\n\n"
+        "@G.test(2)\ndef test_after(student):\n    pass\n")
+    record = run_tests(submit(tmp_path_factory, "def spin():\n    while True:\n        pass\n"), str(hw), timeout=4)
+    assert [(t["status"], t["kind"]) for t in record["tests"]] == [("not_run", "budget"), ("not_run", "budget")]
+    assert "stopped at its time limit" in record["warnings"][-1]
