@@ -37,6 +37,7 @@ def adagrad_update(cnp.ndarray param not None, cnp.ndarray grad not None,
     _check_like("adagrad_update", "grad", param, grad, False)
     _check_like("adagrad_update", "state_sum", param, state_sum, True)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
+    cdef unsigned int csr = minidl_ftz_begin()
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
             _adagrad[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad),
@@ -47,3 +48,4 @@ def adagrad_update(cnp.ndarray param not None, cnp.ndarray grad not None,
             _adagrad[double](<double*>cnp.PyArray_DATA(param), <const double*>cnp.PyArray_DATA(grad),
                              <double*>cnp.PyArray_DATA(state_sum), n, learning_rate, epsilon,
                              weight_decay)
+    minidl_ftz_end(csr)

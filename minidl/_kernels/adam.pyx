@@ -65,6 +65,7 @@ def adam_update(cnp.ndarray param not None, cnp.ndarray grad not None,
     cdef double step_size = learning_rate / bias_correction1
     cdef double bias_correction2_sqrt = sqrt(bias_correction2)
     cdef double decay_factor = 1 - learning_rate * weight_decay if decoupled else 1.0
+    cdef unsigned int csr = minidl_ftz_begin()
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
             _adam[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad),
@@ -77,3 +78,4 @@ def adam_update(cnp.ndarray param not None, cnp.ndarray grad not None,
                           <double*>cnp.PyArray_DATA(exp_avg), <double*>cnp.PyArray_DATA(exp_avg_sq), n,
                           beta1, beta2, epsilon, weight_decay, decay_factor, step_size,
                           bias_correction2_sqrt, decoupled)
+    minidl_ftz_end(csr)

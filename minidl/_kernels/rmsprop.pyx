@@ -59,6 +59,7 @@ def rmsprop_update(cnp.ndarray param not None, cnp.ndarray grad not None,
     _check_like("rmsprop_update", "grad", param, grad, False)
     _check_like("rmsprop_update", "square_avg", param, square_avg, True)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
+    cdef unsigned int csr = minidl_ftz_begin()
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
             _rmsprop[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad),
@@ -69,6 +70,7 @@ def rmsprop_update(cnp.ndarray param not None, cnp.ndarray grad not None,
             _rmsprop[double](<double*>cnp.PyArray_DATA(param), <const double*>cnp.PyArray_DATA(grad),
                              <double*>cnp.PyArray_DATA(square_avg), NULL, n, learning_rate,
                              rho, epsilon, weight_decay, 0, False)
+    minidl_ftz_end(csr)
 
 
 def rmsprop_momentum_update(cnp.ndarray param not None, cnp.ndarray grad not None,
@@ -85,6 +87,7 @@ def rmsprop_momentum_update(cnp.ndarray param not None, cnp.ndarray grad not Non
     _check_like("rmsprop_momentum_update", "square_avg", param, square_avg, True)
     _check_like("rmsprop_momentum_update", "momentum_buffer", param, momentum_buffer, True)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
+    cdef unsigned int csr = minidl_ftz_begin()
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
             _rmsprop[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad),
@@ -97,3 +100,4 @@ def rmsprop_momentum_update(cnp.ndarray param not None, cnp.ndarray grad not Non
                              <double*>cnp.PyArray_DATA(square_avg),
                              <double*>cnp.PyArray_DATA(momentum_buffer), n, learning_rate,
                              rho, epsilon, weight_decay, momentum, True)
+    minidl_ftz_end(csr)

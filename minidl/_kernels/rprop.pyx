@@ -46,6 +46,7 @@ def rprop_update(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndar
     _check_like("rprop_update", "prev", param, prev, True)
     _check_like("rprop_update", "step_size", param, step_size, True)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
+    cdef unsigned int csr = minidl_ftz_begin()
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
             _rprop[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad),
@@ -56,3 +57,4 @@ def rprop_update(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndar
             _rprop[double](<double*>cnp.PyArray_DATA(param), <const double*>cnp.PyArray_DATA(grad),
                            <double*>cnp.PyArray_DATA(prev), <double*>cnp.PyArray_DATA(step_size), n,
                            eta_minus, eta_plus, step_size_min, step_size_max)
+    minidl_ftz_end(csr)

@@ -62,6 +62,7 @@ def sgd_update(cnp.ndarray param not None, cnp.ndarray grad not None,
     cdef int typenum = _check_param("sgd_update", param)
     _check_like("sgd_update", "grad", param, grad, False)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
+    cdef unsigned int csr = minidl_ftz_begin()
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
             _sgd[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad), n,
@@ -70,6 +71,7 @@ def sgd_update(cnp.ndarray param not None, cnp.ndarray grad not None,
         with nogil:
             _sgd[double](<double*>cnp.PyArray_DATA(param), <const double*>cnp.PyArray_DATA(grad), n,
                          learning_rate, weight_decay)
+    minidl_ftz_end(csr)
 
 
 def sgd_momentum_update(cnp.ndarray param not None, cnp.ndarray grad not None,
@@ -85,6 +87,7 @@ def sgd_momentum_update(cnp.ndarray param not None, cnp.ndarray grad not None,
     _check_like("sgd_momentum_update", "grad", param, grad, False)
     _check_like("sgd_momentum_update", "momentum_buffer", param, momentum_buffer, True)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
+    cdef unsigned int csr = minidl_ftz_begin()
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
             _sgd_momentum[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad),
@@ -95,3 +98,4 @@ def sgd_momentum_update(cnp.ndarray param not None, cnp.ndarray grad not None,
             _sgd_momentum[double](<double*>cnp.PyArray_DATA(param), <const double*>cnp.PyArray_DATA(grad),
                                   <double*>cnp.PyArray_DATA(momentum_buffer), n, learning_rate,
                                   momentum, weight_decay, nesterov)
+    minidl_ftz_end(csr)

@@ -101,3 +101,24 @@ def test_worked_sgd_momentum_values(kernel_pair):
             fn(p, g, b, 0.1, 0.5, 0.25, nesterov)
             assert b[0] == pytest.approx(3.75, abs=1e-15)
             assert p[0] == pytest.approx(expected, abs=1e-15)
+
+
+def test_compiled_updates_flush_subnormal_state_to_zero_and_restore_the_fpu(kernel_pair):
+    """A decaying momentum buffer must not crawl through the (100x slower) subnormal range:
+    the compiled kernel flushes results below the smallest normal float to 0. The twin keeps
+    them; the difference is below float32's smallest normal number. Afterwards NumPy's own
+    arithmetic must produce subnormals again (the FPU flag is restored)."""
+    ref, comp = kernel_pair("sgd_momentum_update")
+    tiny = np.finfo(np.float32).tiny
+    param = np.ones(64, dtype=np.float32)
+    grad = np.zeros(64, dtype=np.float32)
+    buf = np.full(64, tiny * 1.01, dtype=np.float32)         # 0.9 * buf is subnormal
+    p_ref, b_ref = param.copy(), buf.copy()
+    ref(p_ref, grad, b_ref, 0.01, 0.9, 0.0, False)
+    comp(param, grad, buf, 0.01, 0.9, 0.0, False)
+    assert np.all((b_ref > 0) & (b_ref < tiny))              # the twin keeps the subnormal
+    assert np.all(buf == 0.0)                                 # the kernel flushed it
+    np.testing.assert_allclose(buf, b_ref, rtol=0, atol=tiny)
+    np.testing.assert_array_equal(param, p_ref)
+    half = np.float32(tiny) * np.float32(0.5)
+    assert 0.0 < half < tiny                                  # flush-to-zero was switched off again
