@@ -1,4 +1,4 @@
-"""minidl.grading: homework autograding on minidl (design: GRADING.md; issue 7).
+"""minidl.grading: homework autograding on minidl (walkthrough: tutorials/homework/dropout_init/README.md).
 
 The trusted/untrusted split is the core: the grader process runs the tests, the reference
 computations and every comparison; the submission runs only in a worker subprocess

@@ -103,7 +103,7 @@ def cmd_batch(args):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="minidl-grade", description="Autograde minidl homework (see GRADING.md).")
+    p = argparse.ArgumentParser(prog="minidl-grade", description="Autograde minidl homework (walkthrough: tutorials/homework/dropout_init/README.md).")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("init", help="scaffold a homework folder")
     s.add_argument("name")
@@ -125,7 +125,7 @@ def build_parser():
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("-k", default=None)
     s.set_defaults(fn=cmd_run)
-    s = sub.add_parser("validate", help="solution 100 %, mutants lose their points, statistics hold")
+    s = sub.add_parser("validate", help="solution 100 %%, mutants lose their points, statistics hold")
     s.add_argument("homework", nargs="?", default=".")
     s.add_argument("--seeds", type=int, default=200)
     s.add_argument("--jobs", type=int, default=2)

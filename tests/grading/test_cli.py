@@ -100,3 +100,13 @@ def test_wheel_is_built_from_tracked_files_only(tmp_path):
     dest = _source_copy(str(repo), str(tmp_path / "copy"))
     assert sorted(os.listdir(dest)) == ["setup.py"]
     assert (tmp_path / "copy" / "setup.py").read_text() == "# tracked, edited\n"
+
+
+@pytest.mark.parametrize("command", [[], ["init"], ["check"], ["run"], ["validate"], ["build"], ["batch"]])
+def test_help_of_every_command_prints(command, capsys):
+    from minidl.grading.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(command + ["--help"])
+    assert exit_info.value.code == 0
+    assert "usage: minidl-grade" in capsys.readouterr().out
