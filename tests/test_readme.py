@@ -2,8 +2,6 @@
 import os
 import re
 
-import numpy as np
-
 import minidl
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
@@ -27,6 +25,4 @@ def test_readme_backend_snippet_names_real_functions():
     block = next(b for b in python_blocks() if "minidl.backend" in b)
     for name in re.findall(r"minidl\.backend\.(\w+)\(", block):
         assert callable(getattr(minidl.backend, name))
-    with minidl.backend.using("numpy"):
-        assert minidl.backend.current() == "numpy"
-    assert np.isfinite(1.0)
+    assert re.findall(r"minidl\.backend\.(\w+)\(", block), "the backend snippet lost its calls"
