@@ -59,3 +59,34 @@ def test_info_reports_backend(capsys):
     assert facts["backend"] == backend.current()
     assert "blas" in facts and "openmp_compiled_in" in facts
     assert "backend" in capsys.readouterr().out
+
+
+def test_without_the_extension_minidl_warns_once_and_runs_on_numpy(tmp_path):
+    """A copy of the package without its built extensions (a source checkout, or a machine
+    where the build could not run) must still work: one warning, the NumPy backend, correct
+    numbers, and a hint that names the real cause."""
+    import os
+    import shutil
+
+    src = os.path.dirname(minidl.__file__)
+    shutil.copytree(src, tmp_path / "minidl", ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__"))
+    code = (
+        "import warnings\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import minidl, numpy as np\n"
+        "    from minidl import nn\n"
+        "    layer = nn.Linear(3, 2)\n"
+        "    x = np.ones((4, 3), dtype=np.float32)\n"
+        "    y = layer(x)\n"
+        "    assert np.allclose(y, x @ layer.weight.data.T + layer.bias.data)\n"
+        "msgs = [str(w.message) for w in caught if 'compiled kernels' in str(w.message)]\n"
+        "print(minidl.backend.current(), minidl.backend.available(), len(msgs))\n"
+        "print(msgs[0])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MINIDL_BACKEND", "PYTHONPATH")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    first, message = out.stdout.splitlines()[:2]
+    assert first == "numpy ('numpy',) 1"
+    assert "pip install -e ." in message and str(tmp_path) in message

@@ -25,7 +25,9 @@ Layers use the dispatch object and never look at the backend::
 ``kernels`` is a namespace whose attributes are swapped when the backend changes, so a call
 costs one attribute lookup.
 """
+import glob
 import importlib
+import os
 import pkgutil
 import types
 import warnings
@@ -98,6 +100,17 @@ def implementations(name: str):
     return ref, (None if comp is ref else comp)
 
 
+def _how_to_fix() -> str:
+    here = os.path.dirname(os.path.abspath(__file__))
+    if glob.glob(os.path.join(here, "*.pyx")) and not glob.glob(os.path.join(here, "*.so")) \
+            and not glob.glob(os.path.join(here, "*.pyd")):
+        # A source checkout shadows the installed package (e.g. `python` started in the repo
+        # folder after `pip install .`): its extensions were never built.
+        return (f"This minidl is the source folder {os.path.dirname(here)!r}, whose extensions "
+                "are not built: run `pip install -e .` there, or start Python from another folder.")
+    return "Reinstall with a C compiler: pip install ."
+
+
 def _initialise():
     from minidl import backend
 
@@ -107,8 +120,7 @@ def _initialise():
         if _topics:
             warnings.warn(
                 "minidl: the compiled kernels could not be imported, running on the NumPy "
-                "backend (slower, same results). Reinstall with a C compiler: pip install . "
-                f"[{compiled_error()}]",
+                f"backend (slower, same results). {_how_to_fix()} [{compiled_error()}]",
                 RuntimeWarning,
                 stacklevel=3,
             )
