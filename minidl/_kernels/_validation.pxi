@@ -47,3 +47,26 @@ cdef int _check_pair(str kernel, cnp.ndarray a, cnp.ndarray out, str a_name, str
 cdef inline void* _data(object a):
     """The data pointer of an ndarray, NULL for None (optional buffers)."""
     return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef int _check_same_shape(str kernel, cnp.ndarray a, cnp.ndarray x, str name, bint writeable) except -1:
+    """``a`` has x's shape and dtype, is C-contiguous (and writeable if it is an output)."""
+    _check(kernel, a, name, cnp.PyArray_NDIM(x), cnp.PyArray_TYPE(x), writeable)
+    if (<object>a).shape != (<object>x).shape:
+        raise ValueError(f"{kernel}: {name} {(<object>a).shape} must have x's shape {(<object>x).shape}")
+    return 0
+
+
+cdef int _check_vector(str kernel, object a, str name, int typenum, Py_ssize_t size, bint writeable,
+                       bint allow_none) except -1:
+    """``a`` is a 1-D array of ``size`` elements (per channel / per feature), or None if allowed."""
+    if a is None:
+        if not allow_none:
+            raise ValueError(f"{kernel}: {name} is required")
+        return 0
+    if not isinstance(a, cnp.ndarray):
+        raise TypeError(f"{kernel}: {name} must be an ndarray, got {type(a).__name__}")
+    _check(kernel, <cnp.ndarray>a, name, 1, typenum, writeable)
+    if cnp.PyArray_DIM(<cnp.ndarray>a, 0) != size:
+        raise ValueError(f"{kernel}: {name} must have shape ({size},), got {a.shape}")
+    return 0

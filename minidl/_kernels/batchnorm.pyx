@@ -37,27 +37,6 @@ cdef int _x_type(cnp.ndarray x) except -1:
     return t
 
 
-cdef int _check_like(cnp.ndarray a, cnp.ndarray x, str name) except -1:
-    _check("batchnorm kernel", a, name, 3, cnp.PyArray_TYPE(x), True)
-    if (<object>a).shape != (<object>x).shape:
-        raise ValueError(f"batchnorm kernel: {name} {(<object>a).shape} must have x's shape {(<object>x).shape}")
-    return 0
-
-
-cdef int _check_channel(object a, str name, int typenum, Py_ssize_t channels, bint writeable,
-                        bint allow_none) except -1:
-    if a is None:
-        if not allow_none:
-            raise ValueError(f"batchnorm kernel: {name} is required")
-        return 0
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"batchnorm kernel: {name} must be an ndarray, got {type(a).__name__}")
-    _check("batchnorm kernel", <cnp.ndarray>a, name, 1, typenum, writeable)
-    if cnp.PyArray_DIM(<cnp.ndarray>a, 0) != channels:
-        raise ValueError(f"batchnorm kernel: {name} must have shape ({channels},), got {a.shape}")
-    return 0
-
-
 # -- loops -------------------------------------------------------------------------------------
 # Every loop works on a block of channels [c0, c1): all C channels at once with S = 1 (the
 # rows of x are contiguous, the loops run along them), one channel at a time with S > 1
@@ -397,13 +376,13 @@ def batchnorm_forward_train(cnp.ndarray x, weight, bias, double eps, cnp.ndarray
     """
     cdef int t = _x_type(x), rc
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], s = x.shape[2]
-    _check_like(out, x, "out")
-    _check_channel(mean, "mean", t, c, True, False)
-    _check_channel(inv_std, "inv_std", t, c, True, False)
-    _check_channel(weight, "weight", t, c, False, True)
-    _check_channel(bias, "bias", t, c, False, True)
-    _check_channel(running_mean, "running_mean", t, c, True, True)
-    _check_channel(running_var, "running_var", t, c, True, True)
+    _check_same_shape("batchnorm kernel", out, x, "out", True)
+    _check_vector("batchnorm kernel", mean, "mean", t, c, True, False)
+    _check_vector("batchnorm kernel", inv_std, "inv_std", t, c, True, False)
+    _check_vector("batchnorm kernel", weight, "weight", t, c, False, True)
+    _check_vector("batchnorm kernel", bias, "bias", t, c, False, True)
+    _check_vector("batchnorm kernel", running_mean, "running_mean", t, c, True, True)
+    _check_vector("batchnorm kernel", running_var, "running_var", t, c, True, True)
     if (running_var is None) != (running_mean is None):
         raise ValueError("batchnorm kernel: running_mean and running_var go together")
     if n * s < 2:
@@ -431,11 +410,11 @@ def batchnorm_forward_eval(cnp.ndarray x, weight, bias, cnp.ndarray running_mean
     """out = γ · (x − running_mean) / √(running_var + ε) + β for x (N, C, S)."""
     cdef int t = _x_type(x), rc
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], s = x.shape[2]
-    _check_like(out, x, "out")
-    _check_channel(weight, "weight", t, c, False, True)
-    _check_channel(bias, "bias", t, c, False, True)
-    _check_channel(running_mean, "running_mean", t, c, False, False)
-    _check_channel(running_var, "running_var", t, c, False, False)
+    _check_same_shape("batchnorm kernel", out, x, "out", True)
+    _check_vector("batchnorm kernel", weight, "weight", t, c, False, True)
+    _check_vector("batchnorm kernel", bias, "bias", t, c, False, True)
+    _check_vector("batchnorm kernel", running_mean, "running_mean", t, c, False, False)
+    _check_vector("batchnorm kernel", running_var, "running_var", t, c, False, False)
     cdef void* w = _data(weight)
     cdef void* b = _data(bias)
     if t == cnp.NPY_FLOAT32:
@@ -466,12 +445,12 @@ def batchnorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean,
     if (<object>grad_output).shape != (<object>x).shape:
         raise ValueError(f"batchnorm kernel: grad_output {(<object>grad_output).shape} must have "
                          f"x's shape {(<object>x).shape}")
-    _check_like(grad_input, x, "grad_input")
-    _check_channel(mean, "mean", t, c, False, False)
-    _check_channel(inv_std, "inv_std", t, c, False, False)
-    _check_channel(weight, "weight", t, c, False, True)
-    _check_channel(grad_weight, "grad_weight", t, c, True, True)
-    _check_channel(grad_bias, "grad_bias", t, c, True, True)
+    _check_same_shape("batchnorm kernel", grad_input, x, "grad_input", True)
+    _check_vector("batchnorm kernel", mean, "mean", t, c, False, False)
+    _check_vector("batchnorm kernel", inv_std, "inv_std", t, c, False, False)
+    _check_vector("batchnorm kernel", weight, "weight", t, c, False, True)
+    _check_vector("batchnorm kernel", grad_weight, "grad_weight", t, c, True, True)
+    _check_vector("batchnorm kernel", grad_bias, "grad_bias", t, c, True, True)
     cdef void* w = _data(weight)
     cdef void* gw = _data(grad_weight)
     cdef void* gb = _data(grad_bias)
