@@ -51,37 +51,7 @@ cdef inline Py_ssize_t _block_width(Py_ssize_t c, Py_ssize_t s) noexcept nogil:
     return max(c, 1) if s == 1 else 1
 
 
-cdef enum:
-    LANES = 32               # partial sums of a contiguous plane (S > 1), vectorized
-    LANE_BLOCK = 1024        # plane elements summed in the input precision before double
-
-
-cdef inline void _plane_moments(const floating* p, Py_ssize_t s, floating shift, double* total,
-                                double* total_sq) noexcept nogil:
-    """total += Σ (p − shift), total_sq += Σ (p − shift)² over one contiguous plane."""
-    cdef floating a[LANES]
-    cdef floating b[LANES]
-    cdef floating e
-    cdef Py_ssize_t k = 0, end, u
-    while k < s:
-        end = min(k + <Py_ssize_t>LANE_BLOCK, s)
-        for u in range(LANES):
-            a[u] = 0
-            b[u] = 0
-        while k + LANES <= end:
-            for u in range(LANES):
-                e = p[k + u] - shift
-                a[u] += e
-                b[u] += e * e
-            k += LANES
-        while k < end:
-            e = p[k] - shift
-            a[0] += e
-            b[0] += e * e
-            k += 1
-        for u in range(LANES):
-            total[0] += a[u]
-            total_sq[0] += b[u]
+include "_reductions.pxi"     # LANES, LANE_BLOCK, _shifted_moments (contiguous planes, S > 1)
 
 
 cdef inline void _plane_grad_moments(const floating* g, const floating* p, Py_ssize_t s, floating center,
@@ -157,7 +127,7 @@ cdef void _shifted_sums(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_
     else:
         for j in range(c0, c1):
             for i in range(n):
-                _plane_moments(x + (i * c + j) * s, s, shift[j], &total[j], &total_sq[j])
+                _shifted_moments(x + (i * c + j) * s, s, shift[j], &total[j], &total_sq[j])
 
 
 cdef void _affine(const floating* x, floating* out, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,

@@ -33,44 +33,10 @@ cdef int _x_type(cnp.ndarray x) except -1:
     return t
 
 
+include "_reductions.pxi"     # LANES, LANE_BLOCK, _shifted_moments (row sums)
+
 cdef enum:
-    # Row sums run in LANES independent partial sums (vectorized; 32 rather than 8 so the
-    # partial sums' store-to-load latency is hidden: measured 2x faster), LANE_BLOCK elements
-    # at a time in the input precision, each block's lanes then added into double.
-    LANES = 32
-    LANE_BLOCK = 1024
     ROW_BLOCK = 128          # rows whose dγ, dβ contributions are summed before adding into double
-
-
-cdef inline void _row_moments(const floating* p, Py_ssize_t d, floating shift, double* total,
-                              double* total_sq) noexcept nogil:
-    """Σ (p − shift) and Σ (p − shift)² over one row, in LANES independent partial sums."""
-    cdef floating a[LANES]
-    cdef floating b[LANES]
-    cdef floating e
-    cdef Py_ssize_t j = 0, end, u
-    cdef double t = 0.0, t2 = 0.0
-    while j < d:
-        end = min(j + <Py_ssize_t>LANE_BLOCK, d)
-        for u in range(LANES):
-            a[u] = 0
-            b[u] = 0
-        while j + LANES <= end:
-            for u in range(LANES):
-                e = p[j + u] - shift
-                a[u] += e
-                b[u] += e * e
-            j += LANES
-        while j < end:
-            e = p[j] - shift
-            a[0] += e
-            b[0] += e * e
-            j += 1
-        for u in range(LANES):
-            t += a[u]
-            t2 += b[u]
-    total[0] = t
-    total_sq[0] = t2
 
 
 cdef inline void _row_grad_moments(const floating* dy, const floating* p, const floating* weight, Py_ssize_t d,
@@ -115,7 +81,9 @@ cdef void _forward(const floating* x, Py_ssize_t m, Py_ssize_t d, const floating
     for r in range(m):
         p = x + r * d
         q = out + r * d
-        _row_moments(p, d, p[0], &total, &total_sq)
+        total = 0.0
+        total_sq = 0.0
+        _shifted_moments(p, d, p[0], &total, &total_sq)
         mu = total / d
         var = total_sq / d - mu * mu
         if var < 0.0:
