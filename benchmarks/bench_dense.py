@@ -21,7 +21,6 @@ other processes leave it alone).
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -90,23 +89,9 @@ def torch_ce(torch, n):
     return step
 
 
-def best(fn, repeat, min_time=0.01):
-    """Fastest per-call time over ``repeat`` samples (each >= min_time of calls)."""
-    fn()
-    number, t0 = 1, time.perf_counter()
-    fn()
-    while time.perf_counter() - t0 < min_time / 4 and number < 1 << 16:
-        number *= 2
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - t0) / number)
-    return min(samples)
+def best(fn, repeat):
+    """Fastest per-call time over ``repeat`` samples."""
+    return measure(fn, repeat=repeat, min_time=0.01, warmup=1, statistic="min")
 
 
 TIMER = [measure]

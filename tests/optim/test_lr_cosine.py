@@ -7,13 +7,7 @@ import pytest
 
 from minidl.optim import lr
 
-
-def rates(scheduler, n):
-    out = [scheduler()]
-    for _ in range(n - 1):
-        scheduler.step()
-        out.append(scheduler())
-    return np.array(out)
+from _lr_testing import rates
 
 
 def closed_cosine(lr0, T_max, eta_min, e):

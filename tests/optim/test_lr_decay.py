@@ -7,14 +7,7 @@ import pytest
 
 from minidl.optim import lr
 
-
-def rates(scheduler, n):
-    """Rates at epochs 0..n-1, stepping the scheduler itself."""
-    out = [scheduler()]
-    for _ in range(n - 1):
-        scheduler.step()
-        out.append(scheduler())
-    return np.array(out)
+from _lr_testing import rates
 
 
 # -- seed 000 §1.2 worked numbers -------------------------------------------------------------
