@@ -11,7 +11,6 @@ import glob
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 
 import numpy

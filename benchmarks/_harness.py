@@ -66,7 +66,7 @@ def try_import_torch():
 def print_table(title, rows, columns=("cython", "numpy", "torch")):
     """rows: list of (label, {column: seconds or None}, note). Prints times and ratios."""
     print(f"\n## {title}")
-    head = f"| workload | " + " | ".join(columns) + " | numpy/cython | torch/cython | note |"
+    head = "| workload | " + " | ".join(columns) + " | numpy/cython | torch/cython | note |"
     print(head)
     print("|" + "---|" * (len(columns) + 4))
     for label, times, note in rows:

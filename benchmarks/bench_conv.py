@@ -17,7 +17,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import environment_line, measure, print_table, try_import_torch  # noqa: E402
 
-import minidl  # noqa: E402
 from minidl import backend  # noqa: E402
 from minidl.nn import Conv2d  # noqa: E402
 

@@ -28,7 +28,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import environment_line, measure, print_table, try_import_torch  # noqa: E402
 from bench_foundation import minidl_step, torch_step  # noqa: E402
 
-import minidl  # noqa: E402
 from minidl import backend, nn  # noqa: E402
 
 

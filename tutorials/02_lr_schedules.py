@@ -32,7 +32,6 @@
 # driven by a `PiecewiseDecay` schedule.
 
 # %%
-import math
 
 import numpy as np
 

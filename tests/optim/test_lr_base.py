@@ -1,6 +1,5 @@
 """LRScheduler protocol: first step at construction, __call__/last_lr, state round trip,
 verbose, trace on a copy, and the optimizer reading the rate at each step."""
-import warnings
 
 import numpy as np
 import pytest

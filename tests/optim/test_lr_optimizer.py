@@ -3,7 +3,6 @@ with grad = 1 and plain SGD, step k moves the parameter by exactly the rate at e
 import math
 
 import numpy as np
-import pytest
 
 from minidl.nn import Parameter
 from minidl.optim import SGD, lr
