@@ -1,9 +1,59 @@
-"""Compiled convolution kernels (im2col / col2im). Same names, signatures and docstrings
-as the NumPy twins in minidl/_kernels/reference/conv.py; see there for the layout:
+"""Compiled convolution kernels. Same names, signatures and docstrings as the NumPy twins in
+minidl/_kernels/reference/conv.py.
 
-    cols[n, (c·kh + i)·kw + j, oh·W_out + ow] = x_pad[n, c, oh·sh + i, ow·sw + j]
+* im2col / col2im (any stride), the layout Conv2d uses for strided convolutions:
+
+      cols[n, (c·kh + i)·kw + j, oh·W_out + ow] = x_pad[n, c, oh·sh + i, ow·sw + j]
+
+* conv2d_forward / conv2d_backward: stride-1 convolution computed directly, without the
+  im2col matrix (C code in conv_direct.h / conv_direct_impl.h, explained there), one image
+  per OpenMP thread. The im2col matrix of a (32, 16, 28, 28) batch is 14 MB, written and
+  read back from memory twice per step; the direct kernels keep one padded image (~60 KB)
+  in cache instead, and use the widest vectors the CPU has.
 """
+import numpy as np
+cimport numpy as cnp
 from cython cimport floating
+from cython.parallel cimport parallel, prange, threadid
+
+cnp.import_array()
+
+include "_validation.pxi"
+
+cdef extern from "conv_direct.h" nogil:
+    ctypedef Py_ssize_t md_idx
+    ctypedef struct md_conv_geometry:
+        md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, P, Ppad, OB, Opad, VL, K, Kpad, xp_len
+    ctypedef void (*md_fwd_image_f32)(const float*, const md_conv_geometry*, const float*, const md_idx*,
+                                      const float*, float*, float*, float*) noexcept nogil
+    ctypedef void (*md_fwd_image_f64)(const double*, const md_conv_geometry*, const double*, const md_idx*,
+                                      const double*, double*, double*, double*) noexcept nogil
+    ctypedef void (*md_bwd_image_f32)(const float*, const float*, const md_conv_geometry*,
+                                      const md_conv_geometry*, const md_idx*, const md_idx*, const float*,
+                                      float*, float*, float*, float*, float*, float*) noexcept nogil
+    ctypedef void (*md_bwd_image_f64)(const double*, const double*, const md_conv_geometry*,
+                                      const md_conv_geometry*, const md_idx*, const md_idx*, const double*,
+                                      double*, double*, double*, double*, double*, double*) noexcept nogil
+    void md_conv_geometry_init(md_conv_geometry* g, md_idx C, md_idx H, md_idx W, md_idx kh, md_idx kw,
+                               md_idx ph, md_idx pw, md_idx O, size_t elsize)
+    md_fwd_image_f32 md_conv_fwd_image_f32()
+    md_fwd_image_f64 md_conv_fwd_image_f64()
+    md_bwd_image_f32 md_conv_bwd_image_f32()
+    md_bwd_image_f64 md_conv_bwd_image_f64()
+    const char* md_conv_isa_name()
+    int md_conv_set_isa(int isa)
+    int MD_KB
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int minidl_conv_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int minidl_conv_threads(void) { return 1; }
+    #endif
+    """
+    int minidl_conv_threads() nogil
 
 
 cdef inline Py_ssize_t _out_size(Py_ssize_t size, Py_ssize_t k, Py_ssize_t stride, Py_ssize_t pad):
@@ -21,7 +71,7 @@ cdef inline (Py_ssize_t, Py_ssize_t) _valid_range(Py_ssize_t w_out, Py_ssize_t s
     return lo, hi
 
 
-cdef _check(str name, Py_ssize_t n, Py_ssize_t c, Py_ssize_t h, Py_ssize_t w, tuple cols_shape,
+cdef _check_unfold(str name, Py_ssize_t n, Py_ssize_t c, Py_ssize_t h, Py_ssize_t w, tuple cols_shape,
             Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw):
     if kh < 1 or kw < 1 or sh < 1 or sw < 1 or ph < 0 or pw < 0:
         raise ValueError(f"{name}: kernel and stride must be >= 1 and padding >= 0")
@@ -40,7 +90,7 @@ def conv_im2col(const floating[:, :, :, ::1] x, Py_ssize_t kernel_h, Py_ssize_t 
     """Unfold x (N, C, H, W) into cols (N, C·kh·kw, H_out·W_out). Writes ``cols``; returns None."""
     cdef Py_ssize_t n_batch = x.shape[0], channels = x.shape[1], height = x.shape[2], width = x.shape[3]
     cdef Py_ssize_t h_out, w_out
-    h_out, w_out = _check("conv_im2col", n_batch, channels, height, width, tuple(cols.shape),
+    h_out, w_out = _check_unfold("conv_im2col", n_batch, channels, height, width, tuple(cols.shape),
                           kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
     cdef Py_ssize_t n, c, i, j, oh, ow, row, ih, ow_lo, ow_hi, shift
     cdef const floating* src
@@ -82,7 +132,7 @@ def conv_col2im(const floating[:, :, ::1] cols, Py_ssize_t kernel_h, Py_ssize_t 
     """
     cdef Py_ssize_t n_batch = dx.shape[0], channels = dx.shape[1], height = dx.shape[2], width = dx.shape[3]
     cdef Py_ssize_t h_out, w_out
-    h_out, w_out = _check("conv_col2im", n_batch, channels, height, width, tuple(cols.shape),
+    h_out, w_out = _check_unfold("conv_col2im", n_batch, channels, height, width, tuple(cols.shape),
                           kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
     cdef Py_ssize_t n, c, i, j, oh, ow, ih, row, ow_lo, ow_hi, shift, k
     cdef const floating* src
@@ -110,3 +160,189 @@ def conv_col2im(const floating[:, :, ::1] cols, Py_ssize_t kernel_h, Py_ssize_t 
                             else:
                                 for ow in range(ow_lo, ow_hi):
                                     dst[ow * stride_w + shift] += src[ow]
+
+
+# ---- stride-1 direct convolution -------------------------------------------------------
+
+def conv_isa():
+    """The instruction set the direct convolution kernels use: 'avx512', 'avx2' or 'generic'."""
+    return md_conv_isa_name().decode()
+
+
+def _conv_set_isa(str name):
+    """Use a narrower instruction set than detected (tests, benchmarks); returns the one in use."""
+    md_conv_set_isa(("generic", "avx2", "avx512").index(name))
+    return conv_isa()
+
+
+cdef int _check_direct(str kernel, cnp.ndarray x, cnp.ndarray weight, object bias, Py_ssize_t pad_h,
+                       Py_ssize_t pad_w) except -1:
+    """x (N, C, H, W) and weight (O, C, kh, kw) of one float dtype, C-contiguous; bias (O,) or None."""
+    cdef int t = _float_typenum(kernel, x, "x")
+    _check(kernel, x, "x", 4, t, False)
+    _check(kernel, weight, "weight", 4, t, False)
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(f"{kernel}: weight {(<object>weight).shape} expects {weight.shape[1]} input "
+                         f"channels, x has shape {(<object>x).shape}")
+    _check_vector(kernel, bias, "bias", t, weight.shape[0], False, True)
+    if pad_h < 0 or pad_w < 0:
+        raise ValueError(f"{kernel}: padding must be >= 0, got {(pad_h, pad_w)}")
+    if x.shape[2] + 2 * pad_h < weight.shape[2] or x.shape[3] + 2 * pad_w < weight.shape[3]:
+        raise ValueError(f"{kernel}: input {(<object>x).shape} with padding {(pad_h, pad_w)} is smaller "
+                         f"than the kernel {(<object>weight).shape[2:]}")
+    if x.shape[0] == 0 or x.shape[1] == 0 or weight.shape[0] == 0:
+        raise ValueError(f"{kernel}: empty batch or channels: x {(<object>x).shape}, weight {(<object>weight).shape}")
+    return t
+
+
+cdef int _check_output(str kernel, cnp.ndarray a, str name, tuple shape, int t) except -1:
+    _check(kernel, a, name, len(shape), t, True)
+    if (<object>a).shape != shape:
+        raise ValueError(f"{kernel}: {name} has shape {(<object>a).shape}, expected {shape}")
+    return 0
+
+
+cdef object _pack(object w2, md_idx rows_pad, md_idx ob):
+    """w2 (rows, K) → (rows_pad/ob, K, ob): the ob filters of a tile side by side per tap."""
+    cdef md_idx rows = w2.shape[0], k = w2.shape[1]
+    padded = np.zeros((rows_pad, k), dtype=w2.dtype)
+    padded[:rows] = w2
+    return np.ascontiguousarray(padded.reshape(rows_pad // ob, ob, k).transpose(0, 2, 1))
+
+
+cdef object _offsets(const md_conv_geometry* g):
+    """offs[k] = c·Hp·Wp + i·Wp + j for k = (c·kh + i)·kw + j < K; 0 (a harmless read) up to Kpad."""
+    offs = np.zeros(g.Kpad, dtype=np.intp)
+    offs[:g.K] = (np.arange(g.C)[:, None, None] * (g.Hp * g.Wp) + np.arange(g.kh)[None, :, None] * g.Wp
+                  + np.arange(g.kw)[None, None, :]).ravel()
+    return offs
+
+
+cdef inline int _threads(Py_ssize_t n_images) noexcept:
+    cdef int t = minidl_conv_threads()
+    return <int>(n_images if n_images < t else t)
+
+
+cdef void _forward_images(floating* x, floating* y, const md_conv_geometry* g, const floating* wpack,
+                          const md_idx* offs, const floating* bias, floating* ws, md_idx ws_stride,
+                          Py_ssize_t n_images, int n_threads) noexcept nogil:
+    cdef md_fwd_image_f32 f32 = md_conv_fwd_image_f32()
+    cdef md_fwd_image_f64 f64 = md_conv_fwd_image_f64()
+    cdef Py_ssize_t n
+    cdef int tid = 0
+    cdef floating* mine = NULL
+    cdef md_idx x_step = g.C * g.H * g.W, y_step = g.O * g.Ho * g.Wo
+    with parallel(num_threads=n_threads):
+        tid = threadid()
+        mine = ws + tid * ws_stride
+        for n in prange(n_images, schedule="static"):
+            if floating is float:
+                f32(x + n * x_step, g, wpack, offs, bias, y + n * y_step, mine, mine + g.xp_len)
+            else:
+                f64(x + n * x_step, g, wpack, offs, bias, y + n * y_step, mine, mine + g.xp_len)
+
+
+def conv2d_forward(x, weight, bias, Py_ssize_t pad_h, Py_ssize_t pad_w, out):
+    """Stride-1 convolution: out (N, O, H_out, W_out) = x (N, C, H, W) ⋆ weight (O, C, kh, kw)
+    + bias (O,) (or None), zero padding (pad_h, pad_w). Writes ``out``; returns None."""
+    cdef int t = _check_direct("conv2d_forward", x, weight, bias, pad_h, pad_w)
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+    cdef Py_ssize_t o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
+    cdef md_conv_geometry g
+    md_conv_geometry_init(&g, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize)
+    _check_output("conv2d_forward", out, "out", (n, o, g.Ho, g.Wo), t)
+    wpack = _pack(weight.reshape(o, g.K), g.Opad, g.OB)
+    offs = _offsets(&g)
+    cdef int n_threads = _threads(n)
+    cdef md_idx stride = g.xp_len + g.Opad * g.Ppad
+    ws = np.empty((n_threads, stride), dtype=x.dtype)
+    cdef const md_idx* offs_p = <const md_idx*>_data(offs)
+    cdef void* px = _data(x)
+    cdef void* py = _data(out)
+    cdef void* pw = _data(wpack)
+    cdef void* pb = _data(bias)
+    cdef void* pws = _data(ws)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            _forward_images(<float*>px, <float*>py, &g, <float*>pw, offs_p, <float*>pb, <float*>pws,
+                            stride, n, n_threads)
+        else:
+            _forward_images(<double*>px, <double*>py, &g, <double*>pw, offs_p, <double*>pb, <double*>pws,
+                            stride, n, n_threads)
+
+
+cdef void _backward_images(const floating* x, const floating* dy, const md_conv_geometry* gf,
+                           const md_conv_geometry* gb, const md_idx* offs_f, const md_idx* offs_b,
+                           const floating* wpack_b, floating* dx, floating* acc, md_idx acc_stride,
+                           floating* ws, md_idx ws_stride, md_idx xp_len, md_idx ext_len,
+                           Py_ssize_t n_images, int n_threads) noexcept nogil:
+    cdef md_bwd_image_f32 f32 = md_conv_bwd_image_f32()
+    cdef md_bwd_image_f64 f64 = md_conv_bwd_image_f64()
+    cdef Py_ssize_t n
+    cdef int tid = 0
+    cdef floating* mine = NULL
+    cdef floating* dw = NULL
+    cdef md_idx x_step = gf.C * gf.H * gf.W, y_step = gf.O * gf.Ho * gf.Wo
+    with parallel(num_threads=n_threads):
+        tid = threadid()
+        mine = ws + tid * ws_stride
+        dw = acc + tid * acc_stride
+        for n in prange(n_images, schedule="static"):
+            if floating is float:
+                f32(x + n * x_step, dy + n * y_step, gf, gb, offs_f, offs_b, wpack_b, dx + n * x_step,
+                    dw, dw + gf.Opad * gf.Kpad * gf.VL, mine, mine + xp_len, mine + xp_len + ext_len)
+            else:
+                f64(x + n * x_step, dy + n * y_step, gf, gb, offs_f, offs_b, wpack_b, dx + n * x_step,
+                    dw, dw + gf.Opad * gf.Kpad * gf.VL, mine, mine + xp_len, mine + xp_len + ext_len)
+
+
+def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, grad_x, grad_weight,
+                    grad_bias):
+    """Gradients of :func:`conv2d_forward` given grad_out (N, O, H_out, W_out): writes grad_x
+    (x's shape), grad_weight (weight's shape) and grad_bias (O,) (skipped if None). Needs
+    pad_h <= kh − 1 and pad_w <= kw − 1. Returns None."""
+    cdef int t = _check_direct("conv2d_backward", x, weight, None, pad_h, pad_w)
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+    cdef Py_ssize_t o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
+    if pad_h > kh - 1 or pad_w > kw - 1:
+        raise ValueError(f"conv2d_backward: padding {(pad_h, pad_w)} must be at most kernel size − 1 "
+                         f"{(kh - 1, kw - 1)}")
+    cdef md_conv_geometry gf, gb
+    md_conv_geometry_init(&gf, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize)
+    md_conv_geometry_init(&gb, o, gf.Ho, gf.Wo, kh, kw, kh - 1 - pad_h, kw - 1 - pad_w, c, x.itemsize)
+    _check_output("conv2d_backward", grad_out, "grad_out", (n, o, gf.Ho, gf.Wo), t)
+    _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
+    _check_output("conv2d_backward", grad_weight, "grad_weight", (<object>weight).shape, t)
+    _check_vector("conv2d_backward", grad_bias, "grad_bias", t, o, True, True)
+    # The dx pass convolves dy with the filters flipped in space and in/out channels swapped.
+    flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, o * kh * kw)
+    wpack_b = _pack(flipped, gb.Opad, gb.OB)
+    offs_f, offs_b = _offsets(&gf), _offsets(&gb)
+    cdef int n_threads = _threads(n)
+    cdef md_idx xp_len = max(gf.xp_len, gb.xp_len), ext_len = max(gf.Opad * gf.Ppad, gb.Opad * gb.Ppad)
+    cdef md_idx stride = xp_len + ext_len + gf.Opad * gf.Ppad
+    cdef md_idx acc_stride = gf.Opad * gf.Kpad * gf.VL + gf.Opad
+    ws = np.empty((n_threads, stride), dtype=x.dtype)
+    acc = np.zeros((n_threads, acc_stride), dtype=x.dtype)
+    cdef const md_idx* of = <const md_idx*>_data(offs_f)
+    cdef const md_idx* ob = <const md_idx*>_data(offs_b)
+    cdef void* px = _data(x)
+    cdef void* pg = _data(grad_out)
+    cdef void* pw = _data(wpack_b)
+    cdef void* pdx = _data(grad_x)
+    cdef void* pacc = _data(acc)
+    cdef void* pws = _data(ws)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            _backward_images(<float*>px, <float*>pg, &gf, &gb, of, ob, <float*>pw, <float*>pdx,
+                             <float*>pacc, acc_stride, <float*>pws, stride, xp_len, ext_len, n, n_threads)
+        else:
+            _backward_images(<double*>px, <double*>pg, &gf, &gb, of, ob, <double*>pw, <double*>pdx,
+                             <double*>pacc, acc_stride, <double*>pws, stride, xp_len, ext_len, n, n_threads)
+    # Per-thread, per-lane partial sums → the gradients (small: (O·K·VL + O) per thread).
+    totals = acc.sum(axis=0)
+    cdef md_idx dw_len = gf.Opad * gf.Kpad * gf.VL
+    dw = totals[:dw_len].reshape(gf.Opad, gf.Kpad, gf.VL).sum(axis=2)
+    grad_weight.reshape(o, gf.K)[...] = dw[:o, :gf.K]
+    if grad_bias is not None:
+        grad_bias[...] = totals[dw_len:dw_len + o]

@@ -14,11 +14,15 @@ so that the row index matches ``weight.reshape(C_out, C·kh·kw)`` and the convo
 ``y[n] = W @ cols[n]``. col2im is the adjoint (transpose) of im2col: it scatters-adds each
 column back to the pixels it came from, which is exactly dL/dx given dL/dcols.
 
+conv2d_forward / conv2d_backward are the stride-1 convolution and its gradients. Here they
+are written as that matrix product (im2col, then GEMM); the compiled twins compute the same
+sums directly, without building ``cols`` (minidl/_kernels/conv_direct_impl.h).
+
 Layer: minidl/nn/conv.py.
 """
 import numpy as np
 
-__all__ = ["conv_im2col", "conv_col2im"]
+__all__ = ["conv_im2col", "conv_col2im", "conv2d_forward", "conv2d_backward"]
 
 
 def _out_size(size, k, stride, pad):
@@ -53,3 +57,55 @@ def conv_col2im(cols, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dx):
         for j in range(kernel_w):
             dx_pad[:, :, i:i + stride_h * h_out:stride_h, j:j + stride_w * w_out:stride_w] += cols6[:, :, i, j]
     dx[...] = dx_pad[:, :, pad_h:pad_h + h, pad_w:pad_w + w]
+
+
+def _check_direct(kernel, x, weight, bias, pad_h, pad_w):
+    if x.dtype not in (np.float32, np.float64) or weight.dtype != x.dtype:
+        raise ValueError(f"{kernel}: x and weight must share a float dtype, got {x.dtype} and {weight.dtype}")
+    if x.ndim != 4 or weight.ndim != 4 or weight.shape[1] != x.shape[1]:
+        raise ValueError(f"{kernel}: x (N, C, H, W) and weight (O, C, kh, kw) expected, got {x.shape} and {weight.shape}")
+    if bias is not None and (bias.shape != (weight.shape[0],) or bias.dtype != x.dtype):
+        raise ValueError(f"{kernel}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    if pad_h < 0 or pad_w < 0:
+        raise ValueError(f"{kernel}: padding must be >= 0, got {(pad_h, pad_w)}")
+    if x.shape[2] + 2 * pad_h < weight.shape[2] or x.shape[3] + 2 * pad_w < weight.shape[3]:
+        raise ValueError(f"{kernel}: input {x.shape} with padding {(pad_h, pad_w)} is smaller than the kernel {weight.shape[2:]}")
+    if x.shape[0] == 0 or x.shape[1] == 0 or weight.shape[0] == 0:
+        raise ValueError(f"{kernel}: empty batch or channels: x {x.shape}, weight {weight.shape}")
+    n, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    return n, o, kh, kw, h + 2 * pad_h - kh + 1, w + 2 * pad_w - kw + 1
+
+
+def conv2d_forward(x, weight, bias, pad_h, pad_w, out):
+    """Stride-1 convolution: out (N, O, H_out, W_out) = x (N, C, H, W) ⋆ weight (O, C, kh, kw)
+    + bias (O,) (or None), zero padding (pad_h, pad_w). Writes ``out``; returns None."""
+    n, o, kh, kw, h_out, w_out = _check_direct("conv2d_forward", x, weight, bias, pad_h, pad_w)
+    if out.shape != (n, o, h_out, w_out):
+        raise ValueError(f"conv2d_forward: out has shape {out.shape}, expected {(n, o, h_out, w_out)}")
+    cols = np.empty((n, weight[0].size, h_out * w_out), dtype=x.dtype)
+    conv_im2col(x, kh, kw, 1, 1, pad_h, pad_w, cols)
+    np.matmul(weight.reshape(o, -1), cols, out=out.reshape(n, o, -1))   # Y[n] = W · X[n]
+    if bias is not None:
+        out += bias[:, None, None]
+
+
+def conv2d_backward(x, weight, grad_out, pad_h, pad_w, grad_x, grad_weight, grad_bias):
+    """Gradients of :func:`conv2d_forward` given grad_out (N, O, H_out, W_out): writes grad_x
+    (x's shape), grad_weight (weight's shape) and grad_bias (O,) (skipped if None). Needs
+    pad_h <= kh − 1 and pad_w <= kw − 1. Returns None."""
+    n, o, kh, kw, h_out, w_out = _check_direct("conv2d_backward", x, weight, None, pad_h, pad_w)
+    if pad_h > kh - 1 or pad_w > kw - 1:
+        raise ValueError(f"conv2d_backward: padding {(pad_h, pad_w)} must be at most kernel size − 1 {(kh - 1, kw - 1)}")
+    if grad_out.shape != (n, o, h_out, w_out):
+        raise ValueError(f"conv2d_backward: grad_out has shape {grad_out.shape}, expected {(n, o, h_out, w_out)}")
+    if grad_x.shape != x.shape or grad_weight.shape != weight.shape:
+        raise ValueError(f"conv2d_backward: grad_x/grad_weight must have x's {x.shape} and weight's {weight.shape} shapes")
+    cols = np.empty((n, weight[0].size, h_out * w_out), dtype=x.dtype)
+    conv_im2col(x, kh, kw, 1, 1, pad_h, pad_w, cols)
+    g = grad_out.reshape(n, o, -1)
+    w2 = weight.reshape(o, -1)
+    grad_weight.reshape(o, -1)[...] = np.tensordot(g, cols, axes=([0, 2], [0, 2]))  # dW = Σ_n dY[n] X[n]ᵀ
+    if grad_bias is not None:
+        grad_bias[...] = g.sum(axis=(0, 2))                                   # db = Σ_{n,l} dY
+    conv_col2im(np.matmul(w2.T, g), kh, kw, 1, 1, pad_h, pad_w, grad_x)     # dx = col2im(Wᵀ dY)

@@ -1,0 +1,200 @@
+/* Stride-1 direct convolution for minidl/_kernels/conv.pyx (see conv_direct_impl.h for the
+ * algorithm). The wheel is built for the baseline instruction set, so the inner kernels are
+ * compiled three times on x86-64 GCC/Clang (AVX-512, AVX2+FMA, SSE2) and chosen once at run
+ * time from what the CPU supports; other compilers and architectures get the portable build.
+ * The environment variable MINIDL_CONV_ISA=avx512|avx2|generic caps the choice (for tests
+ * and benchmarks). Nothing here touches Python objects: conv.pyx validates, allocates and
+ * calls these per image, without the GIL.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef ptrdiff_t md_idx;
+
+typedef struct {
+    md_idx C, H, W;      /* input image (channels, height, width) */
+    md_idx kh, kw, ph, pw;
+    md_idx O, Ho, Wo;    /* output channels and size (stride 1) */
+    md_idx Hp, Wp;       /* padded input */
+    md_idx P, Ppad;      /* positions on the padded-width output grid (Ho·Wp), rounded up */
+    md_idx OB, Opad;     /* output channels per tile, O rounded up to it */
+    md_idx VL;           /* elements per vector (partial sums per weight-gradient entry) */
+    md_idx K, Kpad;      /* taps C·kh·kw, rounded up to MD_KB */
+    md_idx xp_len;       /* elements of the padded-input scratch, incl. the tail reads */
+} md_conv_geometry;
+
+#define MD_KB 3  /* taps per weight-gradient tile (one row of a 3-wide kernel) */
+
+enum { MD_ISA_GENERIC = 0, MD_ISA_AVX2 = 1, MD_ISA_AVX512 = 2 };
+static const char *md_isa_names[] = {"generic", "avx2", "avx512"};
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define MD_MULTI_ISA 1
+#else
+#define MD_MULTI_ISA 0
+#endif
+
+static int md_isa_detected = -1;   /* what the CPU supports */
+static int md_isa_active = -1;     /* what is used (<= detected) */
+
+static int md_conv_isa(void)
+{
+    if (md_isa_active >= 0)
+        return md_isa_active;
+    int isa = MD_ISA_GENERIC;
+#if MD_MULTI_ISA
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        isa = MD_ISA_AVX512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        isa = MD_ISA_AVX2;
+#endif
+    md_isa_detected = isa;
+    const char *cap = getenv("MINIDL_CONV_ISA");
+    if (cap) {
+        for (int i = 0; i < 3; i++)
+            if (strcmp(cap, md_isa_names[i]) == 0 && i < isa)
+                isa = i;
+    }
+    md_isa_active = isa;
+    return isa;
+}
+
+/* Use `isa` if the CPU supports it (returns the one in use). */
+static int md_conv_set_isa(int isa)
+{
+    md_conv_isa();
+    if (isa >= 0 && isa <= md_isa_detected)
+        md_isa_active = isa;
+    return md_isa_active;
+}
+
+/* Tile shape of each variant: output channels per tile, vectors per forward tile, vector bytes. */
+static void md_conv_tiles(int isa, size_t elsize, md_idx *ob, md_idx *vl, md_idx *tile)
+{
+#if MD_MULTI_ISA
+    if (isa == MD_ISA_AVX512) { *ob = 8; *vl = 64 / (md_idx)elsize; *tile = 3 * *vl; return; }
+    if (isa == MD_ISA_AVX2) { *ob = 4; *vl = 32 / (md_idx)elsize; *tile = 3 * *vl; return; }
+    *ob = 4; *vl = 16 / (md_idx)elsize; *tile = 3 * *vl;
+#elif defined(__GNUC__)
+    (void)isa; *ob = 4; *vl = 16 / (md_idx)elsize; *tile = 3 * *vl;
+#else
+    (void)isa; (void)elsize; *ob = 4; *vl = 1; *tile = 4;
+#endif
+}
+
+static md_idx md_round_up(md_idx v, md_idx m) { return (v + m - 1) / m * m; }
+
+/* Fill g for an image (C, H, W), O filters kh × kw, padding (ph, pw), element size elsize. */
+static void md_conv_geometry_init(md_conv_geometry *g, md_idx C, md_idx H, md_idx W, md_idx kh, md_idx kw,
+                                  md_idx ph, md_idx pw, md_idx O, size_t elsize)
+{
+    md_idx tile;
+    g->C = C; g->H = H; g->W = W; g->kh = kh; g->kw = kw; g->ph = ph; g->pw = pw; g->O = O;
+    g->Hp = H + 2 * ph; g->Wp = W + 2 * pw;
+    g->Ho = g->Hp - kh + 1; g->Wo = g->Wp - kw + 1;
+    md_conv_tiles(md_conv_isa(), elsize, &g->OB, &g->VL, &tile);
+    g->P = g->Ho * g->Wp;
+    g->Ppad = md_round_up(g->P, tile);
+    g->Opad = md_round_up(O, g->OB);
+    g->K = C * kh * kw;
+    g->Kpad = md_round_up(g->K, MD_KB);
+    /* The farthest read is offs[K-1] + Ppad - 1, offs[K-1] = (C-1)·Hp·Wp + (kh-1)·Wp + kw-1. */
+    md_idx reach = (C - 1) * g->Hp * g->Wp + (kh - 1) * g->Wp + (kw - 1) + g->Ppad;
+    g->xp_len = reach > C * g->Hp * g->Wp ? reach : C * g->Hp * g->Wp;
+}
+
+#define MD_KERNEL_FAMILY(T, SUF)                                                              \
+    typedef void (*md_fwd_image_##SUF)(const T *, const md_conv_geometry *, const T *,        \
+                                        const md_idx *, const T *, T *, T *, T *);            \
+    typedef void (*md_bwd_image_##SUF)(const T *, const T *, const md_conv_geometry *,        \
+                                        const md_conv_geometry *, const md_idx *,             \
+                                        const md_idx *, const T *, T *, T *, T *, T *, T *, T *);
+MD_KERNEL_FAMILY(float, f32)
+MD_KERNEL_FAMILY(double, f64)
+
+/* ---- instantiations ---------------------------------------------------------------- */
+#if MD_MULTI_ISA
+/* MD_PIN(v): keep a loaded vector in a register (GCC otherwise re-reads it from memory as an
+ * FMA operand for every use, doubling the loads of the weight-gradient kernel). */
+#define MD_ATTR __attribute__((target("avx512f,fma")))
+#define MD_VBYTES 64
+#define MD_OB 8
+#define MD_NV 3
+#define MD_T float
+#define MD(name) md_f32_avx512_##name
+#define MD_PIN(v) __asm__("" : "+v"(v))
+#include "conv_direct_impl.h"
+#undef MD_T
+#undef MD
+#define MD_T double
+#define MD(name) md_f64_avx512_##name
+#define MD_PIN(v) __asm__("" : "+v"(v))
+#include "conv_direct_impl.h"
+#undef MD_T
+#undef MD
+#undef MD_ATTR
+#undef MD_VBYTES
+#undef MD_OB
+
+#define MD_ATTR __attribute__((target("avx2,fma")))
+#define MD_VBYTES 32
+#define MD_OB 4
+#define MD_T float
+#define MD(name) md_f32_avx2_##name
+#define MD_PIN(v) __asm__("" : "+x"(v))
+#include "conv_direct_impl.h"
+#undef MD_T
+#undef MD
+#define MD_T double
+#define MD(name) md_f64_avx2_##name
+#define MD_PIN(v) __asm__("" : "+x"(v))
+#include "conv_direct_impl.h"
+#undef MD_T
+#undef MD
+#undef MD_ATTR
+#undef MD_VBYTES
+#undef MD_OB
+#undef MD_NV
+#endif
+
+/* Portable build: 16-byte vectors with GCC/Clang vector extensions, plain scalars otherwise. */
+#define MD_ATTR
+#if defined(__GNUC__)
+#define MD_VBYTES 16
+#define MD_NV 3
+#else
+#define MD_VBYTES 0
+#define MD_NV 4
+#endif
+#define MD_OB 4
+#define MD_T float
+#define MD(name) md_f32_generic_##name
+#include "conv_direct_impl.h"
+#undef MD_T
+#undef MD
+#define MD_T double
+#define MD(name) md_f64_generic_##name
+#include "conv_direct_impl.h"
+#undef MD_T
+#undef MD
+#undef MD_ATTR
+#undef MD_VBYTES
+#undef MD_OB
+#undef MD_NV
+
+/* ---- dispatch --------------------------------------------------------------------- */
+#if MD_MULTI_ISA
+#define MD_PICK(SUF, name) \
+    (md_conv_isa() == MD_ISA_AVX512 ? md_##SUF##_avx512_##name \
+     : md_conv_isa() == MD_ISA_AVX2 ? md_##SUF##_avx2_##name : md_##SUF##_generic_##name)
+#else
+#define MD_PICK(SUF, name) md_##SUF##_generic_##name
+#endif
+
+static md_fwd_image_f32 md_conv_fwd_image_f32(void) { return MD_PICK(f32, fwd_image); }
+static md_fwd_image_f64 md_conv_fwd_image_f64(void) { return MD_PICK(f64, fwd_image); }
+static md_bwd_image_f32 md_conv_bwd_image_f32(void) { return MD_PICK(f32, bwd_image); }
+static md_bwd_image_f64 md_conv_bwd_image_f64(void) { return MD_PICK(f64, bwd_image); }
+static const char *md_conv_isa_name(void) { return md_isa_names[md_conv_isa()]; }

@@ -1,0 +1,156 @@
+/* One instantiation of the stride-1 direct convolution kernels; included by conv_direct.h
+ * once per (element type, instruction set). Before including, define:
+ *
+ *   MD_T        element type (float or double)
+ *   MD_VBYTES   vector width in bytes (64 = AVX-512, 32 = AVX2, 16 = SSE2/NEON, 0 = scalar)
+ *   MD_OB       output channels per register tile
+ *   MD_NV       vectors of output positions per forward tile
+ *   MD_ATTR     function attribute selecting the instruction set (may be empty)
+ *   MD(name)    name mangling, e.g. md_f32_avx512_##name
+ *
+ * The algorithm ("implicit GEMM on a padded-width layout"): pad each image into
+ * xp[c][r][s] (Hp × Wp rows), and number output positions p = oh·Wp + ow, i.e. on a grid
+ * Wp wide instead of W_out (the kw − 1 extra columns per row are computed and thrown
+ * away). Then the im2col matrix is never built, because its row k = (c, i, j) is just
+ * xp shifted by offs[k] = c·Hp·Wp + i·Wp + j:
+ *
+ *     y_ext[o][p]  = Σ_k W[o][k] · xp[offs[k] + p]              (forward, and dx)
+ *     dW[o][k]    += Σ_p dy_ext[o][p] · xp[offs[k] + p]          (dy_ext: junk columns = 0)
+ *
+ * dx is the forward kernel run on dy padded by (k − 1 − p) with the filters flipped and
+ * in/out channels swapped. Register tiles: the forward keeps MD_OB × MD_NV vector
+ * accumulators (output channels × output positions), the weight gradient MD_OB × MD_KB
+ * (output channels × taps), so every loaded vector feeds several FMAs.
+ */
+
+#if MD_VBYTES > 0
+typedef MD_T MD(vec) __attribute__((vector_size(MD_VBYTES), aligned(sizeof(MD_T)), __may_alias__));
+#define MD_VL ((md_idx)(MD_VBYTES / sizeof(MD_T)))
+#else
+typedef MD_T MD(vec);
+#define MD_VL ((md_idx)1)
+#endif
+#ifndef MD_PIN
+#define MD_PIN(v) ((void)0)
+#endif
+#define MD_LOAD(ptr) (*(const MD(vec) *)(ptr))
+#define MD_STORE(ptr, v) (*(MD(vec) *)(ptr) = (v))
+
+/* ext[r][p] = Σ_k wblk[k][r] · xp[offs[k] + p] for r < MD_OB, p < ppad (a multiple of the tile). */
+static MD_ATTR void MD(fwd_block)(const MD_T *xp, const md_idx *offs, md_idx K, const MD_T *wblk,
+                                  MD_T *ext, md_idx ppad)
+{
+    for (md_idx p = 0; p < ppad; p += MD_NV * MD_VL) {
+        MD(vec) acc[MD_OB][MD_NV];
+        for (int r = 0; r < MD_OB; r++)
+            for (int v = 0; v < MD_NV; v++)
+                acc[r][v] = (MD(vec)){0};
+        for (md_idx k = 0; k < K; k++) {
+            const MD_T *src = xp + offs[k] + p;
+            const MD_T *w = wblk + k * MD_OB;
+            MD(vec) xv[MD_NV];
+            for (int v = 0; v < MD_NV; v++)
+                xv[v] = MD_LOAD(src + v * MD_VL);
+            for (int r = 0; r < MD_OB; r++) {
+                MD_T s = w[r];
+                for (int v = 0; v < MD_NV; v++)
+                    acc[r][v] += s * xv[v];
+            }
+        }
+        for (int r = 0; r < MD_OB; r++)
+            for (int v = 0; v < MD_NV; v++)
+                MD_STORE(ext + r * ppad + p + v * MD_VL, acc[r][v]);
+    }
+}
+
+/* dw[r][q] += Σ_p dyb[r][p] · xp[offs[q] + p] for r < MD_OB, q < MD_KB, kept as vectors of
+ * MD_VL partial sums (dw[r][q][0..VL)): the horizontal sums are done once, after all images. */
+static MD_ATTR void MD(dw_block)(const MD_T *xp, const md_idx *offs, const MD_T *dyb, md_idx ppad,
+                                 MD_T *dw, md_idx ldw)
+{
+    MD(vec) acc[MD_OB][MD_KB];
+    const MD_T *xs[MD_KB];
+    for (int q = 0; q < MD_KB; q++)
+        xs[q] = xp + offs[q];
+    for (int r = 0; r < MD_OB; r++)
+        for (int q = 0; q < MD_KB; q++)
+            acc[r][q] = (MD(vec)){0};
+    for (md_idx p = 0; p < ppad; p += MD_VL) {
+        MD(vec) xv[MD_KB];
+        for (int q = 0; q < MD_KB; q++)
+            xv[q] = MD_LOAD(xs[q] + p);
+        for (int r = 0; r < MD_OB; r++) {
+            MD(vec) d = MD_LOAD(dyb + r * ppad + p);
+            MD_PIN(d);   /* one load feeding MD_KB FMAs, not MD_KB loads folded into them */
+            for (int q = 0; q < MD_KB; q++)
+                acc[r][q] += d * xv[q];
+        }
+    }
+    for (int r = 0; r < MD_OB; r++)
+        for (int q = 0; q < MD_KB; q++) {
+            MD_T *partial = dw + r * ldw + q * MD_VL;
+            MD_STORE(partial, MD_LOAD(partial) + acc[r][q]);
+        }
+}
+
+/* Copy one image x (C, H, W) into the zero-padded, padded-width scratch xp (g->xp_len). */
+static MD_ATTR void MD(pad_image)(const MD_T *x, const md_conv_geometry *g, MD_T *xp)
+{
+    memset(xp, 0, (size_t)g->xp_len * sizeof(MD_T));
+    for (md_idx c = 0; c < g->C; c++)
+        for (md_idx r = 0; r < g->H; r++)
+            memcpy(xp + c * g->Hp * g->Wp + (r + g->ph) * g->Wp + g->pw, x + (c * g->H + r) * g->W,
+                   (size_t)g->W * sizeof(MD_T));
+}
+
+/* y (O, Ho, Wo) = conv(x (C, H, W), packed weights) + bias (bias may be NULL). */
+static MD_ATTR void MD(fwd_image)(const MD_T *x, const md_conv_geometry *g, const MD_T *wpack,
+                                  const md_idx *offs, const MD_T *bias, MD_T *y, MD_T *xp, MD_T *ext)
+{
+    MD(pad_image)(x, g, xp);
+    for (md_idx ob = 0; ob < g->Opad / MD_OB; ob++)
+        MD(fwd_block)(xp, offs, g->K, wpack + ob * g->K * MD_OB, ext + ob * MD_OB * g->Ppad, g->Ppad);
+    for (md_idx o = 0; o < g->O; o++) {
+        MD_T b = bias ? bias[o] : (MD_T)0;
+        for (md_idx oh = 0; oh < g->Ho; oh++) {
+            const MD_T *src = ext + o * g->Ppad + oh * g->Wp;
+            MD_T *dst = y + (o * g->Ho + oh) * g->Wo;
+            for (md_idx ow = 0; ow < g->Wo; ow++)
+                dst[ow] = src[ow] + b;
+        }
+    }
+}
+
+/* One image's backward. gf: the forward geometry; gb: the geometry of the dx pass (input dy,
+ * output dx). Adds this image's dW into dwacc (Opad, Kpad, VL) and db into dbacc (Opad); writes
+ * dx (C, H, W). Scratch: xp (max xp_len), ext (max Opad·Ppad), dyext (gf->Opad · gf->Ppad). */
+static MD_ATTR void MD(bwd_image)(const MD_T *x, const MD_T *dy, const md_conv_geometry *gf,
+                                  const md_conv_geometry *gb, const md_idx *offs_f, const md_idx *offs_b,
+                                  const MD_T *wpack_b, MD_T *dx, MD_T *dwacc, MD_T *dbacc,
+                                  MD_T *xp, MD_T *ext, MD_T *dyext)
+{
+    MD(pad_image)(x, gf, xp);
+    memset(dyext, 0, (size_t)(gf->Opad * gf->Ppad) * sizeof(MD_T));
+    for (md_idx o = 0; o < gf->O; o++) {
+        MD_T s = 0;
+        for (md_idx oh = 0; oh < gf->Ho; oh++) {
+            const MD_T *src = dy + (o * gf->Ho + oh) * gf->Wo;
+            MD_T *dst = dyext + o * gf->Ppad + oh * gf->Wp;
+            for (md_idx ow = 0; ow < gf->Wo; ow++) {
+                dst[ow] = src[ow];
+                s += src[ow];
+            }
+        }
+        dbacc[o] += s;
+    }
+    for (md_idx ob = 0; ob < gf->Opad / MD_OB; ob++)
+        for (md_idx k = 0; k < gf->Kpad; k += MD_KB)
+            MD(dw_block)(xp, offs_f + k, dyext + ob * MD_OB * gf->Ppad, gf->Ppad,
+                         dwacc + (ob * MD_OB * gf->Kpad + k) * MD_VL, gf->Kpad * MD_VL);
+    MD(fwd_image)(dy, gb, wpack_b, offs_b, NULL, dx, xp, ext);
+}
+
+#undef MD_VL
+#undef MD_PIN
+#undef MD_LOAD
+#undef MD_STORE
