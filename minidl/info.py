@@ -31,7 +31,8 @@ def _blas_threads():
 
 
 def info(file=None) -> dict:
-    """Print (and return as a dict) minidl's version, backend, OpenMP, BLAS and thread settings."""
+    """Print (and return as a dict) minidl's version, backend, OpenMP, BLAS and thread settings,
+    and the instruction set the direct convolution kernels chose for this CPU."""
     import minidl
     from minidl import _kernels, backend
 
@@ -52,6 +53,12 @@ def info(file=None) -> dict:
         from minidl._kernels import _build
 
         facts["openmp_max_threads"] = _build.openmp_max_threads()
+    except ImportError:
+        pass
+    try:
+        from minidl._kernels import conv
+
+        facts["conv_instruction_set"] = conv.conv_isa()
     except ImportError:
         pass
     threads = _blas_threads()

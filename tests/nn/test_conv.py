@@ -80,10 +80,11 @@ def test_gradients_accumulate_and_output_is_fresh(backend_name):
     y1 = conv(x)
     conv.zero_grad()
     conv.backward(g)
-    once = conv.weight.grad.copy()
+    once = conv.weight.grad.copy(), conv.bias.grad.copy()
     y2 = conv(x)
     conv.backward(g)
-    np.testing.assert_allclose(conv.weight.grad, 2 * once, rtol=1e-12)
+    np.testing.assert_allclose(conv.weight.grad, 2 * once[0], rtol=1e-12)
+    np.testing.assert_allclose(conv.bias.grad, 2 * once[1], rtol=1e-12)
     assert y1 is not y2 and not np.shares_memory(y1, y2)
 
 
@@ -117,11 +118,16 @@ def test_errors_name_the_layer_and_shapes():
         conv(np.array([["a"]]))
 
 
-def test_matches_torch_forward_and_all_gradients():
+@pytest.mark.parametrize("kernel_size, stride, padding", [
+    ((3, 2), (2, 1), (1, 1)),     # strided: im2col + GEMM
+    ((3, 2), (1, 1), (2, 1)),     # stride 1: the direct kernels (padding = kernel − 1)
+    ((5, 5), (1, 1), (2, 2)),
+])
+def test_matches_torch_forward_and_all_gradients(kernel_size, stride, padding):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(7)
-    conv = Conv2d(3, 5, (3, 2), stride=(2, 1), padding=(1, 1), dtype=np.float64, rng=rng)
-    ref = torch.nn.Conv2d(3, 5, (3, 2), stride=(2, 1), padding=(1, 1)).double()
+    conv = Conv2d(3, 5, kernel_size, stride=stride, padding=padding, dtype=np.float64, rng=rng)
+    ref = torch.nn.Conv2d(3, 5, kernel_size, stride=stride, padding=padding).double()
     with torch.no_grad():
         ref.weight.copy_(torch.from_numpy(conv.weight.data))
         ref.bias.copy_(torch.from_numpy(conv.bias.data))

@@ -62,8 +62,10 @@ def conv_col2im(cols, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dx):
 def _check_direct(kernel, x, weight, bias, pad_h, pad_w):
     if x.dtype not in (np.float32, np.float64) or weight.dtype != x.dtype:
         raise ValueError(f"{kernel}: x and weight must share a float dtype, got {x.dtype} and {weight.dtype}")
-    if x.ndim != 4 or weight.ndim != 4 or weight.shape[1] != x.shape[1]:
+    if x.ndim != 4 or weight.ndim != 4:
         raise ValueError(f"{kernel}: x (N, C, H, W) and weight (O, C, kh, kw) expected, got {x.shape} and {weight.shape}")
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(f"{kernel}: weight {weight.shape} expects {weight.shape[1]} input channels, x has shape {x.shape}")
     if bias is not None and (bias.shape != (weight.shape[0],) or bias.dtype != x.dtype):
         raise ValueError(f"{kernel}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
     if pad_h < 0 or pad_w < 0:
@@ -99,8 +101,10 @@ def conv2d_backward(x, weight, grad_out, pad_h, pad_w, grad_x, grad_weight, grad
         raise ValueError(f"conv2d_backward: padding {(pad_h, pad_w)} must be at most kernel size − 1 {(kh - 1, kw - 1)}")
     if grad_out.shape != (n, o, h_out, w_out):
         raise ValueError(f"conv2d_backward: grad_out has shape {grad_out.shape}, expected {(n, o, h_out, w_out)}")
-    if grad_x.shape != x.shape or grad_weight.shape != weight.shape:
-        raise ValueError(f"conv2d_backward: grad_x/grad_weight must have x's {x.shape} and weight's {weight.shape} shapes")
+    if grad_x.shape != x.shape:
+        raise ValueError(f"conv2d_backward: grad_x has shape {grad_x.shape}, expected {x.shape}")
+    if grad_weight.shape != weight.shape:
+        raise ValueError(f"conv2d_backward: grad_weight has shape {grad_weight.shape}, expected {weight.shape}")
     cols = np.empty((n, weight[0].size, h_out * w_out), dtype=x.dtype)
     conv_im2col(x, kh, kw, 1, 1, pad_h, pad_w, cols)
     g = grad_out.reshape(n, o, -1)
