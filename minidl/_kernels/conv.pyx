@@ -6,8 +6,8 @@ minidl/_kernels/reference/conv.py.
       cols[n, (c·kh + i)·kw + j, oh·W_out + ow] = x_pad[n, c, oh·sh + i, ow·sw + j]
 
 * conv2d_forward / conv2d_backward: stride-1 convolution computed directly, without the
-  im2col matrix (C code in conv_direct.h / conv_direct_impl.h, explained there), one image
-  per OpenMP thread. The im2col matrix of a (32, 16, 28, 28) batch is 14 MB, written and
+  im2col matrix (C code in conv_direct.h / conv_direct_impl.h, explained there), a group of
+  images per call, the groups shared among the OpenMP threads. The im2col matrix of a (32, 16, 28, 28) batch is 14 MB, written and
   read back from memory twice per step; the direct kernels keep one padded image (~60 KB)
   in cache instead, and use the widest vectors the CPU has.
 """
@@ -23,26 +23,27 @@ include "_validation.pxi"
 cdef extern from "conv_direct.h" nogil:
     ctypedef Py_ssize_t md_idx
     ctypedef struct md_conv_geometry:
-        md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, P, Ppad, OB, Opad, VL, K, Kpad, xp_len
-    ctypedef void (*md_fwd_image_f32)(const float*, const md_conv_geometry*, const float*, const md_idx*,
-                                      const float*, float*, float*, float*) noexcept nogil
-    ctypedef void (*md_fwd_image_f64)(const double*, const md_conv_geometry*, const double*, const md_idx*,
-                                      const double*, double*, double*, double*) noexcept nogil
-    ctypedef void (*md_bwd_image_f32)(const float*, const float*, const md_conv_geometry*,
-                                      const md_conv_geometry*, const md_idx*, const md_idx*, const float*,
-                                      float*, float*, float*, float*, float*, float*) noexcept nogil
-    ctypedef void (*md_bwd_image_f64)(const double*, const double*, const md_conv_geometry*,
-                                      const md_conv_geometry*, const md_idx*, const md_idx*, const double*,
-                                      double*, double*, double*, double*, double*, double*) noexcept nogil
+        md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, G, plane, cstride, tile, Ppad, OB, Opad, VL, K, Kpad, xp_len
+    ctypedef void (*md_fwd_images_f32)(const float*, md_idx, const md_conv_geometry*, const float*,
+                                       const md_idx*, const float*, float*, float*, float*) noexcept nogil
+    ctypedef void (*md_fwd_images_f64)(const double*, md_idx, const md_conv_geometry*, const double*,
+                                       const md_idx*, const double*, double*, double*, double*) noexcept nogil
+    ctypedef void (*md_bwd_images_f32)(const float*, const float*, md_idx, const md_conv_geometry*,
+                                       const md_conv_geometry*, const md_idx*, const md_idx*, const float*,
+                                       float*, float*, float*, float*, float*, float*) noexcept nogil
+    ctypedef void (*md_bwd_images_f64)(const double*, const double*, md_idx, const md_conv_geometry*,
+                                       const md_conv_geometry*, const md_idx*, const md_idx*, const double*,
+                                       double*, double*, double*, double*, double*, double*) noexcept nogil
     void md_conv_geometry_init(md_conv_geometry* g, md_idx C, md_idx H, md_idx W, md_idx kh, md_idx kw,
-                               md_idx ph, md_idx pw, md_idx O, size_t elsize)
-    md_fwd_image_f32 md_conv_fwd_image_f32()
-    md_fwd_image_f64 md_conv_fwd_image_f64()
-    md_bwd_image_f32 md_conv_bwd_image_f32()
-    md_bwd_image_f64 md_conv_bwd_image_f64()
+                               md_idx ph, md_idx pw, md_idx O, size_t elsize, md_idx G)
+    md_fwd_images_f32 md_conv_fwd_images_f32()
+    md_fwd_images_f64 md_conv_fwd_images_f64()
+    md_bwd_images_f32 md_conv_bwd_images_f32()
+    md_bwd_images_f64 md_conv_bwd_images_f64()
     const char* md_conv_isa_name()
     int md_conv_set_isa(int isa)
     int MD_KB
+    int MD_LINE
 
 cdef extern from *:
     """
@@ -211,11 +212,26 @@ cdef object _pack(object w2, md_idx rows_pad, md_idx ob):
 
 
 cdef object _offsets(const md_conv_geometry* g):
-    """offs[k] = c·Hp·Wp + i·Wp + j for k = (c·kh + i)·kw + j < K; 0 (a harmless read) up to Kpad."""
+    """offs[k] = c·cstride + i·Wp + j for k = (c·kh + i)·kw + j < K; 0 (a harmless read) up to Kpad."""
     offs = np.zeros(g.Kpad, dtype=np.intp)
-    offs[:g.K] = (np.arange(g.C)[:, None, None] * (g.Hp * g.Wp) + np.arange(g.kh)[None, :, None] * g.Wp
+    offs[:g.K] = (np.arange(g.C)[:, None, None] * g.cstride + np.arange(g.kh)[None, :, None] * g.Wp
                   + np.arange(g.kw)[None, None, :]).ravel()
     return offs
+
+
+cdef inline md_idx _lines(md_idx count, md_idx itemsize) noexcept:
+    """``count`` elements rounded up to whole cache lines."""
+    cdef md_idx per_line = MD_LINE // itemsize
+    return (count + per_line - 1) // per_line * per_line
+
+
+cdef object _workspace(int n_threads, md_idx stride, object dtype):
+    """(n_threads, stride) scratch whose rows start on a cache line (stride is whole lines):
+    the kernels' row starts, and so most of their vector loads, are then aligned."""
+    cdef md_idx itemsize = np.dtype(dtype).itemsize
+    raw = np.empty(n_threads * stride + MD_LINE // itemsize, dtype=dtype)
+    cdef md_idx shift = ((-<size_t>cnp.PyArray_DATA(raw)) % MD_LINE) // itemsize
+    return raw[shift:shift + n_threads * stride].reshape(n_threads, stride)
 
 
 cdef inline int _threads(Py_ssize_t n_images) noexcept:
@@ -223,23 +239,35 @@ cdef inline int _threads(Py_ssize_t n_images) noexcept:
     return <int>(n_images if n_images < t else t)
 
 
+cdef md_idx _group_size(md_idx n_images, int n_threads, md_idx plane, md_idx channels):
+    """Images per kernel call: enough output positions (~512) to amortise each register tile's
+    set-up on small images, at most ~64K elements of padded input (cache), and the same number
+    of calls on every thread."""
+    cdef md_idx want = min((512 + plane - 1) // plane, 65536 // max(1, channels * plane))
+    want = max(1, want)
+    cdef md_idx calls_per_thread = (n_images + n_threads * want - 1) // (n_threads * want)
+    return (n_images + n_threads * calls_per_thread - 1) // (n_threads * calls_per_thread)
+
+
 cdef void _forward_images(floating* x, floating* y, const md_conv_geometry* g, const floating* wpack,
                           const md_idx* offs, const floating* bias, floating* ws, md_idx ws_stride,
                           Py_ssize_t n_images, int n_threads) noexcept nogil:
-    cdef md_fwd_image_f32 f32 = md_conv_fwd_image_f32()
-    cdef md_fwd_image_f64 f64 = md_conv_fwd_image_f64()
-    cdef Py_ssize_t n
+    cdef md_fwd_images_f32 f32 = md_conv_fwd_images_f32()
+    cdef md_fwd_images_f64 f64 = md_conv_fwd_images_f64()
+    cdef Py_ssize_t group, first, count, n_groups = (n_images + g.G - 1) // g.G
     cdef int tid = 0
     cdef floating* mine = NULL
     cdef md_idx x_step = g.C * g.H * g.W, y_step = g.O * g.Ho * g.Wo
     with parallel(num_threads=n_threads):
         tid = threadid()
         mine = ws + tid * ws_stride
-        for n in prange(n_images, schedule="static"):
+        for group in prange(n_groups, schedule="static"):
+            first = group * g.G
+            count = min(g.G, n_images - first)
             if floating is float:
-                f32(x + n * x_step, g, wpack, offs, bias, y + n * y_step, mine, mine + g.xp_len)
+                f32(x + first * x_step, count, g, wpack, offs, bias, y + first * y_step, mine, mine + g.xp_len)
             else:
-                f64(x + n * x_step, g, wpack, offs, bias, y + n * y_step, mine, mine + g.xp_len)
+                f64(x + first * x_step, count, g, wpack, offs, bias, y + first * y_step, mine, mine + g.xp_len)
 
 
 def conv2d_forward(x, weight, bias, Py_ssize_t pad_h, Py_ssize_t pad_w, out):
@@ -248,14 +276,15 @@ def conv2d_forward(x, weight, bias, Py_ssize_t pad_h, Py_ssize_t pad_w, out):
     cdef int t = _check_direct("conv2d_forward", x, weight, bias, pad_h, pad_w)
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
     cdef Py_ssize_t o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
+    cdef int n_threads = _threads(n)
+    cdef md_idx group = _group_size(n, n_threads, (h + 2 * pad_h) * (w + 2 * pad_w), c)
     cdef md_conv_geometry g
-    md_conv_geometry_init(&g, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize)
+    md_conv_geometry_init(&g, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize, group)
     _check_output("conv2d_forward", out, "out", (n, o, g.Ho, g.Wo), t)
     wpack = _pack(weight.reshape(o, g.K), g.Opad, g.OB)
     offs = _offsets(&g)
-    cdef int n_threads = _threads(n)
-    cdef md_idx stride = g.xp_len + g.Opad * g.Ppad
-    ws = np.empty((n_threads, stride), dtype=x.dtype)
+    cdef md_idx stride = g.xp_len + _lines(g.Opad * g.Ppad, x.itemsize)
+    ws = _workspace(n_threads, stride, x.dtype)
     cdef const md_idx* offs_p = <const md_idx*>_data(offs)
     cdef void* px = _data(x)
     cdef void* py = _data(out)
@@ -276,9 +305,9 @@ cdef void _backward_images(const floating* x, const floating* dy, const md_conv_
                            const floating* wpack_b, floating* dx, floating* acc, md_idx acc_stride,
                            floating* ws, md_idx ws_stride, md_idx xp_len, md_idx ext_len,
                            Py_ssize_t n_images, int n_threads) noexcept nogil:
-    cdef md_bwd_image_f32 f32 = md_conv_bwd_image_f32()
-    cdef md_bwd_image_f64 f64 = md_conv_bwd_image_f64()
-    cdef Py_ssize_t n
+    cdef md_bwd_images_f32 f32 = md_conv_bwd_images_f32()
+    cdef md_bwd_images_f64 f64 = md_conv_bwd_images_f64()
+    cdef Py_ssize_t group, first, count, n_groups = (n_images + gf.G - 1) // gf.G
     cdef int tid = 0
     cdef floating* mine = NULL
     cdef floating* dw = NULL
@@ -287,13 +316,17 @@ cdef void _backward_images(const floating* x, const floating* dy, const md_conv_
         tid = threadid()
         mine = ws + tid * ws_stride
         dw = acc + tid * acc_stride
-        for n in prange(n_images, schedule="static"):
+        for group in prange(n_groups, schedule="static"):
+            first = group * gf.G
+            count = min(gf.G, n_images - first)
             if floating is float:
-                f32(x + n * x_step, dy + n * y_step, gf, gb, offs_f, offs_b, wpack_b, dx + n * x_step,
-                    dw, dw + gf.Opad * gf.Kpad * gf.VL, mine, mine + xp_len, mine + xp_len + ext_len)
+                f32(x + first * x_step, dy + first * y_step, count, gf, gb, offs_f, offs_b, wpack_b,
+                    dx + first * x_step, dw, dw + gf.Opad * gf.Kpad, mine, mine + xp_len,
+                    mine + xp_len + ext_len)
             else:
-                f64(x + n * x_step, dy + n * y_step, gf, gb, offs_f, offs_b, wpack_b, dx + n * x_step,
-                    dw, dw + gf.Opad * gf.Kpad * gf.VL, mine, mine + xp_len, mine + xp_len + ext_len)
+                f64(x + first * x_step, dy + first * y_step, count, gf, gb, offs_f, offs_b, wpack_b,
+                    dx + first * x_step, dw, dw + gf.Opad * gf.Kpad, mine, mine + xp_len,
+                    mine + xp_len + ext_len)
 
 
 def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, grad_x, grad_weight,
@@ -307,9 +340,13 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, gra
     if pad_h > kh - 1 or pad_w > kw - 1:
         raise ValueError(f"conv2d_backward: padding {(pad_h, pad_w)} must be at most kernel size − 1 "
                          f"{(kh - 1, kw - 1)}")
+    cdef int n_threads = _threads(n)
+    cdef md_idx h_out = h + 2 * pad_h - kh + 1, w_out = w + 2 * pad_w - kw + 1
+    cdef md_idx plane = max((h + 2 * pad_h) * (w + 2 * pad_w), (h_out + 2 * (kh - 1 - pad_h)) * (w_out + 2 * (kw - 1 - pad_w)))
+    cdef md_idx group = _group_size(n, n_threads, plane, max(c, o))
     cdef md_conv_geometry gf, gb
-    md_conv_geometry_init(&gf, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize)
-    md_conv_geometry_init(&gb, o, gf.Ho, gf.Wo, kh, kw, kh - 1 - pad_h, kw - 1 - pad_w, c, x.itemsize)
+    md_conv_geometry_init(&gf, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize, group)
+    md_conv_geometry_init(&gb, o, h_out, w_out, kh, kw, kh - 1 - pad_h, kw - 1 - pad_w, c, x.itemsize, group)
     _check_output("conv2d_backward", grad_out, "grad_out", (n, o, gf.Ho, gf.Wo), t)
     _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
     _check_output("conv2d_backward", grad_weight, "grad_weight", (<object>weight).shape, t)
@@ -318,11 +355,11 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, gra
     flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, o * kh * kw)
     wpack_b = _pack(flipped, gb.Opad, gb.OB)
     offs_f, offs_b = _offsets(&gf), _offsets(&gb)
-    cdef int n_threads = _threads(n)
-    cdef md_idx xp_len = max(gf.xp_len, gb.xp_len), ext_len = max(gf.Opad * gf.Ppad, gb.Opad * gb.Ppad)
-    cdef md_idx stride = xp_len + ext_len + gf.Opad * gf.Ppad
-    cdef md_idx acc_stride = gf.Opad * gf.Kpad * gf.VL + gf.Opad
-    ws = np.empty((n_threads, stride), dtype=x.dtype)
+    cdef md_idx xp_len = max(gf.xp_len, gb.xp_len)
+    cdef md_idx ext_len = _lines(max(gf.Opad * gf.Ppad, gb.Opad * gb.Ppad), x.itemsize)
+    cdef md_idx stride = xp_len + ext_len + _lines(gf.Opad * gf.Ppad, x.itemsize)
+    cdef md_idx acc_stride = gf.Opad * gf.Kpad + gf.Opad
+    ws = _workspace(n_threads, stride, x.dtype)
     acc = np.zeros((n_threads, acc_stride), dtype=x.dtype)
     cdef const md_idx* of = <const md_idx*>_data(offs_f)
     cdef const md_idx* ob = <const md_idx*>_data(offs_b)
@@ -339,10 +376,10 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, gra
         else:
             _backward_images(<double*>px, <double*>pg, &gf, &gb, of, ob, <double*>pw, <double*>pdx,
                              <double*>pacc, acc_stride, <double*>pws, stride, xp_len, ext_len, n, n_threads)
-    # Per-thread, per-lane partial sums → the gradients (small: (O·K·VL + O) per thread).
-    totals = acc.sum(axis=0)
-    cdef md_idx dw_len = gf.Opad * gf.Kpad * gf.VL
-    dw = totals[:dw_len].reshape(gf.Opad, gf.Kpad, gf.VL).sum(axis=2)
+    # Per-thread partial sums → the gradients (small: O·K + O per thread).
+    totals = acc.sum(axis=0) if n_threads > 1 else acc[0]
+    cdef md_idx dw_len = gf.Opad * gf.Kpad
+    dw = totals[:dw_len].reshape(gf.Opad, gf.Kpad)
     grad_weight.reshape(o, gf.K)[...] = dw[:o, :gf.K]
     if grad_bias is not None:
         grad_bias[...] = totals[dw_len:dw_len + o]

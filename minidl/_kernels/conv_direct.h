@@ -17,14 +17,18 @@ typedef struct {
     md_idx kh, kw, ph, pw;
     md_idx O, Ho, Wo;    /* output channels and size (stride 1) */
     md_idx Hp, Wp;       /* padded input */
-    md_idx P, Ppad;      /* positions on the padded-width output grid (Ho·Wp), rounded up */
+    md_idx G;            /* images per call, laid out one after another in each channel */
+    md_idx plane, cstride; /* Hp·Wp; channel stride of the padded scratch, G·plane */
+    md_idx tile;         /* output positions per forward tile */
+    md_idx Ppad;         /* positions on the padded-width grid of G images, rounded up */
     md_idx OB, Opad;     /* output channels per tile, O rounded up to it */
     md_idx VL;           /* elements per vector (partial sums per weight-gradient entry) */
     md_idx K, Kpad;      /* taps C·kh·kw, rounded up to MD_KB */
     md_idx xp_len;       /* elements of the padded-input scratch, incl. the tail reads */
 } md_conv_geometry;
 
-#define MD_KB 3  /* taps per weight-gradient tile (one row of a 3-wide kernel) */
+#define MD_KB 3     /* taps per weight-gradient tile (one row of a 3-wide kernel) */
+#define MD_LINE 64  /* bytes per cache line: scratch buffers start on one (see conv.pyx) */
 
 enum { MD_ISA_GENERIC = 0, MD_ISA_AVX2 = 1, MD_ISA_AVX512 = 2 };
 static const char *md_isa_names[] = {"generic", "avx2", "avx512"};
@@ -86,31 +90,32 @@ static void md_conv_tiles(int isa, size_t elsize, md_idx *ob, md_idx *vl, md_idx
 
 static md_idx md_round_up(md_idx v, md_idx m) { return (v + m - 1) / m * m; }
 
-/* Fill g for an image (C, H, W), O filters kh × kw, padding (ph, pw), element size elsize. */
+/* Fill g for images (C, H, W) taken G at a time, O filters kh × kw, padding (ph, pw),
+ * element size elsize. */
 static void md_conv_geometry_init(md_conv_geometry *g, md_idx C, md_idx H, md_idx W, md_idx kh, md_idx kw,
-                                  md_idx ph, md_idx pw, md_idx O, size_t elsize)
+                                  md_idx ph, md_idx pw, md_idx O, size_t elsize, md_idx G)
 {
-    md_idx tile;
-    g->C = C; g->H = H; g->W = W; g->kh = kh; g->kw = kw; g->ph = ph; g->pw = pw; g->O = O;
+    g->C = C; g->H = H; g->W = W; g->kh = kh; g->kw = kw; g->ph = ph; g->pw = pw; g->O = O; g->G = G;
     g->Hp = H + 2 * ph; g->Wp = W + 2 * pw;
     g->Ho = g->Hp - kh + 1; g->Wo = g->Wp - kw + 1;
-    md_conv_tiles(md_conv_isa(), elsize, &g->OB, &g->VL, &tile);
-    g->P = g->Ho * g->Wp;
-    g->Ppad = md_round_up(g->P, tile);
+    g->plane = g->Hp * g->Wp;
+    g->cstride = G * g->plane;
+    md_conv_tiles(md_conv_isa(), elsize, &g->OB, &g->VL, &g->tile);
+    g->Ppad = md_round_up((G - 1) * g->plane + g->Ho * g->Wp, g->tile);
     g->Opad = md_round_up(O, g->OB);
     g->K = C * kh * kw;
     g->Kpad = md_round_up(g->K, MD_KB);
-    /* The farthest read is offs[K-1] + Ppad - 1, offs[K-1] = (C-1)·Hp·Wp + (kh-1)·Wp + kw-1. */
-    md_idx reach = (C - 1) * g->Hp * g->Wp + (kh - 1) * g->Wp + (kw - 1) + g->Ppad;
-    g->xp_len = reach > C * g->Hp * g->Wp ? reach : C * g->Hp * g->Wp;
+    /* The farthest read is offs[K-1] + Ppad - 1, offs[K-1] = (C-1)·cstride + (kh-1)·Wp + kw-1. */
+    md_idx reach = (C - 1) * g->cstride + (kh - 1) * g->Wp + (kw - 1) + g->Ppad;
+    g->xp_len = md_round_up(reach > C * g->cstride ? reach : C * g->cstride, MD_LINE / (md_idx)elsize);
 }
 
 #define MD_KERNEL_FAMILY(T, SUF)                                                              \
-    typedef void (*md_fwd_image_##SUF)(const T *, const md_conv_geometry *, const T *,        \
-                                        const md_idx *, const T *, T *, T *, T *);            \
-    typedef void (*md_bwd_image_##SUF)(const T *, const T *, const md_conv_geometry *,        \
-                                        const md_conv_geometry *, const md_idx *,             \
-                                        const md_idx *, const T *, T *, T *, T *, T *, T *, T *);
+    typedef void (*md_fwd_images_##SUF)(const T *, md_idx, const md_conv_geometry *, const T *, \
+                                         const md_idx *, const T *, T *, T *, T *);           \
+    typedef void (*md_bwd_images_##SUF)(const T *, const T *, md_idx, const md_conv_geometry *, \
+                                         const md_conv_geometry *, const md_idx *,            \
+                                         const md_idx *, const T *, T *, T *, T *, T *, T *, T *);
 MD_KERNEL_FAMILY(float, f32)
 MD_KERNEL_FAMILY(double, f64)
 
@@ -193,8 +198,8 @@ MD_KERNEL_FAMILY(double, f64)
 #define MD_PICK(SUF, name) md_##SUF##_generic_##name
 #endif
 
-static md_fwd_image_f32 md_conv_fwd_image_f32(void) { return MD_PICK(f32, fwd_image); }
-static md_fwd_image_f64 md_conv_fwd_image_f64(void) { return MD_PICK(f64, fwd_image); }
-static md_bwd_image_f32 md_conv_bwd_image_f32(void) { return MD_PICK(f32, bwd_image); }
-static md_bwd_image_f64 md_conv_bwd_image_f64(void) { return MD_PICK(f64, bwd_image); }
+static md_fwd_images_f32 md_conv_fwd_images_f32(void) { return MD_PICK(f32, fwd_images); }
+static md_fwd_images_f64 md_conv_fwd_images_f64(void) { return MD_PICK(f64, fwd_images); }
+static md_bwd_images_f32 md_conv_bwd_images_f32(void) { return MD_PICK(f32, bwd_images); }
+static md_bwd_images_f64 md_conv_bwd_images_f64(void) { return MD_PICK(f64, bwd_images); }
 static const char *md_conv_isa_name(void) { return md_isa_names[md_conv_isa()]; }

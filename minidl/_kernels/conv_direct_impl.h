@@ -12,13 +12,16 @@
  * xp[c][r][s] (Hp × Wp rows), and number output positions p = oh·Wp + ow, i.e. on a grid
  * Wp wide instead of W_out (the kw − 1 extra columns per row are computed and thrown
  * away). Then the im2col matrix is never built, because its row k = (c, i, j) is just
- * xp shifted by offs[k] = c·Hp·Wp + i·Wp + j:
+ * xp shifted by offs[k] = c·cstride + i·Wp + j:
  *
  *     y_ext[o][p]  = Σ_k W[o][k] · xp[offs[k] + p]              (forward, and dx)
  *     dW[o][k]    += Σ_p dy_ext[o][p] · xp[offs[k] + p]          (dy_ext: junk columns = 0)
  *
  * dx is the forward kernel run on dy padded by (k − 1 − p) with the filters flipped and
- * in/out channels swapped. Register tiles: the forward keeps MD_OB × MD_NV vector
+ * in/out channels swapped. Small images are processed G at a time (xp[c][n][r][s], channel
+ * stride cstride = G·Hp·Wp, so p runs over the G images one after another and the last
+ * kh − 1 rows of each are discarded too): every tile then has enough positions to amortise
+ * its set-up. Register tiles: the forward keeps MD_OB × MD_NV vector
  * accumulators (output channels × output positions), the weight gradient MD_OB × MD_KB
  * (output channels × taps), so every loaded vector feeds several FMAs.
  */
@@ -35,6 +38,26 @@ typedef MD_T MD(vec);
 #endif
 #define MD_LOAD(ptr) (*(const MD(vec) *)(ptr))
 #define MD_STORE(ptr, v) (*(MD(vec) *)(ptr) = (v))
+
+/* Σ of a vector's lanes: add its 16-byte pieces (register extracts), then the last 2–4 lanes. */
+static MD_ATTR MD_T MD(hsum)(MD(vec) v)
+{
+#if MD_VBYTES > 0
+    typedef MD_T piece __attribute__((vector_size(16)));
+    piece s, t;
+    memcpy(&s, &v, 16);
+    for (size_t off = 16; off < MD_VBYTES; off += 16) {
+        memcpy(&t, (const char *)&v + off, 16);
+        s += t;
+    }
+    MD_T total = 0;
+    for (size_t i = 0; i < 16 / sizeof(MD_T); i++)
+        total += s[i];
+    return total;
+#else
+    return v;
+#endif
+}
 
 /* ext[r][p] = Σ_k wblk[k][r] · xp[offs[k] + p] for r < MD_OB, p < ppad (a multiple of the tile). */
 static MD_ATTR void MD(fwd_block)(const MD_T *xp, const md_idx *offs, md_idx K, const MD_T *wblk,
@@ -63,8 +86,7 @@ static MD_ATTR void MD(fwd_block)(const MD_T *xp, const md_idx *offs, md_idx K, 
     }
 }
 
-/* dw[r][q] += Σ_p dyb[r][p] · xp[offs[q] + p] for r < MD_OB, q < MD_KB, kept as vectors of
- * MD_VL partial sums (dw[r][q][0..VL)): the horizontal sums are done once, after all images. */
+/* dw[r][q] += Σ_p dyb[r][p] · xp[offs[q] + p] for r < MD_OB, q < MD_KB. */
 static MD_ATTR void MD(dw_block)(const MD_T *xp, const md_idx *offs, const MD_T *dyb, md_idx ppad,
                                  MD_T *dw, md_idx ldw)
 {
@@ -87,67 +109,78 @@ static MD_ATTR void MD(dw_block)(const MD_T *xp, const md_idx *offs, const MD_T 
         }
     }
     for (int r = 0; r < MD_OB; r++)
-        for (int q = 0; q < MD_KB; q++) {
-            MD_T *partial = dw + r * ldw + q * MD_VL;
-            MD_STORE(partial, MD_LOAD(partial) + acc[r][q]);
-        }
+        for (int q = 0; q < MD_KB; q++)
+            dw[r * ldw + q] += MD(hsum)(acc[r][q]);
 }
 
-/* Copy one image x (C, H, W) into the zero-padded, padded-width scratch xp (g->xp_len). */
-static MD_ATTR void MD(pad_image)(const MD_T *x, const md_conv_geometry *g, MD_T *xp)
+/* Copy `count` (<= g->G) consecutive images x (count, C, H, W) into the zero-padded scratch xp,
+ * channel-major: xp[c·cstride + n·plane + (r + ph)·Wp + (s + pw)] = x[n, c, r, s]. */
+static MD_ATTR void MD(pad_images)(const MD_T *x, md_idx count, const md_conv_geometry *g, MD_T *xp)
 {
     memset(xp, 0, (size_t)g->xp_len * sizeof(MD_T));
-    for (md_idx c = 0; c < g->C; c++)
-        for (md_idx r = 0; r < g->H; r++)
-            memcpy(xp + c * g->Hp * g->Wp + (r + g->ph) * g->Wp + g->pw, x + (c * g->H + r) * g->W,
-                   (size_t)g->W * sizeof(MD_T));
+    for (md_idx n = 0; n < count; n++)
+        for (md_idx c = 0; c < g->C; c++)
+            for (md_idx r = 0; r < g->H; r++)
+                memcpy(xp + c * g->cstride + n * g->plane + (r + g->ph) * g->Wp + g->pw,
+                       x + ((n * g->C + c) * g->H + r) * g->W, (size_t)g->W * sizeof(MD_T));
 }
 
-/* y (O, Ho, Wo) = conv(x (C, H, W), packed weights) + bias (bias may be NULL). */
-static MD_ATTR void MD(fwd_image)(const MD_T *x, const md_conv_geometry *g, const MD_T *wpack,
-                                  const md_idx *offs, const MD_T *bias, MD_T *y, MD_T *xp, MD_T *ext)
+/* Output positions computed for `count` images: the last image's Ho rows, rounded up to the tile. */
+static md_idx MD(positions)(const md_conv_geometry *g, md_idx count)
 {
-    MD(pad_image)(x, g, xp);
+    return md_round_up((count - 1) * g->plane + g->Ho * g->Wp, g->tile);
+}
+
+/* y (count, O, Ho, Wo) = conv(x (count, C, H, W), packed weights) + bias (may be NULL). */
+static MD_ATTR void MD(fwd_images)(const MD_T *x, md_idx count, const md_conv_geometry *g, const MD_T *wpack,
+                                   const md_idx *offs, const MD_T *bias, MD_T *y, MD_T *xp, MD_T *ext)
+{
+    md_idx ppad = MD(positions)(g, count);
+    MD(pad_images)(x, count, g, xp);
     for (md_idx ob = 0; ob < g->Opad / MD_OB; ob++)
-        MD(fwd_block)(xp, offs, g->K, wpack + ob * g->K * MD_OB, ext + ob * MD_OB * g->Ppad, g->Ppad);
-    for (md_idx o = 0; o < g->O; o++) {
-        MD_T b = bias ? bias[o] : (MD_T)0;
-        for (md_idx oh = 0; oh < g->Ho; oh++) {
-            const MD_T *src = ext + o * g->Ppad + oh * g->Wp;
-            MD_T *dst = y + (o * g->Ho + oh) * g->Wo;
-            for (md_idx ow = 0; ow < g->Wo; ow++)
-                dst[ow] = src[ow] + b;
-        }
-    }
-}
-
-/* One image's backward. gf: the forward geometry; gb: the geometry of the dx pass (input dy,
- * output dx). Adds this image's dW into dwacc (Opad, Kpad, VL) and db into dbacc (Opad); writes
- * dx (C, H, W). Scratch: xp (max xp_len), ext (max Opad·Ppad), dyext (gf->Opad · gf->Ppad). */
-static MD_ATTR void MD(bwd_image)(const MD_T *x, const MD_T *dy, const md_conv_geometry *gf,
-                                  const md_conv_geometry *gb, const md_idx *offs_f, const md_idx *offs_b,
-                                  const MD_T *wpack_b, MD_T *dx, MD_T *dwacc, MD_T *dbacc,
-                                  MD_T *xp, MD_T *ext, MD_T *dyext)
-{
-    MD(pad_image)(x, gf, xp);
-    memset(dyext, 0, (size_t)(gf->Opad * gf->Ppad) * sizeof(MD_T));
-    for (md_idx o = 0; o < gf->O; o++) {
-        MD_T s = 0;
-        for (md_idx oh = 0; oh < gf->Ho; oh++) {
-            const MD_T *src = dy + (o * gf->Ho + oh) * gf->Wo;
-            MD_T *dst = dyext + o * gf->Ppad + oh * gf->Wp;
-            for (md_idx ow = 0; ow < gf->Wo; ow++) {
-                dst[ow] = src[ow];
-                s += src[ow];
+        MD(fwd_block)(xp, offs, g->K, wpack + ob * g->K * MD_OB, ext + ob * MD_OB * ppad, ppad);
+    for (md_idx n = 0; n < count; n++)
+        for (md_idx o = 0; o < g->O; o++) {
+            MD_T b = bias ? bias[o] : (MD_T)0;
+            for (md_idx oh = 0; oh < g->Ho; oh++) {
+                const MD_T *src = ext + o * ppad + n * g->plane + oh * g->Wp;
+                MD_T *dst = y + ((n * g->O + o) * g->Ho + oh) * g->Wo;
+                for (md_idx ow = 0; ow < g->Wo; ow++)
+                    dst[ow] = src[ow] + b;
             }
         }
-        dbacc[o] += s;
-    }
+}
+
+/* Backward of `count` images. gf: the forward geometry; gb: the geometry of the dx pass (input
+ * dy, output dx). Adds their dW into dwacc (Opad, Kpad) and db into dbacc (Opad); writes
+ * dx (count, C, H, W). Scratch: xp (max xp_len), ext (max Opad·Ppad), dyext (gf->Opad·gf->Ppad). */
+static MD_ATTR void MD(bwd_images)(const MD_T *x, const MD_T *dy, md_idx count, const md_conv_geometry *gf,
+                                   const md_conv_geometry *gb, const md_idx *offs_f, const md_idx *offs_b,
+                                   const MD_T *wpack_b, MD_T *dx, MD_T *dwacc, MD_T *dbacc,
+                                   MD_T *xp, MD_T *ext, MD_T *dyext)
+{
+    md_idx ppad = MD(positions)(gf, count);
+    MD(pad_images)(x, count, gf, xp);
+    /* dy on the same padded-width grid as the forward output; the discarded positions are 0. */
+    memset(dyext, 0, (size_t)(gf->Opad * ppad) * sizeof(MD_T));
+    for (md_idx n = 0; n < count; n++)
+        for (md_idx o = 0; o < gf->O; o++) {
+            MD_T s = 0;
+            for (md_idx oh = 0; oh < gf->Ho; oh++) {
+                const MD_T *src = dy + ((n * gf->O + o) * gf->Ho + oh) * gf->Wo;
+                MD_T *dst = dyext + o * ppad + n * gf->plane + oh * gf->Wp;
+                for (md_idx ow = 0; ow < gf->Wo; ow++) {
+                    dst[ow] = src[ow];
+                    s += src[ow];
+                }
+            }
+            dbacc[o] += s;
+        }
     for (md_idx ob = 0; ob < gf->Opad / MD_OB; ob++)
         for (md_idx k = 0; k < gf->Kpad; k += MD_KB)
-            MD(dw_block)(xp, offs_f + k, dyext + ob * MD_OB * gf->Ppad, gf->Ppad,
-                         dwacc + (ob * MD_OB * gf->Kpad + k) * MD_VL, gf->Kpad * MD_VL);
-    MD(fwd_image)(dy, gb, wpack_b, offs_b, NULL, dx, xp, ext);
+            MD(dw_block)(xp, offs_f + k, dyext + ob * MD_OB * ppad, ppad,
+                         dwacc + ob * MD_OB * gf->Kpad + k, gf->Kpad);
+    MD(fwd_images)(dy, count, gb, wpack_b, offs_b, NULL, dx, xp, ext);
 }
 
 #undef MD_VL
