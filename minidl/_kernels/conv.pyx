@@ -7,14 +7,14 @@ minidl/_kernels/reference/conv.py.
 
 * conv2d_forward / conv2d_backward: stride-1 convolution computed directly, without the
   im2col matrix (C code in conv_direct.h / conv_direct_impl.h, explained there), a group of
-  images per call, the groups shared among the OpenMP threads. The im2col matrix of a (32, 16, 28, 28) batch is 14 MB, written and
+  images per call, the groups shared among the threads of threadpool.h (not OpenMP: see there). The im2col matrix of a (32, 16, 28, 28) batch is 14 MB, written and
   read back from memory twice per step; the direct kernels keep one padded image (~60 KB)
   in cache instead, and use the widest vectors the CPU has.
 """
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport parallel, prange, threadid
+import os
 
 cnp.import_array()
 
@@ -23,6 +23,7 @@ include "_validation.pxi"
 cdef extern from "conv_direct.h" nogil:
     ctypedef Py_ssize_t md_idx
     ctypedef struct md_conv_geometry:
+        int isa
         md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, G, plane, cstride, tile, Ppad, OB, Opad, VL, K, Kpad, xp_len
     ctypedef void (*md_fwd_images_f32)(const float*, md_idx, const md_conv_geometry*, const float*,
                                        const md_idx*, const float*, float*, float*, float*) noexcept nogil
@@ -35,26 +36,49 @@ cdef extern from "conv_direct.h" nogil:
                                        const md_conv_geometry*, const md_idx*, const md_idx*, const double*,
                                        double*, double*, double*, double*, double*, double*) noexcept nogil
     void md_conv_geometry_init(md_conv_geometry* g, md_idx C, md_idx H, md_idx W, md_idx kh, md_idx kw,
-                               md_idx ph, md_idx pw, md_idx O, size_t elsize, md_idx G)
-    md_fwd_images_f32 md_conv_fwd_images_f32()
-    md_fwd_images_f64 md_conv_fwd_images_f64()
-    md_bwd_images_f32 md_conv_bwd_images_f32()
-    md_bwd_images_f64 md_conv_bwd_images_f64()
+                               md_idx ph, md_idx pw, md_idx O, size_t elsize, md_idx G, int isa)
+    int md_conv_isa()
+    md_fwd_images_f32 md_conv_fwd_images_f32(const md_conv_geometry* g)
+    md_fwd_images_f64 md_conv_fwd_images_f64(const md_conv_geometry* g)
+    md_bwd_images_f32 md_conv_bwd_images_f32(const md_conv_geometry* g)
+    md_bwd_images_f64 md_conv_bwd_images_f64(const md_conv_geometry* g)
     const char* md_conv_isa_name()
     int md_conv_set_isa(int isa)
     int MD_KB
     int MD_LINE
 
-cdef extern from *:
-    """
-    #ifdef _OPENMP
-    #include <omp.h>
-    static int minidl_conv_threads(void) { return omp_get_max_threads(); }
-    #else
-    static int minidl_conv_threads(void) { return 1; }
-    #endif
-    """
-    int minidl_conv_threads() nogil
+cdef extern from "threadpool.h" nogil:
+    ctypedef void (*md_task_fn)(void* ctx, Py_ssize_t item, int worker) noexcept nogil
+    void md_pool_run(md_task_fn fn, void* ctx, Py_ssize_t n_items, int n_threads)
+
+
+def _default_threads():
+    """MINIDL_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may run on."""
+    for var in ("MINIDL_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").split(",")[0].strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+cdef int _num_threads = _default_threads()
+
+
+def get_num_threads():
+    """Threads the direct convolution kernels use (one group of images per thread at a time)."""
+    return _num_threads
+
+
+def set_num_threads(int count):
+    """Use ``count`` threads (>= 1) in the direct convolution kernels; returns the old count."""
+    global _num_threads
+    if count < 1:
+        raise ValueError(f"set_num_threads: count must be >= 1, got {count}")
+    old, _num_threads = _num_threads, count
+    return old
 
 
 cdef inline Py_ssize_t _out_size(Py_ssize_t size, Py_ssize_t k, Py_ssize_t stride, Py_ssize_t pad):
@@ -235,8 +259,7 @@ cdef object _workspace(int n_threads, md_idx stride, object dtype):
 
 
 cdef inline int _threads(Py_ssize_t n_images) noexcept:
-    cdef int t = minidl_conv_threads()
-    return <int>(n_images if n_images < t else t)
+    return <int>(n_images if n_images < _num_threads else _num_threads)
 
 
 cdef md_idx _group_size(md_idx n_images, int n_threads, md_idx plane, md_idx channels):
@@ -249,25 +272,41 @@ cdef md_idx _group_size(md_idx n_images, int n_threads, md_idx plane, md_idx cha
     return (n_images + n_threads * calls_per_thread - 1) // (n_threads * calls_per_thread)
 
 
-cdef void _forward_images(floating* x, floating* y, const md_conv_geometry* g, const floating* wpack,
-                          const md_idx* offs, const floating* bias, floating* ws, md_idx ws_stride,
-                          Py_ssize_t n_images, int n_threads) noexcept nogil:
-    cdef md_fwd_images_f32 f32 = md_conv_fwd_images_f32()
-    cdef md_fwd_images_f64 f64 = md_conv_fwd_images_f64()
-    cdef Py_ssize_t group, first, count, n_groups = (n_images + g.G - 1) // g.G
-    cdef int tid = 0
-    cdef floating* mine = NULL
-    cdef md_idx x_step = g.C * g.H * g.W, y_step = g.O * g.Ho * g.Wo
-    with parallel(num_threads=n_threads):
-        tid = threadid()
-        mine = ws + tid * ws_stride
-        for group in prange(n_groups, schedule="static"):
-            first = group * g.G
-            count = min(g.G, n_images - first)
-            if floating is float:
-                f32(x + first * x_step, count, g, wpack, offs, bias, y + first * y_step, mine, mine + g.xp_len)
-            else:
-                f64(x + first * x_step, count, g, wpack, offs, bias, y + first * y_step, mine, mine + g.xp_len)
+ctypedef struct _Job:
+    # One call's arguments, shared by the pool's threads; each task is one group of images.
+    bint f64
+    const md_conv_geometry* gf
+    const md_conv_geometry* gb
+    const void* x
+    const void* dy
+    void* out                # y (forward) or dx (backward)
+    const void* wpack
+    const void* bias
+    const md_idx* offs_f
+    const md_idx* offs_b
+    char* ws                 # per-thread scratch, ws_stride bytes apart
+    md_idx ws_stride
+    char* acc                # per-thread dW / db partial sums (backward), acc_stride bytes apart
+    md_idx acc_stride
+    md_idx xp_len, ext_len   # in elements
+    Py_ssize_t n_images
+
+
+cdef void _forward_task(void* ctx, Py_ssize_t group, int worker) noexcept nogil:
+    cdef _Job* j = <_Job*>ctx
+    cdef const md_conv_geometry* g = j.gf
+    cdef Py_ssize_t first = group * g.G
+    cdef Py_ssize_t count = min(g.G, j.n_images - first)
+    cdef md_idx x_at = first * g.C * g.H * g.W, y_at = first * g.O * g.Ho * g.Wo
+    cdef char* mine = j.ws + worker * j.ws_stride
+    if j.f64:
+        md_conv_fwd_images_f64(g)(<const double*>j.x + x_at, count, g, <const double*>j.wpack, j.offs_f,
+                                  <const double*>j.bias, <double*>j.out + y_at, <double*>mine,
+                                  <double*>mine + g.xp_len)
+    else:
+        md_conv_fwd_images_f32(g)(<const float*>j.x + x_at, count, g, <const float*>j.wpack, j.offs_f,
+                                  <const float*>j.bias, <float*>j.out + y_at, <float*>mine,
+                                  <float*>mine + g.xp_len)
 
 
 def conv2d_forward(x, weight, bias, Py_ssize_t pad_h, Py_ssize_t pad_w, out):
@@ -279,54 +318,42 @@ def conv2d_forward(x, weight, bias, Py_ssize_t pad_h, Py_ssize_t pad_w, out):
     cdef int n_threads = _threads(n)
     cdef md_idx group = _group_size(n, n_threads, (h + 2 * pad_h) * (w + 2 * pad_w), c)
     cdef md_conv_geometry g
-    md_conv_geometry_init(&g, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize, group)
+    md_conv_geometry_init(&g, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize, group, md_conv_isa())
     _check_output("conv2d_forward", out, "out", (n, o, g.Ho, g.Wo), t)
     wpack = _pack(weight.reshape(o, g.K), g.Opad, g.OB)
     offs = _offsets(&g)
     cdef md_idx stride = g.xp_len + _lines(g.Opad * g.Ppad, x.itemsize)
     ws = _workspace(n_threads, stride, x.dtype)
-    cdef const md_idx* offs_p = <const md_idx*>_data(offs)
-    cdef void* px = _data(x)
-    cdef void* py = _data(out)
-    cdef void* pw = _data(wpack)
-    cdef void* pb = _data(bias)
-    cdef void* pws = _data(ws)
+    cdef _Job job
+    job.f64 = t == cnp.NPY_FLOAT64
+    job.gf = &g
+    job.x, job.out, job.wpack, job.bias = _data(x), _data(out), _data(wpack), _data(bias)
+    job.offs_f = <const md_idx*>_data(offs)
+    job.ws, job.ws_stride = <char*>_data(ws), stride * x.itemsize
+    job.n_images = n
     with nogil:
-        if t == cnp.NPY_FLOAT32:
-            _forward_images(<float*>px, <float*>py, &g, <float*>pw, offs_p, <float*>pb, <float*>pws,
-                            stride, n, n_threads)
-        else:
-            _forward_images(<double*>px, <double*>py, &g, <double*>pw, offs_p, <double*>pb, <double*>pws,
-                            stride, n, n_threads)
+        md_pool_run(_forward_task, &job, (n + g.G - 1) // g.G, n_threads)
 
 
-cdef void _backward_images(const floating* x, const floating* dy, const md_conv_geometry* gf,
-                           const md_conv_geometry* gb, const md_idx* offs_f, const md_idx* offs_b,
-                           const floating* wpack_b, floating* dx, floating* acc, md_idx acc_stride,
-                           floating* ws, md_idx ws_stride, md_idx xp_len, md_idx ext_len,
-                           Py_ssize_t n_images, int n_threads) noexcept nogil:
-    cdef md_bwd_images_f32 f32 = md_conv_bwd_images_f32()
-    cdef md_bwd_images_f64 f64 = md_conv_bwd_images_f64()
-    cdef Py_ssize_t group, first, count, n_groups = (n_images + gf.G - 1) // gf.G
-    cdef int tid = 0
-    cdef floating* mine = NULL
-    cdef floating* dw = NULL
-    cdef md_idx x_step = gf.C * gf.H * gf.W, y_step = gf.O * gf.Ho * gf.Wo
-    with parallel(num_threads=n_threads):
-        tid = threadid()
-        mine = ws + tid * ws_stride
-        dw = acc + tid * acc_stride
-        for group in prange(n_groups, schedule="static"):
-            first = group * gf.G
-            count = min(gf.G, n_images - first)
-            if floating is float:
-                f32(x + first * x_step, dy + first * y_step, count, gf, gb, offs_f, offs_b, wpack_b,
-                    dx + first * x_step, dw, dw + gf.Opad * gf.Kpad, mine, mine + xp_len,
-                    mine + xp_len + ext_len)
-            else:
-                f64(x + first * x_step, dy + first * y_step, count, gf, gb, offs_f, offs_b, wpack_b,
-                    dx + first * x_step, dw, dw + gf.Opad * gf.Kpad, mine, mine + xp_len,
-                    mine + xp_len + ext_len)
+cdef void _backward_task(void* ctx, Py_ssize_t group, int worker) noexcept nogil:
+    cdef _Job* j = <_Job*>ctx
+    cdef const md_conv_geometry* gf = j.gf
+    cdef Py_ssize_t first = group * gf.G
+    cdef Py_ssize_t count = min(gf.G, j.n_images - first)
+    cdef md_idx x_at = first * gf.C * gf.H * gf.W, y_at = first * gf.O * gf.Ho * gf.Wo
+    cdef md_idx dw_len = gf.Opad * gf.Kpad
+    cdef char* mine = j.ws + worker * j.ws_stride
+    cdef char* acc = j.acc + worker * j.acc_stride
+    if j.f64:
+        md_conv_bwd_images_f64(gf)(<const double*>j.x + x_at, <const double*>j.dy + y_at, count, gf, j.gb,
+                                   j.offs_f, j.offs_b, <const double*>j.wpack, <double*>j.out + x_at,
+                                   <double*>acc, <double*>acc + dw_len, <double*>mine,
+                                   <double*>mine + j.xp_len, <double*>mine + j.xp_len + j.ext_len)
+    else:
+        md_conv_bwd_images_f32(gf)(<const float*>j.x + x_at, <const float*>j.dy + y_at, count, gf, j.gb,
+                                   j.offs_f, j.offs_b, <const float*>j.wpack, <float*>j.out + x_at,
+                                   <float*>acc, <float*>acc + dw_len, <float*>mine,
+                                   <float*>mine + j.xp_len, <float*>mine + j.xp_len + j.ext_len)
 
 
 def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, grad_x, grad_weight,
@@ -345,8 +372,9 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, gra
     cdef md_idx plane = max((h + 2 * pad_h) * (w + 2 * pad_w), (h_out + 2 * (kh - 1 - pad_h)) * (w_out + 2 * (kw - 1 - pad_w)))
     cdef md_idx group = _group_size(n, n_threads, plane, max(c, o))
     cdef md_conv_geometry gf, gb
-    md_conv_geometry_init(&gf, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize, group)
-    md_conv_geometry_init(&gb, o, h_out, w_out, kh, kw, kh - 1 - pad_h, kw - 1 - pad_w, c, x.itemsize, group)
+    cdef int isa = md_conv_isa()    # once: both geometries and the kernels must agree on it
+    md_conv_geometry_init(&gf, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize, group, isa)
+    md_conv_geometry_init(&gb, o, h_out, w_out, kh, kw, kh - 1 - pad_h, kw - 1 - pad_w, c, x.itemsize, group, isa)
     _check_output("conv2d_backward", grad_out, "grad_out", (n, o, gf.Ho, gf.Wo), t)
     _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
     _check_output("conv2d_backward", grad_weight, "grad_weight", (<object>weight).shape, t)
@@ -361,21 +389,17 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, gra
     cdef md_idx acc_stride = gf.Opad * gf.Kpad + gf.Opad
     ws = _workspace(n_threads, stride, x.dtype)
     acc = np.zeros((n_threads, acc_stride), dtype=x.dtype)
-    cdef const md_idx* of = <const md_idx*>_data(offs_f)
-    cdef const md_idx* ob = <const md_idx*>_data(offs_b)
-    cdef void* px = _data(x)
-    cdef void* pg = _data(grad_out)
-    cdef void* pw = _data(wpack_b)
-    cdef void* pdx = _data(grad_x)
-    cdef void* pacc = _data(acc)
-    cdef void* pws = _data(ws)
+    cdef _Job job
+    job.f64 = t == cnp.NPY_FLOAT64
+    job.gf, job.gb = &gf, &gb
+    job.x, job.dy, job.out, job.wpack = _data(x), _data(grad_out), _data(grad_x), _data(wpack_b)
+    job.offs_f, job.offs_b = <const md_idx*>_data(offs_f), <const md_idx*>_data(offs_b)
+    job.ws, job.ws_stride = <char*>_data(ws), stride * x.itemsize
+    job.acc, job.acc_stride = <char*>_data(acc), acc_stride * x.itemsize
+    job.xp_len, job.ext_len = xp_len, ext_len
+    job.n_images = n
     with nogil:
-        if t == cnp.NPY_FLOAT32:
-            _backward_images(<float*>px, <float*>pg, &gf, &gb, of, ob, <float*>pw, <float*>pdx,
-                             <float*>pacc, acc_stride, <float*>pws, stride, xp_len, ext_len, n, n_threads)
-        else:
-            _backward_images(<double*>px, <double*>pg, &gf, &gb, of, ob, <double*>pw, <double*>pdx,
-                             <double*>pacc, acc_stride, <double*>pws, stride, xp_len, ext_len, n, n_threads)
+        md_pool_run(_backward_task, &job, (n + gf.G - 1) // gf.G, n_threads)
     # Per-thread partial sums → the gradients (small: O·K + O per thread).
     totals = acc.sum(axis=0) if n_threads > 1 else acc[0]
     cdef md_idx dw_len = gf.Opad * gf.Kpad

@@ -3,8 +3,10 @@
  * compiled three times on x86-64 GCC/Clang (AVX-512, AVX2+FMA, SSE2) and chosen once at run
  * time from what the CPU supports; other compilers and architectures get the portable build.
  * The environment variable MINIDL_CONV_ISA=avx512|avx2|generic caps the choice (for tests
- * and benchmarks). Nothing here touches Python objects: conv.pyx validates, allocates and
- * calls these per image, without the GIL.
+ * and benchmarks). The variant is fixed in the geometry when it is built, so a geometry and
+ * the kernels that use it always agree on tile sizes (which the scratch sizes depend on).
+ * Nothing here touches Python objects: conv.pyx validates, allocates and calls these on
+ * groups of images, without the GIL.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 typedef ptrdiff_t md_idx;
 
 typedef struct {
+    int isa;             /* the kernel variant this geometry was sized for (MD_ISA_*) */
     md_idx C, H, W;      /* input image (channels, height, width) */
     md_idx kh, kw, ph, pw;
     md_idx O, Ho, Wo;    /* output channels and size (stride 1) */
@@ -33,7 +36,7 @@ typedef struct {
 enum { MD_ISA_GENERIC = 0, MD_ISA_AVX2 = 1, MD_ISA_AVX512 = 2 };
 static const char *md_isa_names[] = {"generic", "avx2", "avx512"};
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#if defined(__GNUC__) && defined(__x86_64__)
 #define MD_MULTI_ISA 1
 #else
 #define MD_MULTI_ISA 0
@@ -91,16 +94,17 @@ static void md_conv_tiles(int isa, size_t elsize, md_idx *ob, md_idx *vl, md_idx
 static md_idx md_round_up(md_idx v, md_idx m) { return (v + m - 1) / m * m; }
 
 /* Fill g for images (C, H, W) taken G at a time, O filters kh × kw, padding (ph, pw),
- * element size elsize. */
+ * element size elsize, kernel variant isa (md_conv_isa()). */
 static void md_conv_geometry_init(md_conv_geometry *g, md_idx C, md_idx H, md_idx W, md_idx kh, md_idx kw,
-                                  md_idx ph, md_idx pw, md_idx O, size_t elsize, md_idx G)
+                                  md_idx ph, md_idx pw, md_idx O, size_t elsize, md_idx G, int isa)
 {
     g->C = C; g->H = H; g->W = W; g->kh = kh; g->kw = kw; g->ph = ph; g->pw = pw; g->O = O; g->G = G;
     g->Hp = H + 2 * ph; g->Wp = W + 2 * pw;
     g->Ho = g->Hp - kh + 1; g->Wo = g->Wp - kw + 1;
     g->plane = g->Hp * g->Wp;
     g->cstride = G * g->plane;
-    md_conv_tiles(md_conv_isa(), elsize, &g->OB, &g->VL, &g->tile);
+    g->isa = isa;
+    md_conv_tiles(g->isa, elsize, &g->OB, &g->VL, &g->tile);
     g->Ppad = md_round_up((G - 1) * g->plane + g->Ho * g->Wp, g->tile);
     g->Opad = md_round_up(O, g->OB);
     g->K = C * kh * kw;
@@ -191,15 +195,16 @@ MD_KERNEL_FAMILY(double, f64)
 
 /* ---- dispatch --------------------------------------------------------------------- */
 #if MD_MULTI_ISA
-#define MD_PICK(SUF, name) \
-    (md_conv_isa() == MD_ISA_AVX512 ? md_##SUF##_avx512_##name \
-     : md_conv_isa() == MD_ISA_AVX2 ? md_##SUF##_avx2_##name : md_##SUF##_generic_##name)
+#define MD_PICK(SUF, name, isa) \
+    ((isa) == MD_ISA_AVX512 ? md_##SUF##_avx512_##name \
+     : (isa) == MD_ISA_AVX2 ? md_##SUF##_avx2_##name : md_##SUF##_generic_##name)
 #else
-#define MD_PICK(SUF, name) md_##SUF##_generic_##name
+#define MD_PICK(SUF, name, isa) md_##SUF##_generic_##name
 #endif
 
-static md_fwd_images_f32 md_conv_fwd_images_f32(void) { return MD_PICK(f32, fwd_images); }
-static md_fwd_images_f64 md_conv_fwd_images_f64(void) { return MD_PICK(f64, fwd_images); }
-static md_bwd_images_f32 md_conv_bwd_images_f32(void) { return MD_PICK(f32, bwd_images); }
-static md_bwd_images_f64 md_conv_bwd_images_f64(void) { return MD_PICK(f64, bwd_images); }
+/* The kernels for geometry g (built by md_conv_geometry_init for the same element type). */
+static md_fwd_images_f32 md_conv_fwd_images_f32(const md_conv_geometry *g) { return MD_PICK(f32, fwd_images, g->isa); }
+static md_fwd_images_f64 md_conv_fwd_images_f64(const md_conv_geometry *g) { return MD_PICK(f64, fwd_images, g->isa); }
+static md_bwd_images_f32 md_conv_bwd_images_f32(const md_conv_geometry *g) { return MD_PICK(f32, bwd_images, g->isa); }
+static md_bwd_images_f64 md_conv_bwd_images_f64(const md_conv_geometry *g) { return MD_PICK(f64, bwd_images, g->isa); }
 static const char *md_conv_isa_name(void) { return md_isa_names[md_conv_isa()]; }

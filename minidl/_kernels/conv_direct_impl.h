@@ -135,6 +135,8 @@ static md_idx MD(positions)(const md_conv_geometry *g, md_idx count)
 static MD_ATTR void MD(fwd_images)(const MD_T *x, md_idx count, const md_conv_geometry *g, const MD_T *wpack,
                                    const md_idx *offs, const MD_T *bias, MD_T *y, MD_T *xp, MD_T *ext)
 {
+    if (count < 1 || count > g->G)   /* the scratch holds G images (conv.pyx never asks more) */
+        return;
     md_idx ppad = MD(positions)(g, count);
     MD(pad_images)(x, count, g, xp);
     for (md_idx ob = 0; ob < g->Opad / MD_OB; ob++)
@@ -159,6 +161,8 @@ static MD_ATTR void MD(bwd_images)(const MD_T *x, const MD_T *dy, md_idx count, 
                                    const MD_T *wpack_b, MD_T *dx, MD_T *dwacc, MD_T *dbacc,
                                    MD_T *xp, MD_T *ext, MD_T *dyext)
 {
+    if (count < 1 || count > gf->G || gb->G != gf->G || gb->isa != gf->isa)
+        return;
     md_idx ppad = MD(positions)(gf, count);
     MD(pad_images)(x, count, gf, xp);
     /* dy on the same padded-width grid as the forward output; the discarded positions are 0. */

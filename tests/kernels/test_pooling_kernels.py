@@ -106,3 +106,23 @@ def test_compiled_pool_kernels_reject_bad_shapes(kernel_pair):
         bwd(np.zeros((1, 1, 2, 2)), np.full((1, 1, 2, 2), 99, np.int64), x.copy())
     with pytest.raises(ValueError):
         avg(x, 2, 2, 0, 2, 0, 0, np.zeros((1, 1, 2, 2)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pad", [0, 1])
+def test_max_pool_ties_and_nans_match_twin(kernel_pair, dtype, pad):
+    # Values from {0, 1, 2} (ties everywhere) and some NaNs: the unpadded fast path and the
+    # general loop must both pick the first maximum in row-major order, or the first NaN.
+    ref, comp = kernel_pair("pool_max_forward")
+    rng = np.random.default_rng(pad)
+    x = rng.integers(0, 3, (3, 4, 9, 8)).astype(dtype)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    for kh, kw, sh, sw in [(2, 2, 2, 2), (3, 2, 1, 2), (3, 3, 2, 1)]:
+        if 2 * pad > min(kh, kw):
+            continue
+        shape = (3, 4, (9 + 2 * pad - kh) // sh + 1, (8 + 2 * pad - kw) // sw + 1)
+        outs = [(np.empty(shape, dtype), np.empty(shape, np.int64)) for _ in range(2)]
+        ref(x, kh, kw, sh, sw, pad, pad, *outs[0])
+        comp(x, kh, kw, sh, sw, pad, pad, *outs[1])
+        np.testing.assert_array_equal(outs[1][0], outs[0][0])
+        np.testing.assert_array_equal(outs[1][1], outs[0][1])
