@@ -286,8 +286,9 @@ ctypedef struct _Job:
     const md_idx* offs_b
     char* ws                 # per-thread scratch, ws_stride bytes apart
     md_idx ws_stride
-    char* acc                # per-thread dW / db partial sums (backward), acc_stride bytes apart
+    char* acc                # per-slot dW / db partial sums (backward), acc_stride bytes apart
     md_idx acc_stride
+    Py_ssize_t groups_per_slot
     md_idx xp_len, ext_len   # in elements
     Py_ssize_t n_images
 
@@ -335,15 +336,23 @@ def conv2d_forward(x, weight, bias, Py_ssize_t pad_h, Py_ssize_t pad_w, out):
         md_pool_run(_forward_task, &job, (n + g.G - 1) // g.G, n_threads)
 
 
-cdef void _backward_task(void* ctx, Py_ssize_t group, int worker) noexcept nogil:
+cdef void _backward_task(void* ctx, Py_ssize_t slot, int worker) noexcept nogil:
+    """One slot: a fixed run of groups summed into the slot's own dW / db partials, so the
+    result does not depend on which thread ran which slot (deterministic gradients)."""
     cdef _Job* j = <_Job*>ctx
+    cdef Py_ssize_t group
+    cdef Py_ssize_t n_groups = (j.n_images + j.gf.G - 1) // j.gf.G
+    for group in range(slot * j.groups_per_slot, min((slot + 1) * j.groups_per_slot, n_groups)):
+        _backward_group(j, group, worker, j.acc + slot * j.acc_stride)
+
+
+cdef inline void _backward_group(_Job* j, Py_ssize_t group, int worker, char* acc) noexcept nogil:
     cdef const md_conv_geometry* gf = j.gf
     cdef Py_ssize_t first = group * gf.G
     cdef Py_ssize_t count = min(gf.G, j.n_images - first)
     cdef md_idx x_at = first * gf.C * gf.H * gf.W, y_at = first * gf.O * gf.Ho * gf.Wo
     cdef md_idx dw_len = gf.Opad * gf.Kpad
     cdef char* mine = j.ws + worker * j.ws_stride
-    cdef char* acc = j.acc + worker * j.acc_stride
     if j.f64:
         md_conv_bwd_images_f64(gf)(<const double*>j.x + x_at, <const double*>j.dy + y_at, count, gf, j.gb,
                                    j.offs_f, j.offs_b, <const double*>j.wpack, <double*>j.out + x_at,
@@ -388,7 +397,13 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, gra
     cdef md_idx stride = xp_len + ext_len + _lines(gf.Opad * gf.Ppad, x.itemsize)
     cdef md_idx acc_stride = gf.Opad * gf.Kpad + gf.Opad
     ws = _workspace(n_threads, stride, x.dtype)
-    acc = np.zeros((n_threads, acc_stride), dtype=x.dtype)
+    # Slots: 2 per thread (a slow thread then delays the call by half its share at most),
+    # each with its own partial sums, added in slot order below.
+    cdef Py_ssize_t n_groups = (n + gf.G - 1) // gf.G
+    cdef Py_ssize_t n_slots = min(n_groups, 2 * n_threads)
+    cdef Py_ssize_t groups_per_slot = (n_groups + n_slots - 1) // n_slots
+    n_slots = (n_groups + groups_per_slot - 1) // groups_per_slot
+    acc = np.zeros((n_slots, acc_stride), dtype=x.dtype)
     cdef _Job job
     job.f64 = t == cnp.NPY_FLOAT64
     job.gf, job.gb = &gf, &gb
@@ -396,12 +411,15 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, gra
     job.offs_f, job.offs_b = <const md_idx*>_data(offs_f), <const md_idx*>_data(offs_b)
     job.ws, job.ws_stride = <char*>_data(ws), stride * x.itemsize
     job.acc, job.acc_stride = <char*>_data(acc), acc_stride * x.itemsize
+    job.groups_per_slot = groups_per_slot
     job.xp_len, job.ext_len = xp_len, ext_len
     job.n_images = n
     with nogil:
-        md_pool_run(_backward_task, &job, (n + gf.G - 1) // gf.G, n_threads)
-    # Per-thread partial sums → the gradients (small: O·K + O per thread).
-    totals = acc.sum(axis=0) if n_threads > 1 else acc[0]
+        md_pool_run(_backward_task, &job, n_slots, n_threads)
+    # Per-slot partial sums → the gradients (small: O·K + O per slot), in a fixed order.
+    totals = acc[0].copy()
+    for i in range(1, n_slots):
+        totals += acc[i]
     cdef md_idx dw_len = gf.Opad * gf.Kpad
     dw = totals[:dw_len].reshape(gf.Opad, gf.Kpad)
     grad_weight.reshape(o, gf.K)[...] = dw[:o, :gf.K]

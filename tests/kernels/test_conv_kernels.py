@@ -178,7 +178,7 @@ def test_direct_convolution_worked_example(kernel_pair, twin):
 
 
 def test_direct_convolution_keeps_images_independent(kernel_pair, conv_isa):
-    # Each image runs on its own thread and the padded-width layout computes (and discards)
+    # Groups of images run on different threads and the padded-width layout computes (and discards)
     # columns that read a neighbouring row or channel: a NaN in image 0 must not reach image 1.
     _, forward = kernel_pair("conv2d_forward")
     _, backward = kernel_pair("conv2d_backward")
@@ -200,7 +200,8 @@ def test_direct_convolution_keeps_images_independent(kernel_pair, conv_isa):
 
 
 def test_direct_convolution_is_deterministic(kernel_pair):
-    # Per-thread partial sums are combined in a fixed order: the same call gives the same bits.
+    # Threads pick up work dynamically, but dW / db are summed per fixed slot of images and the
+    # slots added in order: the same call gives the same bits.
     _, forward = kernel_pair("conv2d_forward")
     _, backward = kernel_pair("conv2d_backward")
     rng = np.random.default_rng(1)
@@ -259,3 +260,103 @@ def test_instruction_set_can_be_capped_by_environment():
     env = dict(__import__("os").environ, MINIDL_CONV_ISA="generic")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "generic"
+
+
+# ---- the thread pool behind the direct kernels (minidl/_kernels/threadpool.h) ------------
+
+@pytest.fixture
+def conv_threads(kernel_pair):
+    kernel_pair("conv2d_forward")
+    conv = _conv_module()
+    before = conv.get_num_threads()
+    yield conv
+    conv.set_num_threads(before)
+
+
+def _conv_case(seed=3, n=9):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 4, 10, 9)).astype(np.float32)
+    weight = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((n, 6, 10, 9)).astype(np.float32)
+    return x, weight, g
+
+
+def _direct(conv, x, weight, g):
+    y = np.empty(g.shape, np.float32)
+    conv.conv2d_forward(x, weight, None, 1, 1, y)
+    outs = (np.empty_like(x), np.empty_like(weight), np.empty(weight.shape[0], np.float32))
+    conv.conv2d_backward(x, weight, g, 1, 1, *outs)
+    return (y,) + outs
+
+
+def test_thread_count_changes_only_rounding(conv_threads):
+    x, weight, g = _conv_case()
+    results = {}
+    for count in (1, 2, 3):
+        conv_threads.set_num_threads(count)
+        assert conv_threads.get_num_threads() == count
+        results[count] = _direct(conv_threads, x, weight, g)
+    for count in (2, 3):
+        for a, b in zip(results[count], results[1]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="count"):
+        conv_threads.set_num_threads(0)
+
+
+def test_kernels_run_concurrently_from_python_threads(conv_threads):
+    # The kernels release the GIL; a second caller while the pool is busy runs on its own thread.
+    import threading
+    conv_threads.set_num_threads(2)
+    cases = [_conv_case(seed, n=16) for seed in range(4)]
+    expected = [_direct(conv_threads, *case) for case in cases]
+    got = [None] * len(cases)
+
+    def work(i):
+        for _ in range(5):
+            got[i] = _direct(conv_threads, *cases[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(cases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for want, have in zip(expected, got):
+        for a, b in zip(have, want):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_pool_works_in_a_forked_child(conv_threads):
+    # The pool's threads do not survive fork(); the child must start its own, not hang.
+    import os
+    conv_threads.set_num_threads(2)
+    x, weight, g = _conv_case()
+    expected = _direct(conv_threads, x, weight, g)       # the parent's pool is running now
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                        # child
+        try:
+            got = _direct(conv_threads, x, weight, g)
+            ok = all(np.allclose(a, b, rtol=1e-5, atol=1e-5) for a, b in zip(got, expected))
+            os.write(write_end, b"ok" if ok else b"bad")
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    import select
+    ready, _, _ = select.select([read_end], [], [], 60)
+    answer = os.read(read_end, 8) if ready else b"timeout"
+    os.close(read_end)
+    if not ready:
+        os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    assert answer == b"ok"
+
+
+def test_thread_count_from_environment():
+    import subprocess
+    import sys
+    pytest.importorskip("minidl._kernels.conv")
+    code = "from minidl._kernels import conv; print(conv.get_num_threads())"
+    env = dict(__import__("os").environ, MINIDL_NUM_THREADS="3")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "3"
