@@ -2,8 +2,9 @@
 
 * Cython 3 and NumPy headers come from pyproject.toml's build requirements.
 * OpenMP is used only if a small test program compiles and links with -fopenmp;
-  otherwise the kernels are built without it (they are single-threaded by default
-  anyway). The build never fails for lack of OpenMP.
+  otherwise the kernels are built without it. The build never fails for lack of OpenMP.
+  (The one multi-threaded kernel, the direct convolution, uses its own small pthread pool,
+  minidl/_kernels/threadpool.h, and runs single-threaded where POSIX threads are missing.)
 * Developers can rebuild a subset while iterating:
       MINIDL_BUILD_ONLY=dropout,batchnorm python setup.py build_ext --inplace
 """
@@ -81,7 +82,8 @@ class BuildExt(build_ext):
         if ctype == "msvc":
             compile_flags, omp_compile, omp_link = ["/O2"], ["/openmp"], []
         else:
-            compile_flags = ["-O3", "-fno-math-errno"]
+            # -pthread: the convolution kernels' thread pool (minidl/_kernels/threadpool.h).
+            compile_flags = ["-O3", "-fno-math-errno", "-pthread"]
             omp_compile, omp_link = ["-fopenmp"], ["-fopenmp"]
         if os.environ.get("MINIDL_DISABLE_OPENMP"):
             use_omp = False
@@ -90,6 +92,8 @@ class BuildExt(build_ext):
         print(f"minidl: OpenMP {'enabled' if use_omp else 'not available; building without it'}")
         for ext in self.extensions:
             ext.extra_compile_args = list(ext.extra_compile_args or []) + compile_flags
+            if ctype != "msvc":
+                ext.extra_link_args = list(ext.extra_link_args or []) + ["-pthread"]
             if use_omp:
                 ext.extra_compile_args += omp_compile
                 ext.extra_link_args = list(ext.extra_link_args or []) + omp_link

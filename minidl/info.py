@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
+_THREAD_VARS = ("MINIDL_NUM_THREADS", "MINIDL_CONV_ISA", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
 
 
 def _blas_description() -> str:
@@ -59,6 +59,7 @@ def info(file=None) -> dict:
         from minidl._kernels import conv
 
         facts["conv_instruction_set"] = conv.conv_isa()
+        facts["conv_threads"] = conv.get_num_threads()
     except ImportError:
         pass
     threads = _blas_threads()
