@@ -12,6 +12,9 @@ from minidl._lazy import lazy_exports
 from minidl.dtypes import get_default_dtype, set_default_dtype
 from minidl.random import default_rng, manual_seed
 from minidl import backend, _kernels  # noqa: E402,F401  (_kernels sets up the dispatch)
+from minidl._memory import tune_malloc as _tune_malloc
+
+_tune_malloc()   # keep freed activations for reuse: see minidl/_memory.py
 
 _EXPORTS = {
     "nn": "nn:",

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-_THREAD_VARS = ("MINIDL_NUM_THREADS", "MINIDL_CONV_ISA", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
+_THREAD_VARS = ("MINIDL_NUM_THREADS", "MINIDL_CONV_ISA", "MINIDL_MALLOC_TUNING", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
 
 
 def _blas_description() -> str:
@@ -34,7 +34,7 @@ def info(file=None) -> dict:
     """Print (and return as a dict) minidl's version, backend, OpenMP, BLAS and thread settings,
     and the instruction set the direct convolution kernels chose for this CPU."""
     import minidl
-    from minidl import _kernels, backend
+    from minidl import _kernels, _memory, backend
 
     facts = {
         "minidl": minidl.__version__,
@@ -48,6 +48,7 @@ def info(file=None) -> dict:
         "blas": _blas_description(),
         "cpu_count": os.cpu_count(),
         "default_dtype": str(minidl.get_default_dtype()),
+        "malloc_tuning": _memory.malloc_tuned(),
     }
     try:
         from minidl._kernels import _build
