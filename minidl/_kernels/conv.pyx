@@ -24,7 +24,7 @@ cdef extern from "conv_direct.h" nogil:
     ctypedef Py_ssize_t md_idx
     ctypedef struct md_conv_geometry:
         int isa
-        md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, G, plane, cstride, tile, Ppad, OB, Opad, VL, K, Kpad, xp_len
+        md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, G, plane, cstride, tile, Ppad, OB, Opad, FOB, Fpad, VL, K, Kpad, xp_len
     ctypedef void (*md_fwd_images_f32)(const float*, md_idx, const md_conv_geometry*, const float*,
                                        const md_idx*, const float*, float*, float*, float*) noexcept nogil
     ctypedef void (*md_fwd_images_f64)(const double*, md_idx, const md_conv_geometry*, const double*,
@@ -321,9 +321,9 @@ def conv2d_forward(x, weight, bias, Py_ssize_t pad_h, Py_ssize_t pad_w, out):
     cdef md_conv_geometry g
     md_conv_geometry_init(&g, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize, group, md_conv_isa())
     _check_output("conv2d_forward", out, "out", (n, o, g.Ho, g.Wo), t)
-    wpack = _pack(weight.reshape(o, g.K), g.Opad, g.OB)
+    wpack = _pack(weight.reshape(o, g.K), g.Fpad, g.FOB)
     offs = _offsets(&g)
-    cdef md_idx stride = g.xp_len + _lines(g.Opad * g.Ppad, x.itemsize)
+    cdef md_idx stride = g.xp_len + _lines(g.Fpad * g.Ppad, x.itemsize)
     ws = _workspace(n_threads, stride, x.dtype)
     cdef _Job job
     job.f64 = t == cnp.NPY_FLOAT64
@@ -390,10 +390,10 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, gra
     _check_vector("conv2d_backward", grad_bias, "grad_bias", t, o, True, True)
     # The dx pass convolves dy with the filters flipped in space and in/out channels swapped.
     flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, o * kh * kw)
-    wpack_b = _pack(flipped, gb.Opad, gb.OB)
+    wpack_b = _pack(flipped, gb.Fpad, gb.FOB)
     offs_f, offs_b = _offsets(&gf), _offsets(&gb)
     cdef md_idx xp_len = max(gf.xp_len, gb.xp_len)
-    cdef md_idx ext_len = _lines(max(gf.Opad * gf.Ppad, gb.Opad * gb.Ppad), x.itemsize)
+    cdef md_idx ext_len = _lines(gb.Fpad * gb.Ppad, x.itemsize)    # the dx pass's output rows
     cdef md_idx stride = xp_len + ext_len + _lines(gf.Opad * gf.Ppad, x.itemsize)
     cdef md_idx acc_stride = gf.Opad * gf.Kpad + gf.Opad
     ws = _workspace(n_threads, stride, x.dtype)

@@ -24,7 +24,8 @@ typedef struct {
     md_idx plane, cstride; /* Hp·Wp; channel stride of the padded scratch, G·plane */
     md_idx tile;         /* output positions per forward tile */
     md_idx Ppad;         /* positions on the padded-width grid of G images, rounded up */
-    md_idx OB, Opad;     /* output channels per tile, O rounded up to it */
+    md_idx OB, Opad;     /* output channels per weight-gradient tile, O rounded up to it */
+    md_idx FOB, Fpad;    /* the same for the forward: OB, or 1 for layers with few outputs */
     md_idx VL;           /* elements per vector (partial sums per weight-gradient entry) */
     md_idx K, Kpad;      /* taps C·kh·kw, rounded up to MD_KB */
     md_idx xp_len;       /* elements of the padded-input scratch, incl. the tail reads */
@@ -107,6 +108,10 @@ static void md_conv_geometry_init(md_conv_geometry *g, md_idx C, md_idx H, md_id
     md_conv_tiles(g->isa, elsize, &g->OB, &g->VL, &g->tile);
     g->Ppad = md_round_up((G - 1) * g->plane + g->Ho * g->Wp, g->tile);
     g->Opad = md_round_up(O, g->OB);
+    /* 1 or 2 output channels (e.g. the dx pass of an RGB or grey first layer) would waste 3/4
+       or more of a full tile's FMAs on zero filters: one channel at a time instead. */
+    g->FOB = 4 * O <= g->OB ? 1 : g->OB;
+    g->Fpad = md_round_up(O, g->FOB);
     g->K = C * kh * kw;
     g->Kpad = md_round_up(g->K, MD_KB);
     /* The farthest read is offs[K-1] + Ppad - 1, offs[K-1] = (C-1)·cstride + (kh-1)·Wp + kw-1. */

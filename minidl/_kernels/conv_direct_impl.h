@@ -86,6 +86,33 @@ static MD_ATTR void MD(fwd_block)(const MD_T *xp, const md_idx *offs, md_idx K, 
     }
 }
 
+/* One output channel (layers with fewer channels than a tile, e.g. the dx pass of a first
+ * layer with 1 input channel): ext[p] = Σ_k w[k] · xp[offs[k] + p]. Even and odd taps go to
+ * separate accumulators, so 2·MD_NV FMA chains are in flight. */
+static MD_ATTR void MD(fwd_row)(const MD_T *xp, const md_idx *offs, md_idx K, const MD_T *w,
+                                MD_T *ext, md_idx ppad)
+{
+    for (md_idx p = 0; p < ppad; p += MD_NV * MD_VL) {
+        MD(vec) even[MD_NV], odd[MD_NV];
+        for (int v = 0; v < MD_NV; v++)
+            even[v] = odd[v] = (MD(vec)){0};
+        md_idx k = 0;
+        for (; k + 1 < K; k += 2) {
+            const MD_T *a = xp + offs[k] + p, *b = xp + offs[k + 1] + p;
+            MD_T wa = w[k], wb = w[k + 1];
+            for (int v = 0; v < MD_NV; v++) {
+                even[v] += wa * MD_LOAD(a + v * MD_VL);
+                odd[v] += wb * MD_LOAD(b + v * MD_VL);
+            }
+        }
+        if (k < K)
+            for (int v = 0; v < MD_NV; v++)
+                even[v] += w[k] * MD_LOAD(xp + offs[k] + p + v * MD_VL);
+        for (int v = 0; v < MD_NV; v++)
+            MD_STORE(ext + p + v * MD_VL, even[v] + odd[v]);
+    }
+}
+
 /* dw[r][q] += Σ_p dyb[r][p] · xp[offs[q] + p] for r < MD_OB, q < MD_KB. */
 static MD_ATTR void MD(dw_block)(const MD_T *xp, const md_idx *offs, const MD_T *dyb, md_idx ppad,
                                  MD_T *dw, md_idx ldw)
@@ -131,7 +158,8 @@ static md_idx MD(positions)(const md_conv_geometry *g, md_idx count)
     return md_round_up((count - 1) * g->plane + g->Ho * g->Wp, g->tile);
 }
 
-/* y (count, O, Ho, Wo) = conv(x (count, C, H, W), packed weights) + bias (may be NULL). */
+/* y (count, O, Ho, Wo) = conv(x (count, C, H, W), packed weights) + bias (may be NULL).
+ * wpack: (Fpad / FOB, K, FOB); ext: Fpad rows of positions. */
 static MD_ATTR void MD(fwd_images)(const MD_T *x, md_idx count, const md_conv_geometry *g, const MD_T *wpack,
                                    const md_idx *offs, const MD_T *bias, MD_T *y, MD_T *xp, MD_T *ext)
 {
@@ -139,8 +167,12 @@ static MD_ATTR void MD(fwd_images)(const MD_T *x, md_idx count, const md_conv_ge
         return;
     md_idx ppad = MD(positions)(g, count);
     MD(pad_images)(x, count, g, xp);
-    for (md_idx ob = 0; ob < g->Opad / MD_OB; ob++)
-        MD(fwd_block)(xp, offs, g->K, wpack + ob * g->K * MD_OB, ext + ob * MD_OB * ppad, ppad);
+    if (g->FOB == 1)
+        for (md_idx o = 0; o < g->O; o++)
+            MD(fwd_row)(xp, offs, g->K, wpack + o * g->K, ext + o * ppad, ppad);
+    else
+        for (md_idx ob = 0; ob < g->Fpad / MD_OB; ob++)
+            MD(fwd_block)(xp, offs, g->K, wpack + ob * g->K * MD_OB, ext + ob * MD_OB * ppad, ppad);
     for (md_idx n = 0; n < count; n++)
         for (md_idx o = 0; o < g->O; o++) {
             MD_T b = bias ? bias[o] : (MD_T)0;
@@ -155,7 +187,7 @@ static MD_ATTR void MD(fwd_images)(const MD_T *x, md_idx count, const md_conv_ge
 
 /* Backward of `count` images. gf: the forward geometry; gb: the geometry of the dx pass (input
  * dy, output dx). Adds their dW into dwacc (Opad, Kpad) and db into dbacc (Opad); writes
- * dx (count, C, H, W). Scratch: xp (max xp_len), ext (max Opad·Ppad), dyext (gf->Opad·gf->Ppad). */
+ * dx (count, C, H, W). Scratch: xp (max xp_len), ext (max Fpad·Ppad), dyext (gf->Opad·gf->Ppad). */
 static MD_ATTR void MD(bwd_images)(const MD_T *x, const MD_T *dy, md_idx count, const md_conv_geometry *gf,
                                    const md_conv_geometry *gb, const md_idx *offs_f, const md_idx *offs_b,
                                    const MD_T *wpack_b, MD_T *dx, MD_T *dwacc, MD_T *dbacc,
@@ -168,18 +200,18 @@ static MD_ATTR void MD(bwd_images)(const MD_T *x, const MD_T *dy, md_idx count, 
     /* dy on the same padded-width grid as the forward output; the discarded positions are 0. */
     memset(dyext, 0, (size_t)(gf->Opad * ppad) * sizeof(MD_T));
     for (md_idx n = 0; n < count; n++)
-        for (md_idx o = 0; o < gf->O; o++) {
-            MD_T s = 0;
-            for (md_idx oh = 0; oh < gf->Ho; oh++) {
-                const MD_T *src = dy + ((n * gf->O + o) * gf->Ho + oh) * gf->Wo;
-                MD_T *dst = dyext + o * ppad + n * gf->plane + oh * gf->Wp;
-                for (md_idx ow = 0; ow < gf->Wo; ow++) {
-                    dst[ow] = src[ow];
-                    s += src[ow];
-                }
-            }
-            dbacc[o] += s;
-        }
+        for (md_idx o = 0; o < gf->O; o++)
+            for (md_idx oh = 0; oh < gf->Ho; oh++)
+                memcpy(dyext + o * ppad + n * gf->plane + oh * gf->Wp, dy + ((n * gf->O + o) * gf->Ho + oh) * gf->Wo,
+                       (size_t)gf->Wo * sizeof(MD_T));
+    /* db: the rows of dyext in vectors (its discarded positions are 0); a scalar running sum
+       would be one long chain of dependent adds. */
+    for (md_idx o = 0; o < gf->O; o++) {
+        MD(vec) acc = (MD(vec)){0};
+        for (md_idx p = 0; p < ppad; p += MD_VL)
+            acc += MD_LOAD(dyext + o * ppad + p);
+        dbacc[o] += MD(hsum)(acc);
+    }
     for (md_idx ob = 0; ob < gf->Opad / MD_OB; ob++)
         for (md_idx k = 0; k < gf->Kpad; k += MD_KB)
             MD(dw_block)(xp, offs_f + k, dyext + ob * MD_OB * ppad, ppad,
