@@ -185,6 +185,18 @@ def main():
         rows.append(("fwd+bwd", best_of_rounds(conv_step_fns(shape), rounds, repeat), describe(shape)))
     rows.append(("small CNN training step, N = 64", best_of_rounds(cnn_step_fns(), rounds, repeat),
                  "conv(1→16)-ReLU-pool-conv(16→32)-ReLU-pool-Linear, CE, SGD momentum"))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    if threadpool_limits is not None:
+        # OpenBLAS's idle workers spin for a while after every GEMM and take the core the
+        # convolution threads need; with one BLAS thread (torch keeps its own threads) they don't.
+        fns = cnn_step_fns()
+        with threadpool_limits(1, user_api="blas"):
+            times = best_of_rounds({k: v for k, v in fns.items() if k != "torch"}, rounds, repeat)
+        times["torch"] = best_of_rounds({"torch": fns["torch"]}, rounds, repeat)["torch"] if "torch" in fns else None
+        rows.append(("same, OpenBLAS limited to 1 thread", times, "threadpoolctl.threadpool_limits(1, 'blas')"))
     print_table("Conv2d (float32)", rows)
     for label, times, _ in rows[:2]:
         if times.get("torch") and times.get("cython"):
