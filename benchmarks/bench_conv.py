@@ -68,6 +68,17 @@ def threads(count):
         conv.set_num_threads(before_conv)
 
 
+def on_each_backend(step):
+    """{backend name: step run on that backend} for every available minidl backend."""
+    fns = {}
+    for name in backend.available():
+        def run_on(name=name):
+            with backend.using(name):
+                step()
+        fns[name] = run_on
+    return fns
+
+
 def conv_step_fns(shape):
     """{implementation: one forward+backward step} for a Conv2d of ``shape``."""
     n, c, hw, out, k, stride, pad = shape
@@ -81,12 +92,7 @@ def conv_step_fns(shape):
         conv.zero_grad()
         conv.backward(g)
 
-    fns = {}
-    for name in backend.available():
-        def run_on(name=name):
-            with backend.using(name):
-                step()
-        fns[name] = run_on
+    fns = on_each_backend(step)
     torch = try_import_torch()
     if torch is not None:
         tconv = torch.nn.Conv2d(c, out, k, stride=stride, padding=pad)
@@ -121,12 +127,7 @@ def cnn_step_fns(n=64):
         model.backward(loss_fn.backward())
         opt.step()
 
-    fns = {}
-    for name in backend.available():
-        def run_on(name=name):
-            with backend.using(name):
-                step()
-        fns[name] = run_on
+    fns = on_each_backend(step)
     torch = try_import_torch()
     if torch is not None:
         tnn = torch.nn

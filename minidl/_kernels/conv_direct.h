@@ -37,7 +37,9 @@ typedef struct {
 enum { MD_ISA_GENERIC = 0, MD_ISA_AVX2 = 1, MD_ISA_AVX512 = 2 };
 static const char *md_isa_names[] = {"generic", "avx2", "avx512"};
 
-#if defined(__GNUC__) && defined(__x86_64__)
+/* MD_PORTABLE_C (a -D flag) builds only the plain-C variant, as a compiler without GCC's
+ * extensions would: to test that path on this one. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(MD_PORTABLE_C)
 #define MD_MULTI_ISA 1
 #else
 #define MD_MULTI_ISA 0
@@ -78,18 +80,35 @@ static int md_conv_set_isa(int isa)
     return md_isa_active;
 }
 
-/* Tile shape of each variant: output channels per tile, vectors per forward tile, vector bytes. */
+/* Each variant's parameters (used both to instantiate it below and by md_conv_tiles, so the
+ * geometry's sizes always match the kernels): vector bytes (0 = scalar), output channels per
+ * register tile, vectors of output positions per forward tile. */
+#define MD_AVX512_VBYTES 64
+#define MD_AVX512_OB 8
+#define MD_AVX2_VBYTES 32
+#define MD_AVX2_OB 4
+#if defined(__GNUC__) && !defined(MD_PORTABLE_C)
+#define MD_GENERIC_VBYTES 16
+#define MD_GENERIC_NV 3
+#else
+#define MD_GENERIC_VBYTES 0
+#define MD_GENERIC_NV 4
+#endif
+#define MD_GENERIC_OB 4
+#define MD_SIMD_NV 3
+
 static void md_conv_tiles(int isa, size_t elsize, md_idx *ob, md_idx *vl, md_idx *tile)
 {
+    md_idx vbytes = MD_GENERIC_VBYTES, nv = MD_GENERIC_NV;
+    *ob = MD_GENERIC_OB;
 #if MD_MULTI_ISA
-    if (isa == MD_ISA_AVX512) { *ob = 8; *vl = 64 / (md_idx)elsize; *tile = 3 * *vl; return; }
-    if (isa == MD_ISA_AVX2) { *ob = 4; *vl = 32 / (md_idx)elsize; *tile = 3 * *vl; return; }
-    *ob = 4; *vl = 16 / (md_idx)elsize; *tile = 3 * *vl;
-#elif defined(__GNUC__)
-    (void)isa; *ob = 4; *vl = 16 / (md_idx)elsize; *tile = 3 * *vl;
+    if (isa == MD_ISA_AVX512) { vbytes = MD_AVX512_VBYTES; nv = MD_SIMD_NV; *ob = MD_AVX512_OB; }
+    if (isa == MD_ISA_AVX2) { vbytes = MD_AVX2_VBYTES; nv = MD_SIMD_NV; *ob = MD_AVX2_OB; }
 #else
-    (void)isa; (void)elsize; *ob = 4; *vl = 1; *tile = 4;
+    (void)isa;
 #endif
+    *vl = vbytes ? vbytes / (md_idx)elsize : 1;
+    *tile = nv * *vl;
 }
 
 static md_idx md_round_up(md_idx v, md_idx m) { return (v + m - 1) / m * m; }
@@ -129,74 +148,37 @@ MD_KERNEL_FAMILY(float, f32)
 MD_KERNEL_FAMILY(double, f64)
 
 /* ---- instantiations ---------------------------------------------------------------- */
-#if MD_MULTI_ISA
-/* MD_PIN(v): keep a loaded vector in a register (GCC otherwise re-reads it from memory as an
+/* Each block sets the instruction set's parameters and includes conv_direct_types.h, which
+ * instantiates conv_direct_impl.h for float and double.
+ * MD_PIN(v): keep a loaded vector in a register (GCC otherwise re-reads it from memory as an
  * FMA operand for every use, doubling the loads of the weight-gradient kernel). */
+#define MD_CAT3(a, b, c) a##b##_##c
+#define MD_XCAT3(a, b, c) MD_CAT3(a, b, c)
+#if MD_MULTI_ISA
+#define MD_ISA avx512
 #define MD_ATTR __attribute__((target("avx512f,fma")))
-#define MD_VBYTES 64
-#define MD_OB 8
-#define MD_NV 3
-#define MD_T float
-#define MD(name) md_f32_avx512_##name
+#define MD_VBYTES MD_AVX512_VBYTES
+#define MD_OB MD_AVX512_OB
+#define MD_NV MD_SIMD_NV
 #define MD_PIN(v) __asm__("" : "+v"(v))
-#include "conv_direct_impl.h"
-#undef MD_T
-#undef MD
-#define MD_T double
-#define MD(name) md_f64_avx512_##name
-#define MD_PIN(v) __asm__("" : "+v"(v))
-#include "conv_direct_impl.h"
-#undef MD_T
-#undef MD
-#undef MD_ATTR
-#undef MD_VBYTES
-#undef MD_OB
+#include "conv_direct_types.h"
 
+#define MD_ISA avx2
 #define MD_ATTR __attribute__((target("avx2,fma")))
-#define MD_VBYTES 32
-#define MD_OB 4
-#define MD_T float
-#define MD(name) md_f32_avx2_##name
+#define MD_VBYTES MD_AVX2_VBYTES
+#define MD_OB MD_AVX2_OB
+#define MD_NV MD_SIMD_NV
 #define MD_PIN(v) __asm__("" : "+x"(v))
-#include "conv_direct_impl.h"
-#undef MD_T
-#undef MD
-#define MD_T double
-#define MD(name) md_f64_avx2_##name
-#define MD_PIN(v) __asm__("" : "+x"(v))
-#include "conv_direct_impl.h"
-#undef MD_T
-#undef MD
-#undef MD_ATTR
-#undef MD_VBYTES
-#undef MD_OB
-#undef MD_NV
+#include "conv_direct_types.h"
 #endif
 
 /* Portable build: 16-byte vectors with GCC/Clang vector extensions, plain scalars otherwise. */
+#define MD_ISA generic
 #define MD_ATTR
-#if defined(__GNUC__)
-#define MD_VBYTES 16
-#define MD_NV 3
-#else
-#define MD_VBYTES 0
-#define MD_NV 4
-#endif
-#define MD_OB 4
-#define MD_T float
-#define MD(name) md_f32_generic_##name
-#include "conv_direct_impl.h"
-#undef MD_T
-#undef MD
-#define MD_T double
-#define MD(name) md_f64_generic_##name
-#include "conv_direct_impl.h"
-#undef MD_T
-#undef MD
-#undef MD_ATTR
-#undef MD_VBYTES
-#undef MD_OB
-#undef MD_NV
+#define MD_VBYTES MD_GENERIC_VBYTES
+#define MD_OB MD_GENERIC_OB
+#define MD_NV MD_GENERIC_NV
+#include "conv_direct_types.h"
 
 /* ---- dispatch --------------------------------------------------------------------- */
 #if MD_MULTI_ISA

@@ -1,5 +1,5 @@
-/* One instantiation of the stride-1 direct convolution kernels; included by conv_direct.h
- * once per (element type, instruction set). Before including, define:
+/* One instantiation of the stride-1 direct convolution kernels; included (through
+ * conv_direct_types.h) once per (element type, instruction set). Before including, define:
  *
  *   MD_T        element type (float or double)
  *   MD_VBYTES   vector width in bytes (64 = AVX-512, 32 = AVX2, 16 = SSE2/NEON, 0 = scalar)
@@ -7,6 +7,7 @@
  *   MD_NV       vectors of output positions per forward tile
  *   MD_ATTR     function attribute selecting the instruction set (may be empty)
  *   MD(name)    name mangling, e.g. md_f32_avx512_##name
+ *   MD_PIN(v)   optional: an empty asm that keeps v in a register
  *
  * The algorithm ("implicit GEMM on a padded-width layout"): pad each image into
  * xp[c][r][s] (Hp × Wp rows), and number output positions p = oh·Wp + ow, i.e. on a grid
@@ -35,6 +36,7 @@ typedef MD_T MD(vec);
 #endif
 #ifndef MD_PIN
 #define MD_PIN(v) ((void)0)
+#define MD_PIN_IS_DEFAULT
 #endif
 #define MD_LOAD(ptr) (*(const MD(vec) *)(ptr))
 #define MD_STORE(ptr, v) (*(MD(vec) *)(ptr) = (v))
@@ -220,6 +222,9 @@ static MD_ATTR void MD(bwd_images)(const MD_T *x, const MD_T *dy, md_idx count, 
 }
 
 #undef MD_VL
+#ifdef MD_PIN_IS_DEFAULT
 #undef MD_PIN
+#undef MD_PIN_IS_DEFAULT
+#endif
 #undef MD_LOAD
 #undef MD_STORE
