@@ -5,14 +5,19 @@ minidl/_kernels/reference/conv.py.
 
       cols[n, (c·kh + i)·kw + j, oh·W_out + ow] = x_pad[n, c, oh·sh + i, ow·sw + j]
 
-* conv2d_forward / conv2d_backward: stride-1 convolution computed directly, without the
-  im2col matrix (C code in conv_direct.h / conv_direct_impl.h, explained there), a group of
-  images per call, the groups shared among the threads of threadpool.h (not OpenMP: see there). The im2col matrix of a (32, 16, 28, 28) batch is 14 MB, written and
+* conv2d_forward / conv2d_backward: convolution computed directly, without the im2col
+  matrix (C code in conv_direct.h / conv_direct_impl.h, explained there), a group of images
+  per call, the groups shared among the threads of threadpool.h (not OpenMP: see there).
+  Those kernels do stride 1 with padding <= kernel − 1; other paddings, and strides on
+  layers with few input channels, are turned into that case first (the polyphase form, see
+  _phases); other strided convolutions use im2col + NumPy's GEMM (the twin's code). The im2col matrix of a (32, 16, 28, 28) batch is 14 MB, written and
   read back from memory twice per step; the direct kernels keep one padded image (~60 KB)
   in cache instead, and use the widest vectors the CPU has.
 """
 import numpy as np
 cimport numpy as cnp
+
+from minidl._kernels.reference.conv import gemm_backward, gemm_forward
 from cython cimport floating
 import os
 
@@ -200,8 +205,8 @@ def _conv_set_isa(str name):
     return conv_isa()
 
 
-cdef int _check_direct(str kernel, cnp.ndarray x, cnp.ndarray weight, object bias, Py_ssize_t pad_h,
-                       Py_ssize_t pad_w) except -1:
+cdef int _check_direct(str kernel, cnp.ndarray x, cnp.ndarray weight, object bias, Py_ssize_t stride_h,
+                       Py_ssize_t stride_w, Py_ssize_t pad_h, Py_ssize_t pad_w) except -1:
     """x (N, C, H, W) and weight (O, C, kh, kw) of one float dtype, C-contiguous; bias (O,) or None."""
     cdef int t = _float_typenum(kernel, x, "x")
     _check(kernel, x, "x", 4, t, False)
@@ -210,14 +215,63 @@ cdef int _check_direct(str kernel, cnp.ndarray x, cnp.ndarray weight, object bia
         raise ValueError(f"{kernel}: weight {(<object>weight).shape} expects {weight.shape[1]} input "
                          f"channels, x has shape {(<object>x).shape}")
     _check_vector(kernel, bias, "bias", t, weight.shape[0], False, True)
+    if stride_h < 1 or stride_w < 1:
+        raise ValueError(f"{kernel}: stride must be >= 1, got {(stride_h, stride_w)}")
     if pad_h < 0 or pad_w < 0:
         raise ValueError(f"{kernel}: padding must be >= 0, got {(pad_h, pad_w)}")
     if x.shape[2] + 2 * pad_h < weight.shape[2] or x.shape[3] + 2 * pad_w < weight.shape[3]:
         raise ValueError(f"{kernel}: input {(<object>x).shape} with padding {(pad_h, pad_w)} is smaller "
                          f"than the kernel {(<object>weight).shape[2:]}")
-    if x.shape[0] == 0 or x.shape[1] == 0 or weight.shape[0] == 0:
-        raise ValueError(f"{kernel}: empty batch or channels: x {(<object>x).shape}, weight {(<object>weight).shape}")
+    if x.shape[0] == 0 or x.shape[1] == 0 or weight.shape[0] == 0 or weight.shape[2] == 0 or weight.shape[3] == 0:
+        raise ValueError(f"{kernel}: empty batch, channels or kernel: x {(<object>x).shape}, "
+                         f"weight {(<object>weight).shape}")
     return t
+
+
+cdef tuple _out_shape(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw):
+    return (x.shape[0], weight.shape[0], (x.shape[2] + 2 * ph - weight.shape[2]) // sh + 1,
+            (x.shape[3] + 2 * pw - weight.shape[3]) // sw + 1)
+
+
+cdef inline bint _plain(cnp.ndarray weight, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw):
+    """Stride 1 and padding <= kernel − 1: the direct kernels apply as they are."""
+    return sh == 1 and sw == 1 and ph <= weight.shape[2] - 1 and pw <= weight.shape[3] - 1
+
+
+cdef inline bint _polyphase_pays(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_t sw):
+    """Strided: the polyphase form (below) or im2col + GEMM? The polyphase convolution has
+    C·min(s, k)² input channels and computes ~(k/s rounded up)²·s²/k² of the taps in vain
+    (16/9 for 3×3, stride 2), and its phase copies cost time too; measured, it wins for layers
+    with few input channels (an RGB or grey first layer, a 1×1 stride-2 shortcut), im2col +
+    GEMM for the rest."""
+    cdef Py_ssize_t phases = min(sh, weight.shape[2]) * min(sw, weight.shape[3])
+    return (sh == 1 and sw == 1) or x.shape[1] * phases <= 16
+
+
+cdef tuple _phases(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
+                   Py_ssize_t pw, tuple out_shape):
+    """Polyphase form of a strided (or over-padded) convolution: a stride-1, unpadded one.
+
+    With u = sh·u' + a and v = sw·v' + b (0 <= a < sh, 0 <= b < sw), the tap (u, v) of output
+    (i, j) reads x_pad[sh·(i + u') + a, sw·(j + v') + b] = X_ab[i + u', j + v'], where X_ab is
+    the phase image x_pad[a::sh, b::sw]. So y = Σ_ab X_ab ⋆ W_ab, W_ab = W[:, :, a::sh, b::sw]:
+    one stride-1 convolution whose input channels are the phases (c, a, b) — only those with
+    a < kh and b < kw, the others meet no tap — and whose sub-kernels are zero-padded to
+    ceil(kh/sh) × ceil(kw/sw). Returns (xq, wq)."""
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], o = weight.shape[0]
+    cdef Py_ssize_t kh2 = (weight.shape[2] + sh - 1) // sh, kw2 = (weight.shape[3] + sw - 1) // sw
+    cdef Py_ssize_t pa = min(sh, weight.shape[2]), pb = min(sw, weight.shape[3])
+    cdef Py_ssize_t hq = out_shape[2] + kh2 - 1, wq_ = out_shape[3] + kw2 - 1
+    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    xq = np.zeros((n, c, pa, pb, hq, wq_), dtype=x.dtype)
+    wq = np.zeros((o, c, pa, pb, kh2, kw2), dtype=x.dtype)
+    for a in range(pa):
+        for b in range(pb):
+            src = x_pad[:, :, a::sh, b::sw][:, :, :hq, :wq_]
+            xq[:, :, a, b, :src.shape[2], :src.shape[3]] = src
+            sub = weight[:, :, a::sh, b::sw]
+            wq[:, :, a, b, :sub.shape[2], :sub.shape[3]] = sub
+    return xq.reshape(n, c * pa * pb, hq, wq_), wq.reshape(o, c * pa * pb, kh2, kw2)
 
 
 cdef int _check_output(str kernel, cnp.ndarray a, str name, tuple shape, int t) except -1:
@@ -266,6 +320,7 @@ cdef md_idx _group_size(md_idx n_images, int n_threads, md_idx plane, md_idx cha
     """Images per kernel call: enough output positions (~512) to amortise each register tile's
     set-up on small images, at most ~64K elements of padded input (cache), and the same number
     of calls on every thread."""
+    plane = max(1, plane)     # (validated inputs give >= 1; C division by 0 would kill the process)
     cdef md_idx want = min((512 + plane - 1) // plane, 65536 // max(1, channels * plane))
     want = max(1, want)
     cdef md_idx calls_per_thread = (n_images + n_threads * want - 1) // (n_threads * want)
@@ -310,16 +365,32 @@ cdef void _forward_task(void* ctx, Py_ssize_t group, int worker) noexcept nogil:
                                   <float*>mine + g.xp_len)
 
 
-def conv2d_forward(x, weight, bias, Py_ssize_t pad_h, Py_ssize_t pad_w, out):
-    """Stride-1 convolution: out (N, O, H_out, W_out) = x (N, C, H, W) ⋆ weight (O, C, kh, kw)
-    + bias (O,) (or None), zero padding (pad_h, pad_w). Writes ``out``; returns None."""
-    cdef int t = _check_direct("conv2d_forward", x, weight, bias, pad_h, pad_w)
+def conv2d_forward(x, weight, bias, Py_ssize_t stride_h, Py_ssize_t stride_w, Py_ssize_t pad_h,
+                   Py_ssize_t pad_w, out):
+    """out (N, O, H_out, W_out) = x (N, C, H, W) ⋆ weight (O, C, kh, kw) + bias (O,) (or None),
+    stride (stride_h, stride_w), zero padding (pad_h, pad_w). Writes ``out``; returns None."""
+    cdef int t = _check_direct("conv2d_forward", x, weight, bias, stride_h, stride_w, pad_h, pad_w)
+    shape = _out_shape(x, weight, stride_h, stride_w, pad_h, pad_w)
+    _check_output("conv2d_forward", out, "out", shape, t)
+    if _plain(weight, stride_h, stride_w, pad_h, pad_w):
+        _forward_stride1(x, weight, bias, pad_h, pad_w, out, t)
+    elif not _polyphase_pays(x, weight, stride_h, stride_w):
+        gemm_forward(x, weight, bias, (stride_h, stride_w), (pad_h, pad_w), out, conv_im2col)
+    else:
+        xq, wq = _phases(x, weight, stride_h, stride_w, pad_h, pad_w, shape)
+        _forward_stride1(xq, wq, bias, 0, 0, out, t)
+
+
+cdef _forward_stride1(cnp.ndarray x, cnp.ndarray weight, object bias, Py_ssize_t pad_h, Py_ssize_t pad_w,
+                      cnp.ndarray out, int t):
+    """The direct kernels (stride 1, padding <= kernel − 1) on validated arrays."""
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
     cdef Py_ssize_t o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
     cdef int n_threads = _threads(n)
     cdef md_idx group = _group_size(n, n_threads, (h + 2 * pad_h) * (w + 2 * pad_w), c)
     cdef md_conv_geometry g
     md_conv_geometry_init(&g, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize, group, md_conv_isa())
+    # The public kernels checked the arrays; this guards the polyphase arithmetic too.
     _check_output("conv2d_forward", out, "out", (n, o, g.Ho, g.Wo), t)
     wpack = _pack(weight.reshape(o, g.K), g.Fpad, g.FOB)
     offs = _offsets(&g)
@@ -365,17 +436,49 @@ cdef inline void _backward_group(_Job* j, Py_ssize_t group, int worker, char* ac
                                    <float*>mine + j.xp_len, <float*>mine + j.xp_len + j.ext_len)
 
 
-def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, grad_x, grad_weight,
-                    grad_bias):
+def conv2d_backward(x, weight, grad_out, Py_ssize_t stride_h, Py_ssize_t stride_w, Py_ssize_t pad_h,
+                    Py_ssize_t pad_w, grad_x, grad_weight, grad_bias):
     """Gradients of :func:`conv2d_forward` given grad_out (N, O, H_out, W_out): writes grad_x
-    (x's shape), grad_weight (weight's shape) and grad_bias (O,) (skipped if None). Needs
-    pad_h <= kh − 1 and pad_w <= kw − 1. Returns None."""
-    cdef int t = _check_direct("conv2d_backward", x, weight, None, pad_h, pad_w)
+    (x's shape), grad_weight (weight's shape) and grad_bias (O,) (skipped if None). Returns None."""
+    cdef int t = _check_direct("conv2d_backward", x, weight, None, stride_h, stride_w, pad_h, pad_w)
+    shape = _out_shape(x, weight, stride_h, stride_w, pad_h, pad_w)
+    _check_output("conv2d_backward", grad_out, "grad_out", shape, t)
+    _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
+    _check_output("conv2d_backward", grad_weight, "grad_weight", (<object>weight).shape, t)
+    _check_vector("conv2d_backward", grad_bias, "grad_bias", t, weight.shape[0], True, True)
+    if _plain(weight, stride_h, stride_w, pad_h, pad_w):
+        _backward_stride1(x, weight, grad_out, pad_h, pad_w, grad_x, grad_weight, grad_bias, t)
+        return
+    if not _polyphase_pays(x, weight, stride_h, stride_w):
+        gemm_backward(x, weight, grad_out, (stride_h, stride_w), (pad_h, pad_w), grad_x, grad_weight,
+                      grad_bias, conv_im2col, conv_col2im)
+        return
+    # Polyphase (see _phases): the gradients of the phase images go back to the pixels they
+    # were copied from (each padded pixel is in exactly one phase), those of the sub-kernels to
+    # their taps.
+    xq, wq = _phases(x, weight, stride_h, stride_w, pad_h, pad_w, shape)
+    dxq, dwq = np.empty_like(xq), np.empty_like(wq)
+    _backward_stride1(xq, wq, grad_out, 0, 0, dxq, dwq, grad_bias, t)
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], o = weight.shape[0]
+    cdef Py_ssize_t pa = min(stride_h, weight.shape[2]), pb = min(stride_w, weight.shape[3])
+    dxq6 = dxq.reshape((n, c, pa, pb) + dxq.shape[2:])
+    dwq6 = dwq.reshape((o, c, pa, pb) + dwq.shape[2:])
+    dx_pad = np.zeros((n, c, x.shape[2] + 2 * pad_h, x.shape[3] + 2 * pad_w), dtype=x.dtype)
+    for a in range(pa):
+        for b in range(pb):
+            dst = dx_pad[:, :, a::stride_h, b::stride_w]
+            rows, cols = min(dst.shape[2], dxq6.shape[4]), min(dst.shape[3], dxq6.shape[5])
+            dst[:, :, :rows, :cols] = dxq6[:, :, a, b, :rows, :cols]
+            taps = grad_weight[:, :, a::stride_h, b::stride_w]
+            taps[...] = dwq6[:, :, a, b, :taps.shape[2], :taps.shape[3]]
+    grad_x[...] = dx_pad[:, :, pad_h:pad_h + x.shape[2], pad_w:pad_w + x.shape[3]]
+
+
+cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, Py_ssize_t pad_h,
+                       Py_ssize_t pad_w, cnp.ndarray grad_x, cnp.ndarray grad_weight, object grad_bias, int t):
+    """The direct kernels' backward (stride 1, padding <= kernel − 1) on validated arrays."""
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
     cdef Py_ssize_t o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
-    if pad_h > kh - 1 or pad_w > kw - 1:
-        raise ValueError(f"conv2d_backward: padding {(pad_h, pad_w)} must be at most kernel size − 1 "
-                         f"{(kh - 1, kw - 1)}")
     cdef int n_threads = _threads(n)
     cdef md_idx h_out = h + 2 * pad_h - kh + 1, w_out = w + 2 * pad_w - kw + 1
     cdef md_idx plane = max((h + 2 * pad_h) * (w + 2 * pad_w), (h_out + 2 * (kh - 1 - pad_h)) * (w_out + 2 * (kw - 1 - pad_w)))
@@ -386,8 +489,6 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t pad_h, Py_ssize_t pad_w, gra
     md_conv_geometry_init(&gb, o, h_out, w_out, kh, kw, kh - 1 - pad_h, kw - 1 - pad_w, c, x.itemsize, group, isa)
     _check_output("conv2d_backward", grad_out, "grad_out", (n, o, gf.Ho, gf.Wo), t)
     _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
-    _check_output("conv2d_backward", grad_weight, "grad_weight", (<object>weight).shape, t)
-    _check_vector("conv2d_backward", grad_bias, "grad_bias", t, o, True, True)
     # The dx pass convolves dy with the filters flipped in space and in/out channels swapped.
     flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, o * kh * kw)
     wpack_b = _pack(flipped, gb.Fpad, gb.FOB)

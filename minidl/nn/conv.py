@@ -42,11 +42,11 @@ class Conv2d(Module):
     Default init is PyTorch's: W and b ~ U(−1/√fan_in, 1/√fan_in), fan_in = C_in·kh·kw
     (kaiming_uniform_ with a = √5).
 
-    Computation: with stride 1 (and padding ≤ kernel − 1, i.e. every "same" or "valid"
-    convolution) the kernels ``conv2d_forward`` / ``conv2d_backward`` compute these sums
-    directly, without materialising X (for a (32, 16, 28, 28) batch X is 14 MB; the direct
-    kernels work on one cached image at a time). Other strides build X with ``conv_im2col``
-    and call NumPy's GEMM, exactly as written above. Both give the same numbers.
+    Computation: the kernels ``conv2d_forward`` / ``conv2d_backward``. The NumPy twins are
+    exactly the lines above (im2col, then GEMM). The compiled kernels compute the same sums
+    without materialising X (for a (32, 16, 28, 28) batch X is 14 MB; they work on a few
+    cached images at a time), turning a strided convolution into a stride-1 one over its
+    stride² phase images first. Both give the same numbers.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
@@ -83,63 +83,22 @@ class Conv2d(Module):
                              f"{(kh, kw)} with padding {self.padding}")
         y = np.empty((n, self.out_channels, h_out, w_out), dtype=x.dtype)
         bias = self.bias.data if self.bias is not None else None
-        if self._direct():
-            kernels.conv2d_forward(x, self.weight.data, bias, ph, pw, y)
-            self._saved = (x.shape, x)
-            return y
-        cols = self._scratch_buffer("cols", (n, self.in_channels * kh * kw, h_out * w_out), x.dtype)
-        kernels.conv_im2col(x, kh, kw, sh, sw, ph, pw, cols)
-        np.matmul(self.weight.data.reshape(self.out_channels, -1), cols, out=y.reshape(n, self.out_channels, -1))
-        if bias is not None:
-            y += bias[:, None, None]
-        self._saved = (x.shape, cols)
+        kernels.conv2d_forward(x, self.weight.data, bias, sh, sw, ph, pw, y)
+        self._saved = x
         return y
-
-    def _direct(self):
-        """True when the stride-1 direct kernels apply (see the class docstring)."""
-        (kh, kw), (ph, pw) = self.kernel_size, self.padding
-        return self.stride == (1, 1) and ph <= kh - 1 and pw <= kw - 1
 
     def backward(self, grad_output):
         require_forward(self._desc(), self._saved)
-        x_shape, saved = self._saved
-        g = as_array(self._desc(), grad_output, saved.dtype, "grad_output")
-        check_same_shape(self._desc(), g, (x_shape[0], self.out_channels) + self._out_hw(x_shape))
-        if saved.ndim == 4:
-            return self._backward_direct(saved, g)
-        cols = saved
-        n, k, length = cols.shape
-        g = g.reshape(n, self.out_channels, length)
-        # dWᵀ = Σ_n X[n] dY[n]ᵀ: one batched GEMM, then a sum over the (small) batch axis.
-        # (K, L)·(L, C_out) is the faster orientation for OpenBLAS than (C_out, L)·(L, K).
-        per_image = self._scratch_buffer("dweight_per_image", (n, k, self.out_channels), cols.dtype)
-        np.matmul(cols, g.transpose(0, 2, 1), out=per_image)
-        grad_w, accumulate = self.weight.grad_target()
-        grad_w_t = grad_w.reshape(self.out_channels, k).T
-        if accumulate:
-            grad_w_t += per_image.sum(axis=0)
-        else:
-            np.sum(per_image, axis=0, out=grad_w_t)
-        if self.bias is not None:
-            self.bias.accumulate_grad(g.sum(axis=(0, 2)))
-        dcols = self._scratch_buffer("dcols", cols.shape, cols.dtype)
-        np.matmul(self.weight.data.reshape(self.out_channels, k).T, g, out=dcols)
-        dx = np.empty(x_shape, dtype=cols.dtype)
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        kernels.conv_col2im(dcols, kh, kw, sh, sw, ph, pw, dx)
-        return dx
-
-    def _backward_direct(self, x, g):
+        x = self._saved
+        g = as_array(self._desc(), grad_output, x.dtype, "grad_output")
+        check_same_shape(self._desc(), g, (x.shape[0], self.out_channels) + self._out_hw(x.shape))
         dx = np.empty_like(x)
         grad_w, accumulate_w = self.weight.grad_target()
-        if accumulate_w:
-            grad_w_new = self._scratch_buffer("dweight", grad_w.shape, grad_w.dtype)
-        else:
-            grad_w_new = grad_w
+        grad_w_new = self._scratch_buffer("dweight", grad_w.shape, grad_w.dtype) if accumulate_w else grad_w
         grad_b = None
         if self.bias is not None:
             grad_b = self._scratch_buffer("dbias", self.bias.data.shape, x.dtype)
-        kernels.conv2d_backward(x, self.weight.data, g, self.padding[0], self.padding[1], dx, grad_w_new, grad_b)
+        kernels.conv2d_backward(x, self.weight.data, g, *self.stride, *self.padding, dx, grad_w_new, grad_b)
         if accumulate_w:
             grad_w += grad_w_new
         if grad_b is not None:

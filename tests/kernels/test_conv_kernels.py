@@ -119,15 +119,16 @@ def conv_isa(request, kernel_pair):
     conv._conv_set_isa(before)
 
 
-def _run_direct(fns, x, weight, bias, ph, pw, g, with_bias_grad=True):
+def _run_direct(fns, x, weight, bias, stride, padding, g, with_bias_grad=True):
     forward, backward = fns
+    (sh, sw), (ph, pw) = stride, padding
     n, o = x.shape[0], weight.shape[0]
-    h_out, w_out = x.shape[2] + 2 * ph - weight.shape[2] + 1, x.shape[3] + 2 * pw - weight.shape[3] + 1
+    h_out, w_out = out_size(x.shape[2], weight.shape[2], sh, ph), out_size(x.shape[3], weight.shape[3], sw, pw)
     y = np.full((n, o, h_out, w_out), np.nan, x.dtype)        # NaN: every element must be written
-    forward(x, weight, bias, ph, pw, y)
+    forward(x, weight, bias, sh, sw, ph, pw, y)
     dx, dw = np.full_like(x, np.nan), np.full_like(weight, np.nan)
     db = np.full(o, np.nan, x.dtype) if with_bias_grad else None
-    backward(x, weight, g, ph, pw, dx, dw, db)
+    backward(x, weight, g, sh, sw, ph, pw, dx, dw, db)
     return y, dx, dw, db
 
 
@@ -135,24 +136,24 @@ direct_geometry = st.tuples(
     st.integers(1, 4), st.integers(1, 5), st.integers(1, 10),   # N, C, O
     st.integers(1, 10), st.integers(1, 10),                     # H, W
     st.integers(1, 4), st.integers(1, 4),                       # kh, kw
-    st.floats(0, 1), st.floats(0, 1),                           # padding as a fraction of k − 1
+    st.integers(1, 3), st.integers(1, 3),                       # sh, sw (> 1: the polyphase path)
+    st.integers(0, 4), st.integers(0, 4),                       # ph, pw (> k − 1 too)
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(geometry=direct_geometry, dtype=st.sampled_from(DTYPES), bias=st.booleans(), seed=st.integers(0, 2**16))
 def test_direct_convolution_matches_twin(kernel_pair, conv_isa, geometry, dtype, bias, seed):
-    n, c, o, h, w, kh, kw, fh, fw = geometry
-    ph, pw = round(fh * (kh - 1)), round(fw * (kw - 1))
+    n, c, o, h, w, kh, kw, sh, sw, ph, pw = geometry
     assume(h + 2 * ph >= kh and w + 2 * pw >= kw)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
     weight = rng.standard_normal((o, c, kh, kw)).astype(dtype)
     b = rng.standard_normal(o).astype(dtype) if bias else None
-    g = rng.standard_normal((n, o, h + 2 * ph - kh + 1, w + 2 * pw - kw + 1)).astype(dtype)
+    g = rng.standard_normal((n, o, out_size(h, kh, sh, ph), out_size(w, kw, sw, pw))).astype(dtype)
     pairs = [kernel_pair(k) for k in ("conv2d_forward", "conv2d_backward")]
-    expected = _run_direct([p[0] for p in pairs], x, weight, b, ph, pw, g)
-    got = _run_direct([p[1] for p in pairs], x, weight, b, ph, pw, g)
+    expected = _run_direct([p[0] for p in pairs], x, weight, b, (sh, sw), (ph, pw), g)
+    got = _run_direct([p[1] for p in pairs], x, weight, b, (sh, sw), (ph, pw), g)
     for name, e, a in zip(("y", "dx", "dW", "db"), expected, got):
         scale = max(1.0, float(np.abs(e).max()))
         np.testing.assert_allclose(a, e, rtol=TOL[dtype], atol=TOL[dtype] * scale, err_msg=name)
@@ -166,12 +167,12 @@ def test_direct_convolution_worked_example(kernel_pair, twin):
     x = np.arange(1, 10, dtype=np.float64).reshape(1, 1, 3, 3)
     weight = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])
     y = np.empty((1, 1, 2, 2))
-    forward(x, weight, np.array([10.0]), 0, 0, y)
+    forward(x, weight, np.array([10.0]), 1, 1, 0, 0, y)
     np.testing.assert_array_equal(y, np.full((1, 1, 2, 2), 6.0))
     # Upstream gradient of ones: dW[u, v] = sum of the pixels each tap sees, db = 4, and dx
     # counts +1 for each window a pixel is the top-left of, −1 for each it is bottom-right of.
     dx, dw, db = np.empty_like(x), np.empty_like(weight), np.empty(1)
-    backward(x, weight, np.ones((1, 1, 2, 2)), 0, 0, dx, dw, db)
+    backward(x, weight, np.ones((1, 1, 2, 2)), 1, 1, 0, 0, dx, dw, db)
     np.testing.assert_array_equal(dw[0, 0], [[1 + 2 + 4 + 5, 2 + 3 + 5 + 6], [4 + 5 + 7 + 8, 5 + 6 + 8 + 9]])
     np.testing.assert_array_equal(db, [4.0])
     np.testing.assert_array_equal(dx[0, 0], [[1, 1, 0], [1, 0, -1], [0, -1, -1]])
@@ -186,16 +187,16 @@ def test_direct_convolution_keeps_images_independent(kernel_pair, conv_isa):
     x = rng.standard_normal((4, 3, 9, 9)).astype(np.float32)
     weight = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
     clean_y = np.empty((4, 5, 9, 9), np.float32)
-    forward(x, weight, None, 1, 1, clean_y)
+    forward(x, weight, None, 1, 1, 1, 1, clean_y)
     x[0, 2, 8, 8] = np.nan
     y = np.empty_like(clean_y)
-    forward(x, weight, None, 1, 1, y)
+    forward(x, weight, None, 1, 1, 1, 1, y)
     np.testing.assert_array_equal(y[1:], clean_y[1:])
     assert np.isnan(y[0]).sum() == 5 * 4      # the 2×2 output pixels whose window holds it, per filter
     g = rng.standard_normal(y.shape).astype(np.float32)
     g[2, 1, 0, 0] = np.inf
     dx, dw = np.empty_like(x), np.empty_like(weight)
-    backward(np.nan_to_num(x), weight, g, 1, 1, dx, dw, None)
+    backward(np.nan_to_num(x), weight, g, 1, 1, 1, 1, dx, dw, None)
     assert np.all(np.isfinite(dx[[0, 1, 3]])) and not np.all(np.isfinite(dx[2]))
 
 
@@ -211,7 +212,7 @@ def test_direct_convolution_is_deterministic(kernel_pair):
     runs = []
     for _ in range(2):
         outs = (np.empty_like(x), np.empty_like(weight), np.empty(6, np.float32))
-        backward(x, weight, g, 1, 1, *outs)
+        backward(x, weight, g, 1, 1, 1, 1, *outs)
         runs.append(outs)
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
@@ -223,15 +224,18 @@ def test_direct_convolution_rejects_bad_arguments(kernel_pair, twin):
     x, weight = np.zeros((2, 3, 5, 5)), np.zeros((4, 3, 3, 3))
     y, g = np.zeros((2, 4, 5, 5)), np.zeros((2, 4, 5, 5))
     bad_calls = [
-        (forward, (x, np.zeros((4, 2, 3, 3)), None, 1, 1, y), "channels"),       # C mismatch
-        (forward, (x, weight, np.zeros(3), 1, 1, y), "bias"),                    # bias size
-        (forward, (x, weight, None, 1, 1, np.zeros((2, 4, 3, 3))), "out"),       # out shape
-        (forward, (x.astype(np.float32), weight, None, 1, 1, y), "float"),       # mixed dtypes
-        (forward, (x, weight, None, -1, 0, y), "padding"),
-        (forward, (np.zeros((2, 3, 1, 1)), weight, None, 0, 0, y), "smaller"),
-        (backward, (x, weight, g, 3, 1, np.zeros_like(x), np.zeros_like(weight), None), "at most"),
-        (backward, (x, weight, g[:1], 1, 1, np.zeros_like(x), np.zeros_like(weight), None), "grad_out"),
-        (backward, (x, weight, g, 1, 1, np.zeros_like(x), np.zeros((4, 3, 3, 2)), None), "grad_w"),
+        (forward, (x, np.zeros((4, 2, 3, 3)), None, 1, 1, 1, 1, y), "channels"),       # C mismatch
+        (forward, (x, weight, np.zeros(3), 1, 1, 1, 1, y), "bias"),                    # bias size
+        (forward, (x, weight, None, 1, 1, 1, 1, np.zeros((2, 4, 3, 3))), "out"),       # out shape
+        (forward, (x, weight, None, 2, 1, 1, 1, y), "out"),                            # strided shape
+        (forward, (x.astype(np.float32), weight, None, 1, 1, 1, 1, y), "float"),       # mixed dtypes
+        (forward, (x, weight, None, 1, 1, -1, 0, y), "padding"),
+        (forward, (x, weight, None, 0, 1, 1, 1, y), "stride"),
+        (forward, (np.zeros((2, 3, 1, 1)), weight, None, 1, 1, 0, 0, y), "smaller"),
+        (forward, (x, np.zeros((4, 3, 0, 3)), None, 1, 1, 1, 1, y), "empty"),        # a 0×3 kernel
+        (forward, (np.zeros((0, 3, 5, 5)), weight, None, 1, 1, 1, 1, y[:0]), "empty"),
+        (backward, (x, weight, g[:1], 1, 1, 1, 1, np.zeros_like(x), np.zeros_like(weight), None), "grad_out"),
+        (backward, (x, weight, g, 1, 1, 1, 1, np.zeros_like(x), np.zeros((4, 3, 3, 2)), None), "grad_w"),
     ]
     for fn, args, match in bad_calls:
         with pytest.raises(ValueError, match=match):
@@ -243,13 +247,13 @@ def test_compiled_direct_convolution_rejects_unsafe_buffers(kernel_pair):
     _, backward = kernel_pair("conv2d_backward")
     x, weight = np.zeros((2, 3, 5, 5)), np.zeros((4, 3, 3, 3))
     with pytest.raises(ValueError, match="C-contiguous"):
-        forward(np.zeros((2, 3, 5, 10))[..., ::2], weight, None, 1, 1, np.zeros((2, 4, 5, 5)))
+        forward(np.zeros((2, 3, 5, 10))[..., ::2], weight, None, 1, 1, 1, 1, np.zeros((2, 4, 5, 5)))
     read_only = np.zeros((2, 4, 5, 5))
     read_only.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
-        forward(x, weight, None, 1, 1, read_only)
+        forward(x, weight, None, 1, 1, 1, 1, read_only)
     with pytest.raises(ValueError, match="grad_bias"):
-        backward(x, weight, np.zeros((2, 4, 5, 5)), 1, 1, np.zeros_like(x), np.zeros_like(weight), np.zeros(3))
+        backward(x, weight, np.zeros((2, 4, 5, 5)), 1, 1, 1, 1, np.zeros_like(x), np.zeros_like(weight), np.zeros(3))
 
 
 def test_instruction_set_can_be_capped_by_environment():
@@ -283,9 +287,9 @@ def _conv_case(seed=3, n=9):
 
 def _direct(conv, x, weight, g):
     y = np.empty(g.shape, np.float32)
-    conv.conv2d_forward(x, weight, None, 1, 1, y)
+    conv.conv2d_forward(x, weight, None, 1, 1, 1, 1, y)
     outs = (np.empty_like(x), np.empty_like(weight), np.empty(weight.shape[0], np.float32))
-    conv.conv2d_backward(x, weight, g, 1, 1, *outs)
+    conv.conv2d_backward(x, weight, g, 1, 1, 1, 1, *outs)
     return (y,) + outs
 
 

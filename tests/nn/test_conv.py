@@ -118,20 +118,23 @@ def test_errors_name_the_layer_and_shapes():
         conv(np.array([["a"]]))
 
 
-@pytest.mark.parametrize("kernel_size, stride, padding", [
-    ((3, 2), (2, 1), (1, 1)),     # strided: im2col + GEMM
-    ((3, 2), (1, 1), (2, 1)),     # stride 1: the direct kernels (padding = kernel − 1)
-    ((5, 5), (1, 1), (2, 2)),
+@pytest.mark.parametrize("channels, kernel_size, stride, padding", [
+    (3, (3, 2), (1, 1), (2, 1)),     # stride 1: the direct kernels (padding = kernel − 1)
+    (3, (5, 5), (1, 1), (2, 2)),
+    (3, (3, 3), (1, 1), (4, 0)),     # padding > kernel − 1: pre-padded, then direct
+    (3, (3, 2), (2, 1), (1, 1)),     # strided, few channels: polyphase, then direct
+    (2, (1, 1), (2, 2), (0, 0)),     # 1×1 stride 2: one phase (a subsampling)
+    (9, (3, 3), (2, 2), (1, 1)),     # strided, more channels: im2col + GEMM
 ])
-def test_matches_torch_forward_and_all_gradients(kernel_size, stride, padding):
+def test_matches_torch_forward_and_all_gradients(channels, kernel_size, stride, padding):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(7)
-    conv = Conv2d(3, 5, kernel_size, stride=stride, padding=padding, dtype=np.float64, rng=rng)
-    ref = torch.nn.Conv2d(3, 5, kernel_size, stride=stride, padding=padding).double()
+    conv = Conv2d(channels, 5, kernel_size, stride=stride, padding=padding, dtype=np.float64, rng=rng)
+    ref = torch.nn.Conv2d(channels, 5, kernel_size, stride=stride, padding=padding).double()
     with torch.no_grad():
         ref.weight.copy_(torch.from_numpy(conv.weight.data))
         ref.bias.copy_(torch.from_numpy(conv.bias.data))
-    x = rng.standard_normal((4, 3, 9, 7))
+    x = rng.standard_normal((4, channels, 9, 7))
     tx = torch.tensor(x, requires_grad=True)
     ty = ref(tx)
     g = rng.standard_normal(tuple(ty.shape))

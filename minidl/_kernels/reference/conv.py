@@ -14,9 +14,9 @@ so that the row index matches ``weight.reshape(C_out, C·kh·kw)`` and the convo
 ``y[n] = W @ cols[n]``. col2im is the adjoint (transpose) of im2col: it scatters-adds each
 column back to the pixels it came from, which is exactly dL/dx given dL/dcols.
 
-conv2d_forward / conv2d_backward are the stride-1 convolution and its gradients. Here they
-are written as that matrix product (im2col, then GEMM); the compiled twins compute the same
-sums directly, without building ``cols`` (minidl/_kernels/conv_direct_impl.h).
+conv2d_forward / conv2d_backward are the convolution and its gradients. Here they are
+written as that matrix product (im2col, then GEMM); the compiled twins compute the same sums
+directly, without building ``cols`` (minidl/_kernels/conv_direct_impl.h).
 
 Layer: minidl/nn/conv.py.
 """
@@ -59,7 +59,7 @@ def conv_col2im(cols, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dx):
     dx[...] = dx_pad[:, :, pad_h:pad_h + h, pad_w:pad_w + w]
 
 
-def _check_direct(kernel, x, weight, bias, pad_h, pad_w):
+def _check_direct(kernel, x, weight, bias, stride_h, stride_w, pad_h, pad_w):
     if x.dtype not in (np.float32, np.float64) or weight.dtype != x.dtype:
         raise ValueError(f"{kernel}: x and weight must share a float dtype, got {x.dtype} and {weight.dtype}")
     if x.ndim != 4 or weight.ndim != 4:
@@ -68,49 +68,62 @@ def _check_direct(kernel, x, weight, bias, pad_h, pad_w):
         raise ValueError(f"{kernel}: weight {weight.shape} expects {weight.shape[1]} input channels, x has shape {x.shape}")
     if bias is not None and (bias.shape != (weight.shape[0],) or bias.dtype != x.dtype):
         raise ValueError(f"{kernel}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    if stride_h < 1 or stride_w < 1:
+        raise ValueError(f"{kernel}: stride must be >= 1, got {(stride_h, stride_w)}")
     if pad_h < 0 or pad_w < 0:
         raise ValueError(f"{kernel}: padding must be >= 0, got {(pad_h, pad_w)}")
     if x.shape[2] + 2 * pad_h < weight.shape[2] or x.shape[3] + 2 * pad_w < weight.shape[3]:
         raise ValueError(f"{kernel}: input {x.shape} with padding {(pad_h, pad_w)} is smaller than the kernel {weight.shape[2:]}")
-    if x.shape[0] == 0 or x.shape[1] == 0 or weight.shape[0] == 0:
-        raise ValueError(f"{kernel}: empty batch or channels: x {x.shape}, weight {weight.shape}")
-    n, c, h, w = x.shape
+    if x.shape[0] == 0 or x.shape[1] == 0 or 0 in (weight.shape[0], weight.shape[2], weight.shape[3]):
+        raise ValueError(f"{kernel}: empty batch, channels or kernel: x {x.shape}, weight {weight.shape}")
+    n, _, h, w = x.shape
     o, _, kh, kw = weight.shape
-    return n, o, kh, kw, h + 2 * pad_h - kh + 1, w + 2 * pad_w - kw + 1
+    return n, o, kh, kw, _out_size(h, kh, stride_h, pad_h), _out_size(w, kw, stride_w, pad_w)
 
 
-def conv2d_forward(x, weight, bias, pad_h, pad_w, out):
-    """Stride-1 convolution: out (N, O, H_out, W_out) = x (N, C, H, W) ⋆ weight (O, C, kh, kw)
-    + bias (O,) (or None), zero padding (pad_h, pad_w). Writes ``out``; returns None."""
-    n, o, kh, kw, h_out, w_out = _check_direct("conv2d_forward", x, weight, bias, pad_h, pad_w)
+def conv2d_forward(x, weight, bias, stride_h, stride_w, pad_h, pad_w, out):
+    """out (N, O, H_out, W_out) = x (N, C, H, W) ⋆ weight (O, C, kh, kw) + bias (O,) (or None),
+    stride (stride_h, stride_w), zero padding (pad_h, pad_w). Writes ``out``; returns None."""
+    n, o, kh, kw, h_out, w_out = _check_direct("conv2d_forward", x, weight, bias, stride_h, stride_w, pad_h, pad_w)
     if out.shape != (n, o, h_out, w_out):
         raise ValueError(f"conv2d_forward: out has shape {out.shape}, expected {(n, o, h_out, w_out)}")
-    cols = np.empty((n, weight[0].size, h_out * w_out), dtype=x.dtype)
-    conv_im2col(x, kh, kw, 1, 1, pad_h, pad_w, cols)
-    np.matmul(weight.reshape(o, -1), cols, out=out.reshape(n, o, -1))   # Y[n] = W · X[n]
-    if bias is not None:
-        out += bias[:, None, None]
+    gemm_forward(x, weight, bias, (stride_h, stride_w), (pad_h, pad_w), out, conv_im2col)
 
 
-def conv2d_backward(x, weight, grad_out, pad_h, pad_w, grad_x, grad_weight, grad_bias):
+def conv2d_backward(x, weight, grad_out, stride_h, stride_w, pad_h, pad_w, grad_x, grad_weight, grad_bias):
     """Gradients of :func:`conv2d_forward` given grad_out (N, O, H_out, W_out): writes grad_x
-    (x's shape), grad_weight (weight's shape) and grad_bias (O,) (skipped if None). Needs
-    pad_h <= kh − 1 and pad_w <= kw − 1. Returns None."""
-    n, o, kh, kw, h_out, w_out = _check_direct("conv2d_backward", x, weight, None, pad_h, pad_w)
-    if pad_h > kh - 1 or pad_w > kw - 1:
-        raise ValueError(f"conv2d_backward: padding {(pad_h, pad_w)} must be at most kernel size − 1 {(kh - 1, kw - 1)}")
+    (x's shape), grad_weight (weight's shape) and grad_bias (O,) (skipped if None). Returns None."""
+    n, o, kh, kw, h_out, w_out = _check_direct("conv2d_backward", x, weight, None, stride_h, stride_w, pad_h, pad_w)
     if grad_out.shape != (n, o, h_out, w_out):
         raise ValueError(f"conv2d_backward: grad_out has shape {grad_out.shape}, expected {(n, o, h_out, w_out)}")
     if grad_x.shape != x.shape:
         raise ValueError(f"conv2d_backward: grad_x has shape {grad_x.shape}, expected {x.shape}")
     if grad_weight.shape != weight.shape:
         raise ValueError(f"conv2d_backward: grad_weight has shape {grad_weight.shape}, expected {weight.shape}")
-    cols = np.empty((n, weight[0].size, h_out * w_out), dtype=x.dtype)
-    conv_im2col(x, kh, kw, 1, 1, pad_h, pad_w, cols)
+    gemm_backward(x, weight, grad_out, (stride_h, stride_w), (pad_h, pad_w), grad_x, grad_weight, grad_bias,
+                  conv_im2col, conv_col2im)
+
+
+def gemm_forward(x, weight, bias, stride, padding, out, im2col):
+    """The convolution as im2col + one GEMM per image (checked arguments; ``im2col`` is this
+    module's or the compiled one — the compiled kernels use this for strided convolutions)."""
+    n, o, kh, kw = x.shape[0], weight.shape[0], weight.shape[2], weight.shape[3]
+    cols = np.empty((n, weight[0].size, out.shape[2] * out.shape[3]), dtype=x.dtype)
+    im2col(x, kh, kw, *stride, *padding, cols)
+    np.matmul(weight.reshape(o, -1), cols, out=out.reshape(n, o, -1))   # Y[n] = W · X[n]
+    if bias is not None:
+        out += bias[:, None, None]
+
+
+def gemm_backward(x, weight, grad_out, stride, padding, grad_x, grad_weight, grad_bias, im2col, col2im):
+    """Backward of :func:`gemm_forward` (checked arguments)."""
+    n, o, kh, kw = x.shape[0], weight.shape[0], weight.shape[2], weight.shape[3]
+    cols = np.empty((n, weight[0].size, grad_out.shape[2] * grad_out.shape[3]), dtype=x.dtype)
+    im2col(x, kh, kw, *stride, *padding, cols)
     g = grad_out.reshape(n, o, -1)
     w2 = weight.reshape(o, -1)
     # dW = Σ_n dY[n] X[n]ᵀ, computed as its transpose Σ_n X[n] dY[n]ᵀ (OpenBLAS's faster orientation)
     grad_weight.reshape(o, -1)[...] = np.matmul(cols, g.transpose(0, 2, 1)).sum(axis=0).T
     if grad_bias is not None:
         grad_bias[...] = g.sum(axis=(0, 2))                                   # db = Σ_{n,l} dY
-    conv_col2im(np.matmul(w2.T, g), kh, kw, 1, 1, pad_h, pad_w, grad_x)     # dx = col2im(Wᵀ dY)
+    col2im(np.matmul(w2.T, g), kh, kw, *stride, *padding, grad_x)          # dx = col2im(Wᵀ dY)
