@@ -12,7 +12,7 @@ each (minidl._kernels.conv.set_num_threads(1) + threadpoolctl + torch.set_num_th
 which compares the per-core work without thread-pool effects.
 
 Further rows: the same step on other shapes (a single image, the first layer of an MNIST
-net, small images with many channels, a strided convolution, which takes the im2col path),
+net, small images with many channels, strided convolutions with few and more channels),
 and a full training step of a small CNN (conv-ReLU-pool ×2, Linear, cross-entropy, SGD
 momentum) where convolutions and OpenBLAS GEMMs alternate.
 """
@@ -35,7 +35,8 @@ MORE_SHAPES = [
     (64, 1, 28, 16, 5, 1, 2),      # first layer of an MNIST net
     (64, 32, 14, 64, 3, 1, 1),
     (16, 64, 8, 128, 3, 1, 1),     # small images, many channels
-    (32, 16, 28, 32, 3, 2, 1),     # strided: im2col + GEMM
+    (32, 3, 32, 16, 3, 2, 1),      # strided RGB first layer: polyphase + direct kernels
+    (32, 16, 28, 32, 3, 2, 1),     # strided, more channels: im2col + GEMM
 ]
 
 
