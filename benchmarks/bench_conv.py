@@ -61,12 +61,14 @@ def threads(count):
     if torch is not None:
         torch.set_num_threads(count)
     ctx = threadpool_limits(count) if threadpool_limits is not None else contextlib.nullcontext()
-    with ctx:
-        yield
-    if torch is not None:
-        torch.set_num_threads(before)
-    if conv is not None:
-        conv.set_num_threads(before_conv)
+    try:
+        with ctx:
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(before)
+        if conv is not None:
+            conv.set_num_threads(before_conv)
 
 
 def on_each_backend(step):

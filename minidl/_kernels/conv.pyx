@@ -55,18 +55,21 @@ cdef extern from "conv_direct.h" nogil:
 cdef extern from "threadpool.h" nogil:
     ctypedef void (*md_task_fn)(void* ctx, Py_ssize_t item, int worker) noexcept nogil
     void md_pool_run(md_task_fn fn, void* ctx, Py_ssize_t n_items, int n_threads)
+    int MD_POOL_MAX
 
 
 def _default_threads():
-    """MINIDL_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may run on."""
+    """MINIDL_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may run on
+    (at most the pool's 64 threads; a value that is not a positive integer is ignored)."""
     for var in ("MINIDL_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(var, "").split(",")[0].strip()
         if value.isdigit() and int(value) > 0:
-            return int(value)
+            return min(int(value), MD_POOL_MAX)
     try:
-        return len(os.sched_getaffinity(0))
+        count = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    return max(1, min(count, MD_POOL_MAX))
 
 
 cdef int _num_threads = _default_threads()
@@ -77,11 +80,11 @@ def get_num_threads():
     return _num_threads
 
 
-def set_num_threads(int count):
-    """Use ``count`` threads (>= 1) in the direct convolution kernels; returns the old count."""
+def set_num_threads(count):
+    """Use ``count`` threads (1 to 64) in the direct convolution kernels; returns the old count."""
     global _num_threads
-    if count < 1:
-        raise ValueError(f"set_num_threads: count must be >= 1, got {count}")
+    if not isinstance(count, int) or not 1 <= count <= MD_POOL_MAX:
+        raise ValueError(f"set_num_threads: count must be an int from 1 to {MD_POOL_MAX}, got {count!r}")
     old, _num_threads = _num_threads, count
     return old
 
@@ -194,6 +197,17 @@ def conv_col2im(const floating[:, :, ::1] cols, Py_ssize_t kernel_h, Py_ssize_t 
 
 # ---- stride-1 direct convolution -------------------------------------------------------
 
+def _warn_unknown_isa():
+    value = os.environ.get("MINIDL_CONV_ISA")
+    if value is not None and value not in ("avx512", "avx2", "generic"):
+        import warnings
+        warnings.warn(f"MINIDL_CONV_ISA={value!r} is not one of 'avx512', 'avx2', 'generic': ignored",
+                      RuntimeWarning, stacklevel=2)
+
+
+_warn_unknown_isa()
+
+
 def conv_isa():
     """The instruction set the direct convolution kernels use: 'avx512', 'avx2' or 'generic'."""
     return md_conv_isa_name().decode()
@@ -242,8 +256,8 @@ cdef inline bint _polyphase_pays(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t s
     """Strided: the polyphase form (below) or im2col + GEMM? The polyphase convolution has
     C·min(s, k)² input channels and computes ~(k/s rounded up)²·s²/k² of the taps in vain
     (16/9 for 3×3, stride 2), and its phase copies cost time too; measured, it wins for layers
-    with few input channels (an RGB or grey first layer, a 1×1 stride-2 shortcut), im2col +
-    GEMM for the rest."""
+    with few input channels (C·min(s, k)² <= 16: an RGB or grey first layer, a narrow 1×1
+    stride-2 shortcut), im2col + GEMM for the rest (e.g. a 64-channel shortcut)."""
     cdef Py_ssize_t phases = min(sh, weight.shape[2]) * min(sw, weight.shape[3])
     return (sh == 1 and sw == 1) or x.shape[1] * phases <= 16
 
@@ -496,7 +510,7 @@ cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, 
     cdef md_idx xp_len = max(gf.xp_len, gb.xp_len)
     cdef md_idx ext_len = _lines(gb.Fpad * gb.Ppad, x.itemsize)    # the dx pass's output rows
     cdef md_idx stride = xp_len + ext_len + _lines(gf.Opad * gf.Ppad, x.itemsize)
-    cdef md_idx acc_stride = gf.Opad * gf.Kpad + gf.Opad
+    cdef md_idx acc_stride = gf.Opad * gf.Kpad + gf.Opad + 1   # dW, db, "x has inf/NaN" flag
     ws = _workspace(n_threads, stride, x.dtype)
     # Slots: 2 per thread (a slow thread then delays the call by half its share at most),
     # each with its own partial sums, added in slot order below.
@@ -522,7 +536,14 @@ cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, 
     for i in range(1, n_slots):
         totals += acc[i]
     cdef md_idx dw_len = gf.Opad * gf.Kpad
-    dw = totals[:dw_len].reshape(gf.Opad, gf.Kpad)
-    grad_weight.reshape(o, gf.K)[...] = dw[:o, :gf.K]
+    if totals[dw_len + gf.Opad] != 0:
+        # An inf or NaN in x: the direct dW would also meet it at discarded positions (as
+        # 0·inf = NaN). dx and db are right; dW the im2col way, as the twin computes it.
+        cols = np.empty((n, gf.K, gf.Ho * gf.Wo), dtype=x.dtype)
+        conv_im2col(x, kh, kw, 1, 1, pad_h, pad_w, cols)
+        g = grad_out.reshape(n, o, -1)
+        grad_weight.reshape(o, gf.K)[...] = np.matmul(cols, g.transpose(0, 2, 1)).sum(axis=0).T
+    else:
+        grad_weight.reshape(o, gf.K)[...] = totals[:dw_len].reshape(gf.Opad, gf.Kpad)[:o, :gf.K]
     if grad_bias is not None:
         grad_bias[...] = totals[dw_len:dw_len + o]

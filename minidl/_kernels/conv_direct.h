@@ -127,8 +127,9 @@ static void md_conv_geometry_init(md_conv_geometry *g, md_idx C, md_idx H, md_id
     md_conv_tiles(g->isa, elsize, &g->OB, &g->VL, &g->tile);
     g->Ppad = md_round_up((G - 1) * g->plane + g->Ho * g->Wp, g->tile);
     g->Opad = md_round_up(O, g->OB);
-    /* 1 or 2 output channels (e.g. the dx pass of an RGB or grey first layer) would waste 3/4
-       or more of a full tile's FMAs on zero filters: one channel at a time instead. */
+    /* Output channels <= a quarter of a tile (the dx pass of a grey first layer, C = 1; also
+       C = 2 with AVX-512's 8-filter tiles) would waste 3/4 or more of its FMAs on zero
+       filters: one channel at a time instead. */
     g->FOB = 4 * O <= g->OB ? 1 : g->OB;
     g->Fpad = md_round_up(O, g->FOB);
     g->K = C * kh * kw;

@@ -142,6 +142,21 @@ static MD_ATTR void MD(dw_block)(const MD_T *xp, const md_idx *offs, const MD_T 
             dw[r * ldw + q] += MD(hsum)(acc[r][q]);
 }
 
+/* 1 if every element of a[0..n) is finite: v − v is 0 for finite v and NaN for ±inf or NaN. */
+static MD_ATTR int MD(all_finite)(const MD_T *a, md_idx n)
+{
+    MD(vec) acc = (MD(vec)){0};
+    md_idx i = 0;
+    for (; i + MD_VL <= n; i += MD_VL) {
+        MD(vec) v = MD_LOAD(a + i);
+        acc += v - v;
+    }
+    MD_T s = MD(hsum)(acc);
+    for (; i < n; i++)
+        s += a[i] - a[i];
+    return s == 0;
+}
+
 /* Copy `count` (<= g->G) consecutive images x (count, C, H, W) into the zero-padded scratch xp,
  * channel-major: xp[c·cstride + n·plane + (r + ph)·Wp + (s + pw)] = x[n, c, r, s]. */
 static MD_ATTR void MD(pad_images)(const MD_T *x, md_idx count, const md_conv_geometry *g, MD_T *xp)
@@ -188,8 +203,10 @@ static MD_ATTR void MD(fwd_images)(const MD_T *x, md_idx count, const md_conv_ge
 }
 
 /* Backward of `count` images. gf: the forward geometry; gb: the geometry of the dx pass (input
- * dy, output dx). Adds their dW into dwacc (Opad, Kpad) and db into dbacc (Opad); writes
- * dx (count, C, H, W). Scratch: xp (max xp_len), ext (max Fpad·Ppad), dyext (gf->Opad·gf->Ppad). */
+ * dy, output dx). Adds their dW into dwacc (Opad, Kpad) and db into dbacc[0..O); writes
+ * dx (count, C, H, W). dW also sums over the discarded grid positions, where dy is 0 but x is
+ * a real pixel: an inf or NaN in x would turn 0·x into NaN there, so such a group sets
+ * dbacc[Opad] = 1 and the caller computes dW another way. Scratch: xp (max xp_len), ext (max Fpad·Ppad), dyext (gf->Opad·gf->Ppad). */
 static MD_ATTR void MD(bwd_images)(const MD_T *x, const MD_T *dy, md_idx count, const md_conv_geometry *gf,
                                    const md_conv_geometry *gb, const md_idx *offs_f, const md_idx *offs_b,
                                    const MD_T *wpack_b, MD_T *dx, MD_T *dwacc, MD_T *dbacc,
@@ -199,6 +216,8 @@ static MD_ATTR void MD(bwd_images)(const MD_T *x, const MD_T *dy, md_idx count, 
         return;
     md_idx ppad = MD(positions)(gf, count);
     MD(pad_images)(x, count, gf, xp);
+    if (!MD(all_finite)(xp, gf->xp_len))
+        dbacc[gf->Opad] = 1;
     /* dy on the same padded-width grid as the forward output; the discarded positions are 0. */
     memset(dyext, 0, (size_t)(gf->Opad * ppad) * sizeof(MD_T));
     for (md_idx n = 0; n < count; n++)

@@ -45,8 +45,9 @@ class Conv2d(Module):
     Computation: the kernels ``conv2d_forward`` / ``conv2d_backward``. The NumPy twins are
     exactly the lines above (im2col, then GEMM). The compiled kernels compute the same sums
     without materialising X (for a (32, 16, 28, 28) batch X is 14 MB; they work on a few
-    cached images at a time), turning a strided convolution into a stride-1 one over its
-    stride² phase images first. Both give the same numbers.
+    cached images at a time); a strided layer with few input channels first becomes a
+    stride-1 one over its stride² phase images, other strided layers use im2col + GEMM too.
+    The two backends agree up to floating-point rounding (summation order).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
@@ -82,10 +83,17 @@ class Conv2d(Module):
             raise ValueError(f"{self._desc()}: input {shape_str(x.shape)} is smaller than the kernel "
                              f"{(kh, kw)} with padding {self.padding}")
         y = np.empty((n, self.out_channels, h_out, w_out), dtype=x.dtype)
-        bias = self.bias.data if self.bias is not None else None
-        kernels.conv2d_forward(x, self.weight.data, bias, sh, sw, ph, pw, y)
-        self._saved = x
+        kernels.conv2d_forward(x, self._weight(x.dtype), self._bias(x.dtype), sh, sw, ph, pw, y)
+        self._saved = x     # by reference, as Linear: changing x before backward changes dW
         return y
+
+    def _weight(self, dtype):
+        """The weight as the kernels take it (C-contiguous, x's dtype), also if a user has
+        assigned another array to ``weight.data``."""
+        return np.ascontiguousarray(self.weight.data, dtype=dtype)
+
+    def _bias(self, dtype):
+        return None if self.bias is None else np.ascontiguousarray(self.bias.data, dtype=dtype)
 
     def backward(self, grad_output):
         require_forward(self._desc(), self._saved)
@@ -94,13 +102,16 @@ class Conv2d(Module):
         check_same_shape(self._desc(), g, (x.shape[0], self.out_channels) + self._out_hw(x.shape))
         dx = np.empty_like(x)
         grad_w, accumulate_w = self.weight.grad_target()
-        grad_w_new = self._scratch_buffer("dweight", grad_w.shape, grad_w.dtype) if accumulate_w else grad_w
+        direct = not accumulate_w and grad_w.flags.c_contiguous and grad_w.dtype == x.dtype
+        grad_w_new = grad_w if direct else self._scratch_buffer("dweight", grad_w.shape, x.dtype)
         grad_b = None
         if self.bias is not None:
             grad_b = self._scratch_buffer("dbias", self.bias.data.shape, x.dtype)
-        kernels.conv2d_backward(x, self.weight.data, g, *self.stride, *self.padding, dx, grad_w_new, grad_b)
+        kernels.conv2d_backward(x, self._weight(x.dtype), g, *self.stride, *self.padding, dx, grad_w_new, grad_b)
         if accumulate_w:
             grad_w += grad_w_new
+        elif not direct:
+            np.copyto(grad_w, grad_w_new)
         if grad_b is not None:
             self.bias.accumulate_grad(grad_b)
         return dx

@@ -105,6 +105,15 @@ def _conv_module():
     return conv
 
 
+@pytest.fixture
+def conv_threads(kernel_pair):
+    kernel_pair("conv2d_forward")
+    conv = _conv_module()
+    before = conv.get_num_threads()
+    yield conv
+    conv.set_num_threads(before)
+
+
 @pytest.fixture(params=["avx512", "avx2", "generic"])
 def conv_isa(request, kernel_pair):
     """Run a test on one instruction-set variant of the compiled direct kernels (each one this
@@ -200,9 +209,32 @@ def test_direct_convolution_keeps_images_independent(kernel_pair, conv_isa):
     assert np.all(np.isfinite(dx[[0, 1, 3]])) and not np.all(np.isfinite(dx[2]))
 
 
-def test_direct_convolution_is_deterministic(kernel_pair):
+def test_inf_or_nan_in_x_reaches_only_the_taps_that_see_it(kernel_pair, conv_isa):
+    # dW sums over the discarded grid columns too, where dy is 0 but x is a real pixel: with
+    # an inf there, 0·inf = NaN would reach taps that never see the pixel. The kernels detect
+    # it and compute dW as the twin does.
+    ref, comp = kernel_pair("conv2d_backward")
+    rng = np.random.default_rng(5)
+    for n, bad in [(1, np.inf), (5, np.nan), (5, -np.inf)]:
+        x = rng.standard_normal((n, 2, 6, 6))
+        x[n - 1, 1, 5, 5] = bad
+        weight = rng.standard_normal((3, 2, 3, 3))
+        g = rng.standard_normal((n, 3, 4, 4))
+        grads = []
+        for fn in (ref, comp):
+            outs = (np.empty_like(x), np.empty_like(weight), np.empty(3))
+            fn(x, weight, g, 1, 1, 0, 0, *outs)
+            grads.append(outs)
+        for a, b in zip(grads[1], grads[0]):
+            np.testing.assert_array_equal(np.isfinite(a), np.isfinite(b))
+            np.testing.assert_allclose(a[np.isfinite(b)], b[np.isfinite(b)], rtol=1e-10, atol=1e-10)
+        assert np.isfinite(grads[1][1]).sum() == 3 * 2 * 9 - 3      # only tap (c=1, 2, 2) of each filter
+
+
+def test_direct_convolution_is_deterministic(kernel_pair, conv_threads):
     # Threads pick up work dynamically, but dW / db are summed per fixed slot of images and the
-    # slots added in order: the same call gives the same bits.
+    # slots added in order: for a given thread count the same call gives the same bits.
+    conv_threads.set_num_threads(3)
     _, forward = kernel_pair("conv2d_forward")
     _, backward = kernel_pair("conv2d_backward")
     rng = np.random.default_rng(1)
@@ -267,15 +299,6 @@ def test_instruction_set_can_be_capped_by_environment():
 
 
 # ---- the thread pool behind the direct kernels (minidl/_kernels/threadpool.h) ------------
-
-@pytest.fixture
-def conv_threads(kernel_pair):
-    kernel_pair("conv2d_forward")
-    conv = _conv_module()
-    before = conv.get_num_threads()
-    yield conv
-    conv.set_num_threads(before)
-
 
 def _conv_case(seed=3, n=9):
     rng = np.random.default_rng(seed)
@@ -356,11 +379,16 @@ def test_pool_works_in_a_forked_child(conv_threads):
     assert answer == b"ok"
 
 
-def test_thread_count_from_environment():
+@pytest.mark.parametrize("value, expected", [("3", "3"), ("3000000000", "64"), ("lots", None)])
+def test_thread_count_from_environment(value, expected):
+    import os
     import subprocess
     import sys
     pytest.importorskip("minidl._kernels.conv")
     code = "from minidl._kernels import conv; print(conv.get_num_threads())"
-    env = dict(__import__("os").environ, MINIDL_NUM_THREADS="3")
+    env = dict(os.environ, MINIDL_NUM_THREADS=value)
+    env.pop("OMP_NUM_THREADS", None)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "3"
+    if expected is None:          # not a number: ignored, the CPU count is used
+        expected = str(min(64, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()))
+    assert out.stdout.strip() == expected

@@ -154,3 +154,22 @@ def test_state_dict_keys_and_repr():
     conv = Conv2d(1, 2, 3, stride=2, padding=1, bias=False)
     assert list(conv.state_dict()) == ["weight"]
     assert repr(conv) == "Conv2d(1, 2, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)"
+
+
+def test_reassigned_parameters_of_any_layout_or_dtype_work(backend_name):
+    # A user may assign a Fortran-ordered weight or a bias of another precision to .data.
+    rng = np.random.default_rng(4)
+    conv = Conv2d(3, 4, 3, padding=1, dtype=np.float64, rng=rng)
+    x, g = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((2, 4, 6, 5))
+    expected_y = conv(x)
+    conv.zero_grad()
+    expected_dx = conv.backward(g)
+    expected_dw = conv.weight.grad.copy()
+    conv.weight.data = np.asfortranarray(conv.weight.data)
+    conv.bias.data = conv.bias.data.astype(np.float32).astype(np.float64).astype(np.float32)
+    y = conv(x)
+    conv.zero_grad()
+    dx = conv.backward(g)
+    np.testing.assert_allclose(y, expected_y, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(dx, expected_dx, rtol=1e-12)
+    np.testing.assert_allclose(conv.weight.grad, expected_dw, rtol=1e-12)

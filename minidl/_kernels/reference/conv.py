@@ -16,7 +16,8 @@ column back to the pixels it came from, which is exactly dL/dx given dL/dcols.
 
 conv2d_forward / conv2d_backward are the convolution and its gradients. Here they are
 written as that matrix product (im2col, then GEMM); the compiled twins compute the same sums
-directly, without building ``cols`` (minidl/_kernels/conv_direct_impl.h).
+(up to rounding) directly, without building ``cols`` (minidl/_kernels/conv_direct_impl.h),
+except for strided layers with many channels, where they use this same code.
 
 Layer: minidl/nn/conv.py.
 """
