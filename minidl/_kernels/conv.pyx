@@ -24,6 +24,7 @@ import os
 cnp.import_array()
 
 include "_validation.pxi"
+include "_blas_threads.pxi"
 
 cdef extern from "conv_direct.h" nogil:
     ctypedef Py_ssize_t md_idx
@@ -389,7 +390,11 @@ def conv2d_forward(x, weight, bias, Py_ssize_t stride_h, Py_ssize_t stride_w, Py
     if _plain(weight, stride_h, stride_w, pad_h, pad_w):
         _forward_stride1(x, weight, bias, pad_h, pad_w, out, t)
     elif not _polyphase_pays(x, weight, stride_h, stride_w):
-        gemm_forward(x, weight, bias, (stride_h, stride_w), (pad_h, pad_w), out, conv_im2col)
+        restore = _gemm_threads_begin()
+        try:
+            gemm_forward(x, weight, bias, (stride_h, stride_w), (pad_h, pad_w), out, conv_im2col)
+        finally:
+            _gemm_threads_end(restore)
     else:
         xq, wq = _phases(x, weight, stride_h, stride_w, pad_h, pad_w, shape)
         _forward_stride1(xq, wq, bias, 0, 0, out, t)
@@ -417,6 +422,8 @@ cdef _forward_stride1(cnp.ndarray x, cnp.ndarray weight, object bias, Py_ssize_t
     job.offs_f = <const md_idx*>_data(offs)
     job.ws, job.ws_stride = <char*>_data(ws), stride * x.itemsize
     job.n_images = n
+    if n_threads > 1:
+        _blas_state["conv_threads_used"] = True
     with nogil:
         md_pool_run(_forward_task, &job, (n + g.G - 1) // g.G, n_threads)
 
@@ -464,8 +471,12 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t stride_h, Py_ssize_t stride_
         _backward_stride1(x, weight, grad_out, pad_h, pad_w, grad_x, grad_weight, grad_bias, t)
         return
     if not _polyphase_pays(x, weight, stride_h, stride_w):
-        gemm_backward(x, weight, grad_out, (stride_h, stride_w), (pad_h, pad_w), grad_x, grad_weight,
-                      grad_bias, conv_im2col, conv_col2im)
+        restore = _gemm_threads_begin()
+        try:
+            gemm_backward(x, weight, grad_out, (stride_h, stride_w), (pad_h, pad_w), grad_x, grad_weight,
+                          grad_bias, conv_im2col, conv_col2im)
+        finally:
+            _gemm_threads_end(restore)
         return
     # Polyphase (see _phases): the gradients of the phase images go back to the pixels they
     # were copied from (each padded pixel is in exactly one phase), those of the sub-kernels to
@@ -529,6 +540,8 @@ cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, 
     job.groups_per_slot = groups_per_slot
     job.xp_len, job.ext_len = xp_len, ext_len
     job.n_images = n
+    if n_threads > 1:
+        _blas_state["conv_threads_used"] = True
     with nogil:
         md_pool_run(_backward_task, &job, n_slots, n_threads)
     # Per-slot partial sums → the gradients (small: O·K + O per slot), in a fixed order.

@@ -19,6 +19,7 @@ cnp.import_array()
 
 
 include "_validation.pxi"
+include "_blas_threads.pxi"
 
 
 cdef inline tuple _shape(cnp.ndarray a):
@@ -85,7 +86,11 @@ def linear_forward(cnp.ndarray x not None, cnp.ndarray weight not None, bias, cn
         _check("linear kernel", b, "bias", 1, t, False)
         if b.shape[0] != m:
             raise ValueError(f"linear kernel: bias has shape {_shape(b)}, expected ({m},)")
-    np.dot(x, weight.T, out=out)
+    cdef int restore = _gemm_threads_begin()
+    try:
+        np.dot(x, weight.T, out=out)
+    finally:
+        _gemm_threads_end(restore)
     if bias is None:
         return
     if t == cnp.NPY_FLOAT32:
@@ -134,13 +139,17 @@ def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cn
         if tmp.shape[0] != m or tmp.shape[1] != k:
             raise ValueError(f"linear kernel: scratch has shape {_shape(tmp)}, expected {_shape(grad_weight)}")
 
-    if grad_input is not None:
-        np.dot(grad_output, weight, out=dx)
-    if n != 1:
-        if accumulate_weight:
-            np.matmul(grad_output.T, x, out=tmp)
-        else:
-            np.matmul(grad_output.T, x, out=grad_weight)
+    cdef int restore = _gemm_threads_begin()
+    try:
+        if grad_input is not None:
+            np.dot(grad_output, weight, out=dx)
+        if n != 1:
+            if accumulate_weight:
+                np.matmul(grad_output.T, x, out=tmp)
+            else:
+                np.matmul(grad_output.T, x, out=grad_weight)
+    finally:
+        _gemm_threads_end(restore)
 
     cdef void* pdy = cnp.PyArray_DATA(grad_output)
     cdef void* px = cnp.PyArray_DATA(x)
