@@ -10,9 +10,10 @@ A GEMM that small gains ~15 µs from a second thread; the spinning costs the nex
 
 How: this module finds OpenBLAS's ``set/get_num_threads`` in the process (NumPy's bundled
 scipy-openblas, or a system libopenblas). Once a convolution has run on more than one thread,
-``gemm_threads_limited()`` is True and minidl's Linear kernels (and strided convolutions'
-GEMMs) switch OpenBLAS to one thread around their own calls and restore the previous count
-after, so NumPy calls in the user's code keep their threads. Nothing changes in a model without
+``gemm_threads_limited()`` is True and minidl's Linear kernels switch OpenBLAS to one thread
+around their own calls and restore the previous count after, so NumPy calls in the user's
+code keep their threads. (Strided convolutions' im2col GEMMs are larger and keep both
+threads: one thread made them slower than the spinning costs.) Nothing changes in a model without
 convolutions, with a NumPy built on another BLAS, or with ``MINIDL_GEMM_THREADS=keep``.
 """
 import ctypes

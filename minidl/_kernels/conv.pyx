@@ -17,6 +17,7 @@ minidl/_kernels/reference/conv.py.
 import numpy as np
 cimport numpy as cnp
 
+from minidl._kernels import blas_threads as _blas_threads
 from minidl._kernels.reference.conv import gemm_backward, gemm_forward
 from cython cimport floating
 import os
@@ -24,7 +25,6 @@ import os
 cnp.import_array()
 
 include "_validation.pxi"
-include "_blas_threads.pxi"
 
 cdef extern from "conv_direct.h" nogil:
     ctypedef Py_ssize_t md_idx
@@ -390,11 +390,7 @@ def conv2d_forward(x, weight, bias, Py_ssize_t stride_h, Py_ssize_t stride_w, Py
     if _plain(weight, stride_h, stride_w, pad_h, pad_w):
         _forward_stride1(x, weight, bias, pad_h, pad_w, out, t)
     elif not _polyphase_pays(x, weight, stride_h, stride_w):
-        restore = _gemm_threads_begin()
-        try:
-            gemm_forward(x, weight, bias, (stride_h, stride_w), (pad_h, pad_w), out, conv_im2col)
-        finally:
-            _gemm_threads_end(restore)
+        gemm_forward(x, weight, bias, (stride_h, stride_w), (pad_h, pad_w), out, conv_im2col)
     else:
         xq, wq = _phases(x, weight, stride_h, stride_w, pad_h, pad_w, shape)
         _forward_stride1(xq, wq, bias, 0, 0, out, t)
@@ -423,7 +419,7 @@ cdef _forward_stride1(cnp.ndarray x, cnp.ndarray weight, object bias, Py_ssize_t
     job.ws, job.ws_stride = <char*>_data(ws), stride * x.itemsize
     job.n_images = n
     if n_threads > 1:
-        _blas_state["conv_threads_used"] = True
+        _blas_threads.state["conv_threads_used"] = True
     with nogil:
         md_pool_run(_forward_task, &job, (n + g.G - 1) // g.G, n_threads)
 
@@ -471,12 +467,8 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t stride_h, Py_ssize_t stride_
         _backward_stride1(x, weight, grad_out, pad_h, pad_w, grad_x, grad_weight, grad_bias, t)
         return
     if not _polyphase_pays(x, weight, stride_h, stride_w):
-        restore = _gemm_threads_begin()
-        try:
-            gemm_backward(x, weight, grad_out, (stride_h, stride_w), (pad_h, pad_w), grad_x, grad_weight,
-                          grad_bias, conv_im2col, conv_col2im)
-        finally:
-            _gemm_threads_end(restore)
+        gemm_backward(x, weight, grad_out, (stride_h, stride_w), (pad_h, pad_w), grad_x, grad_weight,
+                      grad_bias, conv_im2col, conv_col2im)
         return
     # Polyphase (see _phases): the gradients of the phase images go back to the pixels they
     # were copied from (each padded pixel is in exactly one phase), those of the sub-kernels to
@@ -541,7 +533,7 @@ cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, 
     job.xp_len, job.ext_len = xp_len, ext_len
     job.n_images = n
     if n_threads > 1:
-        _blas_state["conv_threads_used"] = True
+        _blas_threads.state["conv_threads_used"] = True
     with nogil:
         md_pool_run(_backward_task, &job, n_slots, n_threads)
     # Per-slot partial sums → the gradients (small: O·K + O per slot), in a fixed order.

@@ -9,7 +9,8 @@ The matrix products go to NumPy's BLAS (``np.dot`` / ``np.matmul`` with ``out=``
 add and the bias-gradient reduction are fused GIL-free loops. At batch size 1 the weight
 gradient is an outer product (inner dimension 1), for which ``np.matmul`` does not call
 BLAS and is ~10× slower: it is one streaming loop here, fused with db and with the
-accumulation into an existing gradient.
+accumulation into an existing gradient. Once a convolution has run on several threads, the
+matrix products here run on one OpenBLAS thread (see minidl/_kernels/blas_threads.py).
 """
 import numpy as np
 cimport numpy as cnp
@@ -19,7 +20,34 @@ cnp.import_array()
 
 
 include "_validation.pxi"
-include "_blas_threads.pxi"
+
+# One OpenBLAS thread around these GEMMs once the convolution thread pool is in use (the why
+# and the figures: minidl/_kernels/blas_threads.py).
+from minidl._kernels import blas_threads as _blas_threads
+
+ctypedef void (*_blas_set_fn)(int) noexcept nogil
+ctypedef int (*_blas_get_fn)() noexcept nogil
+
+cdef _blas_set_fn _blas_set = <_blas_set_fn><size_t>_blas_threads.SET_ADDRESS
+cdef _blas_get_fn _blas_get = <_blas_get_fn><size_t>_blas_threads.GET_ADDRESS
+cdef dict _blas_state = _blas_threads.state
+
+
+cdef inline int _gemm_threads_begin():
+    """Switch OpenBLAS to one thread if the conv pool is in use; returns the count to restore
+    (0: nothing was changed)."""
+    if _blas_set == NULL or _blas_get == NULL or not _blas_state["conv_threads_used"]:
+        return 0
+    cdef int old = _blas_get()
+    if old <= 1:
+        return 0
+    _blas_set(1)
+    return old
+
+
+cdef inline void _gemm_threads_end(int old):
+    if old > 1:
+        _blas_set(old)
 
 
 cdef inline tuple _shape(cnp.ndarray a):
