@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-_THREAD_VARS = ("MINIDL_NUM_THREADS", "MINIDL_CONV_ISA", "MINIDL_MALLOC_TUNING", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
+_THREAD_VARS = ("MINIDL_NUM_THREADS", "MINIDL_CONV_ISA", "MINIDL_MALLOC_TUNING", "MINIDL_GEMM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
 
 
 def _blas_description() -> str:
@@ -61,6 +61,9 @@ def info(file=None) -> dict:
 
         facts["conv_instruction_set"] = conv.conv_isa()
         facts["conv_threads"] = conv.get_num_threads()
+        from minidl._kernels import blas_threads
+
+        facts["linear_gemms_on_one_blas_thread"] = blas_threads.gemm_threads_limited()
     except ImportError:
         pass
     threads = _blas_threads()
