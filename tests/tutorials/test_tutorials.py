@@ -11,20 +11,49 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TUTORIALS = sorted(glob.glob(os.path.join(ROOT, "tutorials", "[0-9][0-9]_*.py")))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", TUTORIALS, ids=[os.path.basename(p) for p in TUTORIALS])
-def test_tutorial_runs_quick_and_its_checks_hold(path, tmp_path):
+def run_quick(path, tmp_path, *extra_args, **extra_env):
     # One BLAS thread: reproducible rounding, and OpenBLAS's spinning workers cannot fight
     # the test runner for two cores (small GEMMs then run 5-10x slower).
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env = {k: v for k, v in os.environ.items() if k != "MINIDL_TUTORIAL_BREAK"}
+    env.update(MPLBACKEND="Agg", PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", **extra_env)
     proc = subprocess.run(
-        [sys.executable, path, "--quick", "--out", str(tmp_path)],
+        [sys.executable, path, "--quick", "--out", str(tmp_path), *extra_args],
         capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path,
     )
     tail = (proc.stdout[-3000:] + "\n" + proc.stderr[-3000:]).strip()
+    return proc, tail
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", TUTORIALS, ids=[os.path.basename(p) for p in TUTORIALS])
+def test_tutorial_runs_quick_and_its_checks_hold(path, tmp_path):
+    proc, tail = run_quick(path, tmp_path)
     assert proc.returncode == 0, f"{os.path.basename(path)} failed:\n{tail}"
     assert "[FAIL]" not in proc.stdout, tail
     assert "[PASS]" in proc.stdout, f"{os.path.basename(path)} checked no claim:\n{tail}"
+
+
+# A check that proves a claim must be able to fail. Each tutorial below reads
+# MINIDL_TUTORIAL_BREAK and, when it names the tutorial's knob, removes the ingredient its claim
+# is about from the experiment (the run is otherwise identical). The claims listed must then
+# FAIL, and the tutorial must exit non-zero.
+BROKEN_VARIANTS = {
+    # B pretrained on pixel-shuffled images: "pretrained" no longer resembles the target task
+    "09_orthogonal_and_pretrained": ("pretrained", ["pretrained on the same task's data",
+                                                    "pretraining on an unrelated task helps less"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(BROKEN_VARIANTS))
+def test_check_fails_on_a_broken_variant_of_its_experiment(name, tmp_path):
+    knob, claims = BROKEN_VARIANTS[name]
+    path = os.path.join(ROOT, "tutorials", name + ".py")
+    proc, tail = run_quick(path, tmp_path, "--no-plots", MINIDL_TUTORIAL_BREAK=knob)
+    failed = [line for line in proc.stdout.splitlines() if line.startswith("[FAIL]")]
+    assert proc.returncode == 1, f"{name} with {knob} removed still exited {proc.returncode}:\n{tail}"
+    for claim in claims:
+        assert any(claim in line for line in failed), f"{claim!r} did not fail with {knob} removed:\n{tail}"
 
 
 def test_tutorials_are_jupytext_percent_scripts():
