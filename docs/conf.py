@@ -65,7 +65,7 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
     "min_reported_time": 1,
-    "capture_repr": ("_repr_html_", "__repr__"),
+    "capture_repr": (),            # a page shows what the script prints, as `python tutorials/...` does
     "image_scrapers": ("matplotlib",),
     "matplotlib_animations": False,
     "show_signature": False,
@@ -78,6 +78,7 @@ html_static_path = ["_static"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
+    "secondary_sidebar_items": {"tutorials/[0-9]*": []},   # tutorials: room for tables and code
     "use_edit_page_button": False,
 }
 html_show_sourcelink = False

@@ -67,6 +67,14 @@ def _default_out_dir():
     return os.path.join(os.getcwd(), "out")
 
 
+class _Printed(str):
+    """A string that has been printed already: as a notebook cell's last expression it is not
+    echoed a second time."""
+
+    def _ipython_display_(self):
+        pass
+
+
 class Lesson:
     """Command line, output folder, tables, plots, progress and checks for one tutorial run.
 
@@ -129,7 +137,7 @@ class Lesson:
         lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
         for r in cells:
             lines.append("| " + " | ".join(c.rjust(w) for c, w in zip(r, widths)) + " |")
-        text = "\n".join(lines)
+        text = _Printed("\n".join(lines))
         print(text)
         return text
 

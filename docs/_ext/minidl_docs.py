@@ -16,6 +16,7 @@ import importlib
 import inspect
 import io
 import os
+import posixpath
 import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -145,28 +146,45 @@ def _public_names(module):
     return [n for n in names if not n.startswith("_")]
 
 
-def api_page(modname):
+def _homes():
+    """``{id(object): module}``: each public class and function is documented once, on the page of
+    the most specific public module that exports it (``minidl.random.manual_seed``, not
+    ``minidl.manual_seed``); other modules' pages link there."""
+    homes = {}
+    for modname in sorted(PUBLIC_MODULES, key=lambda m: m.count(".")):
+        module = importlib.import_module(modname)
+        for name in _public_names(module):
+            obj = getattr(module, name)
+            if inspect.isclass(obj) or (callable(obj) and not inspect.ismodule(obj)):
+                homes[id(obj)] = modname
+    return homes
+
+
+def api_page(modname, homes):
     module = importlib.import_module(modname)
-    classes, functions, submodules, data = [], [], [], []
+    classes, functions, submodules, elsewhere = [], [], [], []
     for name in _public_names(module):
         obj = getattr(module, name)
         if inspect.ismodule(obj):
             submodules.append(name)
-        elif inspect.isclass(obj):
-            classes.append(name)
-        elif callable(obj):
-            functions.append(name)
-        else:
-            data.append(name)
+        elif inspect.isclass(obj) or callable(obj):
+            if homes.get(id(obj), modname) != modname:
+                role = "class" if inspect.isclass(obj) else "func"
+                elsewhere.append(f":py:{role}:`{name} <{homes[id(obj)]}.{name}>`")
+            else:
+                (classes if inspect.isclass(obj) else functions).append(name)
     lines = [modname, "=" * len(modname), "", f".. automodule:: {modname}", "   :no-members:", ""]
-    if submodules:
-        documented = [f"{modname}.{n}" for n in submodules if f"{modname}.{n}" in PUBLIC_MODULES]
-        if documented:
-            lines += ["Submodules: " + ", ".join(f":doc:`{m}`" for m in documented) + ".", ""]
+    documented = [f"{modname}.{n}" for n in submodules if f"{modname}.{n}" in PUBLIC_MODULES]
+    if documented:
+        lines += ["Submodules: " + ", ".join(f":doc:`{m}`" for m in documented) + ".", ""]
+    if elsewhere:
+        lines += ["Also importable from here: " + ", ".join(elsewhere) + ".", ""]
     for title, names in (("Classes", classes), ("Functions", functions)):
         if names:
             lines += [title, "-" * len(title), "", ".. autosummary::", "   :nosignatures:", ""]
             lines += [f"   {n}" for n in names] + [""]
+    if classes or functions:
+        lines += ["Reference", "---------", ""]
     for name in classes:
         lines += [f".. autoclass:: {modname}.{name}", "   :members:", "   :show-inheritance:", ""]
     for name in functions:
@@ -175,8 +193,9 @@ def api_page(modname):
 
 
 def write_api_pages(dst):
+    homes = _homes()
     for modname in PUBLIC_MODULES:
-        _write_if_changed(os.path.join(dst, modname + ".rst"), api_page(modname))
+        _write_if_changed(os.path.join(dst, modname + ".rst"), api_page(modname, homes))
     index = ["API reference", "=============", "",
              "One page per public module (the contract is ``SPEC.md``). The layers' derivations are in",
              "each class's docstring and in the source, linked from every entry as ``[source]``.", "",
@@ -244,7 +263,37 @@ def _write_verbatim_list(app, exception):
                   f"see {os.path.join(app.outdir, 'verbatim_docstrings.txt')}")
 
 
+# -- viewcode's "[docs]" links back from the source pages ------------------------------------
+def _fix_viewcode_backlinks(app, pagename, templatename, context, doctree):
+    """viewcode builds each back-link's anchor from the first public module that documented an
+    object of that source file (``minidl.nn``), so a function of the same file documented in
+    ``minidl.nn.functional`` gets ``#minidl.nn.relu``, an anchor that does not exist. Point each
+    such link to the one object on its target page whose name ends the same way."""
+    if not pagename.startswith("_modules/") or "body" not in context:
+        return
+    ids = {}
+    for entry in app.env.get_domain("py").objects.values():
+        ids.setdefault(entry.docname, set()).add(entry.node_id)
+
+    def fix(match):
+        href, anchor = match.group(1), match.group(2)
+        docname = posixpath.normpath(posixpath.join(posixpath.dirname(pagename), href))[:-len(".html")]
+        known = ids.get(docname, set())
+        if anchor in known:
+            return match.group(0)
+        parts = anchor.split(".")
+        for k in range(1, len(parts)):
+            tail = "." + ".".join(parts[k:])
+            found = [i for i in known if i.endswith(tail)]
+            if len(found) == 1:
+                return f'<a class="viewcode-back" href="{href}#{found[0]}"'
+        return match.group(0)
+
+    context["body"] = re.sub(r'<a class="viewcode-back" href="([^"#]+\.html)#([^"]+)"', fix, context["body"])
+
+
 def setup(app):
+    app.connect("html-page-context", _fix_viewcode_backlinks)
     # Before napoleon (priority 500) keep the original; after it, test the converted text.
     app.connect("autodoc-process-docstring", _original, priority=100)
     app.connect("autodoc-process-docstring", _verbatim_if_broken, priority=900)
