@@ -286,7 +286,7 @@ lambdas = lesson.pick(full=[0.0, 3e-3, 1e-2, 3e-2], quick=[0.0, 1e-2])
 splits = lesson.pick(full=3, quick=2)
 X_all, y_all = digits.data / 16.0, digits.target
 sweep = {lam_: [] for lam_ in lambdas}
-for split in range(splits):
+for split in lesson.progress(range(splits), desc=f"{splits} splits × {len(lambdas)} values of λ"):
     X_s, X_held, y_s, y_held = train_test_split(X_all, y_all, train_size=n_small, stratify=y_all, seed=split)
     rng = np.random.default_rng(split)
     wrong = rng.random(n_small) < noise
@@ -307,7 +307,6 @@ for split in range(splits):
                             accuracy_score(y_s[wrong], net(X_s[wrong]).argmax(axis=1)) if wrong.any() else np.nan,
                             accuracy_score(y_held, net(X_held).argmax(axis=1)),
                             float(np.sqrt(sum(np.sum(w.data ** 2) for w in weights)))))
-    print(f"split {split + 1}/{splits} done")
 sweep = {lam_: np.array(v) for lam_, v in sweep.items()}
 lesson.table(["λ", "train acc (noisy labels)", "wrong-label images: true digit predicted", "held-out test acc",
               "test acc per split", "‖W‖"],
