@@ -44,6 +44,8 @@ BROKEN_VARIANTS = {
     # ReLU + He trained at 4x the learning rate with PyTorch's default biases (the old setup:
     # 30 % accuracy, loss spikes, weights doubled) is not healthy training
     "11_vanishing_exploding_gradients": ("he", ["ReLU + He trains healthily"]),
+    # peak rate 0.1 instead of 0.3: clipping has nothing to prevent, the no-clipping run learns
+    "12_transformer_stability": ("rate", ["at this rate clipping decides"]),
     # clean labels: nothing to memorise, so weight decay has no overfitting to prevent
     "16_weight_decay": ("noise", ["weight decay (λ = 1e-2) generalises better", "fits less of the noise"]),
 }
