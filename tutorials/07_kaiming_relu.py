@@ -137,11 +137,33 @@ lesson.table(["activation, init", "std z₁", "std z₁₀", "std z₅₀", "std
              title=f"Output std of layer l (width {width}, {depth} layers)")
 
 # %%
-with lesson.figure("07_hundred_layers.png", figsize=(7, 4.5)) as plt:
+with lesson.figure("07_hundred_layers.png", figsize=(12, 4.5)) as plt:
     if plt:
-        ax = plot_stats(probes, stat="std", which="forward")
+        fig, (ax, zoom) = plt.subplots(1, 2, figsize=(12, 4.5))
+        for panel in (ax, zoom):
+            plot_stats(probes, ax=panel, stat="std", which="forward")
+            # distinct markers, shifted per line: the three set-ups that keep std ≈ 1 lie on top of
+            # each other at full scale, and the right panel separates them
+            for i, line in enumerate(panel.get_lines()):
+                line.set_marker("osD^v<"[i])
+                line.set_markersize(4)
+                line.set_markevery((2 * i, 12))
+        colors = {line.get_label(): line.get_color() for line in ax.get_lines()}
+        for label, s in stds.items():          # where a run leaves the axis: overflow (inf/NaN) or 0
+            bad = first_bad_layer(s)
+            if bad != "-":
+                up = not np.isfinite(s[bad - 1]) or s[bad - 1] > 1
+                y = 1e30 if up else 1e-30
+                ax.plot(bad, y, "X", ms=11, color=colors[label], clip_on=False)
+                ax.annotate(f"{'overflow (inf/NaN)' if up else 'vanishes (→ 0)'} from layer {bad}", (bad, y),
+                            textcoords="offset points", xytext=(8, -14 if up else 6), fontsize=8,
+                            color=colors[label])
         ax.set_ylim(1e-30, 1e30)
-        ax.set_title("std of z_l through 100 layers")
+        ax.legend(fontsize="small", loc="lower right")      # again, with the new markers
+        ax.set_title("std of z_l through 100 layers (× = leaves the axis)")
+        zoom.set_ylim(0.1, 10)
+        zoom.set_title("the same, zoomed to 0.1–10")
+        zoom.get_legend().remove()
 
 # %% [markdown]
 # What happened, layer by layer:
