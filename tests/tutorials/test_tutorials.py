@@ -18,7 +18,7 @@ def run_quick(path, tmp_path, *extra_args, **extra_env):
     env.update(MPLBACKEND="Agg", PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", **extra_env)
     proc = subprocess.run(
         [sys.executable, path, "--quick", "--out", str(tmp_path), *extra_args],
-        capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
     )
     tail = (proc.stdout[-3000:] + "\n" + proc.stderr[-3000:]).strip()
     return proc, tail
