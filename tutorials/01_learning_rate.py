@@ -141,7 +141,7 @@ y = digits.target[:n_samples]
 steps = lesson.pick(full=300, quick=100)
 rates = {"too small": 0.01, "right": 0.5, "too large": 8.0}
 curves = {}
-for name, eta in rates.items():
+for name, eta in lesson.progress(list(rates.items()), desc="one training run per rate"):
     minidl.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
     loader = DataLoader(X, y, batch_size=len(X), shuffle=False)

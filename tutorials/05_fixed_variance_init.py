@@ -137,23 +137,23 @@ lesson.table(["activation, σ"] + [f"std dL/dz{l}" for l in range(1, hidden + 1)
 # %%
 epochs = lesson.pick(full=10, quick=3)
 histories, accuracy = {}, {}
-for activation in (nn.Sigmoid, nn.Tanh):
-    for sigma in sigmas:
-        model = mlp(activation, sigma, seed=1)
-        optimizer = minidl.optim.SGD(model.parameters(), learning_rate=0.1)
-        losses = []
-        for epoch in range(epochs):
-            total, count = 0.0, 0
-            for xb, yb in DataLoader(X_train, y_train, batch_size=32, seed=epoch):
-                loss = criterion(model(xb), yb)
-                optimizer.zero_grad()
-                model.backward(criterion.backward())
-                optimizer.step()
-                total, count = total + loss * len(yb), count + len(yb)
-            losses.append(total / count)
-        key = (activation.__name__, sigma)
-        histories[key] = losses
-        accuracy[key] = accuracy_score(y_test, model(X_test).argmax(axis=1))
+runs = [(activation, sigma) for activation in (nn.Sigmoid, nn.Tanh) for sigma in sigmas]
+for activation, sigma in lesson.progress(runs, desc=f"{len(runs)} training runs"):
+    model = mlp(activation, sigma, seed=1)
+    optimizer = minidl.optim.SGD(model.parameters(), learning_rate=0.1)
+    losses = []
+    for epoch in range(epochs):
+        total, count = 0.0, 0
+        for xb, yb in DataLoader(X_train, y_train, batch_size=32, seed=epoch):
+            loss = criterion(model(xb), yb)
+            optimizer.zero_grad()
+            model.backward(criterion.backward())
+            optimizer.step()
+            total, count = total + loss * len(yb), count + len(yb)
+        losses.append(total / count)
+    key = (activation.__name__, sigma)
+    histories[key] = losses
+    accuracy[key] = accuracy_score(y_test, model(X_test).argmax(axis=1))
 lesson.table(["activation", "σ", "final train loss", "test accuracy"],
              [(a, s, histories[(a, s)][-1], accuracy[(a, s)]) for (a, s) in histories],
              title=f"After {epochs} epochs")

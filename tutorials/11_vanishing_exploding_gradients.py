@@ -170,7 +170,7 @@ def largest_spike(losses):
 
 
 results = {}
-for name, (arch, training) in variants.items():
+for name, (arch, training) in lesson.progress(list(variants.items()), desc=f"{len(variants)} training runs"):
     model, linears = build(**arch)
     initial_norm = float(np.sqrt(sum(np.sum(m.weight.data.astype(np.float64) ** 2) for m in linears)))
     norms = gradient_norms(model, linears)
