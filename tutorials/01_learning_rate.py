@@ -44,6 +44,15 @@ from minidl.train import fit
 
 lesson = Lesson("01_learning_rate", source="000 §1.1")
 
+# One OpenBLAS thread: the matrices here are small, a second thread gains little, and while
+# it spins between products it takes the core this program needs: 10–25× slower runs on a
+# busy 2-core machine (tutorial 03 measures it). Restored at the end.
+try:
+    from threadpoolctl import threadpool_limits
+    one_blas_thread = threadpool_limits(limits=1, user_api="blas")
+except ImportError:            # threadpoolctl comes with minidl[tutorials]
+    one_blas_thread = None
+
 # %% [markdown]
 # ## Experiment 1: minidl's SGD on the one-dimensional quadratic
 #
@@ -194,4 +203,6 @@ lesson.check(int((np.diff(right) > 0).sum()) <= 2,
 #   η be now? (Tutorial 03 measures that noise.)
 
 # %%
+if one_blas_thread is not None:
+    one_blas_thread.restore_original_limits()
 lesson.done()
