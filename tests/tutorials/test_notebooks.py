@@ -4,8 +4,10 @@ MINIDL_TUTORIAL_QUICK=1). Every figure must be an inline image/png output, the P
 must land in out/ under the notebook's working directory (never inside the installed
 package), and progress output must not flood the notebook or warn about IProgress."""
 import importlib.util
+import json
 import os
 import re
+import sys
 import sysconfig
 
 import pytest
@@ -24,10 +26,18 @@ NOTEBOOKS = ["00_quickstart", "07_kaiming_relu", "10_metrics", "11_vanishing_exp
 def _execute(nb, cwd, monkeypatch, timeout=300):
     from nbclient import NotebookClient
 
+    # A kernel spec of our own, so the kernel is this interpreter (with this minidl) even when
+    # the machine has another "python3" kernel installed.
+    spec = cwd / "jupyter" / "kernels" / "minidl-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "minidl test", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(cwd / "jupyter"))
     monkeypatch.setenv("MINIDL_TUTORIAL_QUICK", "1")
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     monkeypatch.delenv("MPLBACKEND", raising=False)     # the kernel chooses its inline backend
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
+    client = NotebookClient(nb, timeout=timeout, kernel_name="minidl-test", allow_errors=False,
                             resources={"metadata": {"path": str(cwd)}})
     client.execute()
     return nb
@@ -101,7 +111,8 @@ def test_fit_and_lesson_progress_in_a_notebook(tmp_path, monkeypatch):
         "model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))\n"
         "opt = minidl.optim.SGD(model.parameters(), learning_rate=0.1)\n"
         "history = fit(model, nn.CrossEntropyLoss(), opt, DataLoader(X, y, batch_size=4, seed=0), 3)\n"
-        "print('steps per epoch', history.steps_per_epoch)",
+        "print('steps per epoch', history.steps_per_epoch)\n"
+        "print('minidl at', minidl.__file__)",
         "lesson = Lesson('progress_demo')\n"
         "total = sum(i for i in lesson.progress(range(200), desc='summing'))\n"
         "print('total', total)",
@@ -109,7 +120,10 @@ def test_fit_and_lesson_progress_in_a_notebook(tmp_path, monkeypatch):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in code])
     _execute(nb, tmp_path, monkeypatch)
     stdout, stderr = _stream(nb, "stdout"), _stream(nb, "stderr")
+    import minidl
+
     assert "steps per epoch 100" in stdout and "total 19900" in stdout
+    assert f"minidl at {minidl.__file__}" in stdout           # the kernel runs the minidl under test
     assert len(re.findall(r"^epoch \d/3 ", stdout, flags=re.M)) == 3, stdout
     assert "IProgress" not in stderr
     widgets = [o for o in _outputs(nb) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
