@@ -206,17 +206,27 @@ def write_api_pages(dst):
 
 # -- homework pages ----------------------------------------------------------------------------
 def write_homework_pages(dst):
+    """A page per homework set (``tutorials/homework/<set>/README.md``) and per guide written
+    beside them (``tutorials/homework/*.md``, e.g. an instructor's guide)."""
     homework = os.path.join(ROOT, "tutorials", "homework")
-    sets = sorted(d for d in os.listdir(homework) if os.path.isfile(os.path.join(homework, d, "README.md")))
-    for name in sets:
-        rel = os.path.relpath(os.path.join(homework, name, "README.md"), dst)
-        _write_if_changed(os.path.join(dst, name + ".md"),
-                          f"```{{include}} {rel}\n:relative-docs: ../../\n:relative-images:\n```\n")
-    index = ["# Homework", "",
-             "Autograded homework sets built with `minidl.grading` (see the API page "
-             "{doc}`../api/minidl.grading`). Each guide walks an instructor through its tests, "
-             "mutants and the Gradescope build.", "",
-             "```{toctree}", ":maxdepth: 1", ""] + sets + ["```", ""]
+    os.makedirs(dst, exist_ok=True)
+    pages = {}
+    for entry in sorted(os.listdir(homework)):
+        if os.path.isfile(os.path.join(homework, entry, "README.md")):
+            pages[entry] = os.path.join(homework, entry, "README.md")
+        elif entry.endswith(".md") and entry.lower() != "readme.md":
+            pages[os.path.splitext(entry)[0].lower()] = os.path.join(homework, entry)
+    if os.path.isfile(os.path.join(homework, "README.md")):
+        intro = f"```{{include}} {os.path.relpath(os.path.join(homework, 'README.md'), dst)}\n```\n"
+    else:
+        intro = ("# Homework\n\nAutograded homework sets built with `minidl.grading` (API: "
+                 "{doc}`../api/minidl.grading`). Each guide walks an instructor through its tests, "
+                 "mutants and the Gradescope build.\n")
+    for name, path in pages.items():
+        _write_if_changed(os.path.join(dst, name + ".md"), f"```{{include}} {os.path.relpath(path, dst)}\n```\n")
+    for stale in set(os.listdir(dst)) - {n + ".md" for n in pages} - {"index.md"}:
+        os.remove(os.path.join(dst, stale))
+    index = [intro, "```{toctree}", ":maxdepth: 1", ""] + list(pages) + ["```", ""]
     _write_if_changed(os.path.join(dst, "index.md"), "\n".join(index))
 
 
