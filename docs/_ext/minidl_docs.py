@@ -18,6 +18,7 @@ import io
 import os
 import posixpath
 import re
+import shutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(ROOT, "docs")
@@ -136,6 +137,34 @@ class TutorialArgv:
 
     def __repr__(self):
         return f"TutorialArgv({self.out_dir!r}, quick={self.quick})"
+
+
+def _originals_as_downloads(app, exception):
+    """The pages' "Download Python source code" and "Download Jupyter notebook" links give the
+    tutorial as it is in ``tutorials/`` (Markdown prose, no outputs), not the reST version
+    sphinx-gallery executed."""
+    if exception is not None or app.builder.format != "html":
+        return
+    import zipfile
+
+    import jupytext
+
+    downloads = os.path.join(app.outdir, "_downloads")
+    for folder, _dirs, files in os.walk(downloads):
+        for name in files:
+            stem, ext = os.path.splitext(name)
+            original = os.path.join(ROOT, "tutorials", stem + ".py")
+            if not re.fullmatch(r"\d\d_\w+", stem) or not os.path.isfile(original):
+                continue
+            path = os.path.join(folder, name)
+            if ext == ".py":
+                shutil.copyfile(original, path)
+            elif ext == ".ipynb":
+                jupytext.write(jupytext.read(original), path, fmt="ipynb")
+            elif ext == ".zip":
+                with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+                    z.write(original, stem + ".py")
+                    z.writestr(stem + ".ipynb", jupytext.writes(jupytext.read(original), fmt="ipynb"))
 
 
 # -- API pages ---------------------------------------------------------------------------------
@@ -308,4 +337,5 @@ def setup(app):
     app.connect("autodoc-process-docstring", _original, priority=100)
     app.connect("autodoc-process-docstring", _verbatim_if_broken, priority=900)
     app.connect("build-finished", _write_verbatim_list)
+    app.connect("build-finished", _originals_as_downloads)
     return {"parallel_read_safe": False, "parallel_write_safe": True}
