@@ -190,7 +190,8 @@ class Lesson:
         path = os.path.join(self.out_dir, filename)
         current.tight_layout()
         current.savefig(path, dpi=100)
-        print(f"(plot written to {os.path.relpath(path)})")
+        if self.environment != "gallery":        # on a documentation page the figure is right there
+            print(f"(plot written to {os.path.relpath(path)})")
         if self.environment == "notebook":
             from IPython.display import display
 
