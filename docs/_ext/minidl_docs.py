@@ -290,7 +290,12 @@ def _verbatim_if_broken(app, what, name, obj, options, lines):
         return
     original = app.env.temp_data.get("minidl_original_doc", {}).get(name, list(lines))
     _verbatim.append(f"{name}: {problems[0].splitlines()[0]}")
-    lines[:] = ["::", ""] + [("    " + line) if line.strip() else "" for line in original] + [""]
+    head = []
+    if original and original[0].strip() and not _problems(app, original[0]):
+        head, original = [original[0], ""], original[1:]      # the summary line stays text
+    while original and not original[0].strip():
+        original = original[1:]
+    lines[:] = head + ["::", ""] + [("    " + line) if line.strip() else "" for line in original] + [""]
 
 
 def _write_verbatim_list(app, exception):
@@ -331,7 +336,14 @@ def _fix_viewcode_backlinks(app, pagename, templatename, context, doctree):
     context["body"] = re.sub(r'<a class="viewcode-back" href="([^"#]+\.html)#([^"]+)"', fix, context["body"])
 
 
+def _reread_api_pages(app, env, added, changed, removed):
+    """Docstrings live in minidl/, which Sphinx does not watch: read the API pages every build
+    (a second or two), so that they and verbatim_docstrings.txt are never stale."""
+    return [doc for doc in env.found_docs if doc.startswith("api/")]
+
+
 def setup(app):
+    app.connect("env-get-outdated", _reread_api_pages)
     app.connect("html-page-context", _fix_viewcode_backlinks)
     # Before napoleon (priority 500) keep the original; after it, test the converted text.
     app.connect("autodoc-process-docstring", _original, priority=100)
