@@ -132,12 +132,18 @@ def test_table_is_printed_once_and_not_echoed_by_a_notebook(monkeypatch, capsys)
     assert text.splitlines()[2] == "| 1 | 0.5000 |" and text._ipython_display_() is None
 
 
-@pytest.mark.parametrize("where", ["notebook", "gallery"])
-def test_failed_check_raises_where_a_reader_sees_it(monkeypatch, where):
-    lesson = make_lesson(monkeypatch, where)
+def test_failed_check_raises_in_a_notebook(monkeypatch):
+    lesson = make_lesson(monkeypatch, "notebook")
     lesson.check(False, "the claim")
     with pytest.raises(CheckFailed, match="1 of 1 checks failed: the claim"):
         lesson.done()
+
+
+def test_failed_check_is_printed_on_a_documentation_page(monkeypatch, capsys):
+    lesson = make_lesson(monkeypatch, "gallery")
+    lesson.check(False, "the claim")
+    lesson.done()
+    assert "[FAIL] the claim" in capsys.readouterr().out
 
 
 def test_failed_check_exits_a_script_with_status_1(monkeypatch):

@@ -18,9 +18,9 @@ MISSING = [m for m in ("jupytext", "nbclient", "nbformat", "ipykernel", "matplot
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"{', '.join(MISSING)} not installed: "
                                                       f"pip install -e '.[notebooks]'")
 
-# 00: a training loop and one figure; 07: two figures; 10: two figures of metrics; 11: a
-# figure the cell makes itself with plt.subplots (the empty one Lesson.figure made is dropped).
-NOTEBOOKS = ["00_quickstart", "07_kaiming_relu", "10_metrics", "11_vanishing_exploding_gradients"]
+# 00: a training loop and one figure; 07: two figures; 11: a figure the cell makes itself
+# with plt.subplots (the empty one Lesson.figure made is dropped).
+NOTEBOOKS = ["00_quickstart", "07_kaiming_relu", "11_vanishing_exploding_gradients"]
 
 
 def _execute(nb, cwd, monkeypatch, timeout=300):
