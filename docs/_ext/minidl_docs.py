@@ -108,8 +108,10 @@ One tutorial per section of the source documents: each states the section's clai
 derives it, runs the experiment with minidl, prints the measured numbers, plots them and
 *checks* the claim on the run. The files live in ``tutorials/`` as jupytext "percent"
 scripts: run one with ``python tutorials/07_kaiming_relu.py`` (``--quick`` for a few
-seconds), or open it in Jupyter as a notebook. The pages below were executed while this
-site was built, in quick mode.
+seconds), or open it in Jupyter as a notebook (``pip install -e ".[notebooks]"``; figures
+appear inline, ``MINIDL_TUTORIAL_QUICK=1`` selects quick mode). Each page below was executed
+while this site was built, in quick mode, and offers the tutorial's ``.py`` file and its
+notebook for download at the end.
 """
 
 
