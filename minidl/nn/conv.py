@@ -104,7 +104,8 @@ class Conv2d(Module):
             raise ValueError(f"{self._label()}: input {shape_str(x.shape)} is smaller than the kernel "
                              f"{(kh, kw)} with padding {self.padding}")
         y = np.empty((n, self.out_channels, h_out, w_out), dtype=x.dtype)
-        kernels.conv2d_forward(x, self._weight(x.dtype), self._bias(x.dtype), sh, sw, ph, pw, y)
+        if n:       # an empty batch has an empty output (the kernels want at least one image)
+            kernels.conv2d_forward(x, self._weight(x.dtype), self._bias(x.dtype), sh, sw, ph, pw, y)
         self._save_for_backward(x)      # by reference: changing x before backward changes dW
         return y
 
@@ -123,7 +124,12 @@ class Conv2d(Module):
         dx = np.empty_like(x)
         dW = self.weight.grad_buffer(x.dtype)
         db = None if self.bias is None else self.bias.grad_buffer(x.dtype)
-        kernels.conv2d_backward(x, self._weight(x.dtype), dy, *self.stride, *self.padding, dx, dW, db)
+        if x.shape[0]:
+            kernels.conv2d_backward(x, self._weight(x.dtype), dy, *self.stride, *self.padding, dx, dW, db)
+        else:       # an empty batch: the sums over it are zero
+            dW[...] = 0
+            if db is not None:
+                db[...] = 0
         self.weight.accumulate_grad(dW)
         if db is not None:
             self.bias.accumulate_grad(db)

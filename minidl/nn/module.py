@@ -277,7 +277,8 @@ class Module:
 
         Shapes must match exactly; values are cast to the existing dtype. With ``strict``
         missing or unexpected keys raise a KeyError listing them; otherwise they are returned
-        as ``(missing_keys, unexpected_keys)``.
+        as ``(missing_keys, unexpected_keys)``. All or nothing: every value is checked and
+        converted before the first one is written, so an error leaves the module unchanged.
         """
         targets = OrderedDict()
         for prefix, module in self.named_modules():
@@ -295,25 +296,29 @@ class Module:
                 f"load_state_dict into {type(self).__name__}: missing keys {missing}, "
                 f"unexpected keys {unexpected}"
             )
-        errors = []
+        errors, converted = [], []
         for key, (module, name, kind) in targets.items():
             if key not in state_dict:
                 continue
-            value = np.asarray(state_dict[key])
             current = module._parameters[name].data if kind == "param" else module._buffers[name]
-            if value.shape != current.shape:
-                errors.append(f"{key}: expected shape {current.shape}, got {value.shape}")
+            try:
+                value = np.asarray(state_dict[key])
+                if value.shape != current.shape:
+                    errors.append(f"{key}: expected shape {current.shape}, got {value.shape}")
+                    continue
+                if value.dtype.kind not in "biuf":
+                    raise TypeError(f"dtype {value.dtype}")
+                converted.append((module, name, kind, np.array(value, dtype=current.dtype, copy=True)))
+            except (TypeError, ValueError) as exc:
+                errors.append(f"{key}: expected a real-valued array of {current.dtype}, got {exc}")
         if errors:
-            raise ValueError(f"load_state_dict into {type(self).__name__}: shape mismatch: " + "; ".join(errors))
-        for key, (module, name, kind) in targets.items():
-            if key not in state_dict:
-                continue
-            value = np.asarray(state_dict[key])
+            raise ValueError(f"load_state_dict into {type(self).__name__} (nothing was changed): "
+                             + "; ".join(errors))
+        for module, name, kind, value in converted:      # no step below can fail
             if kind == "param":
-                np.copyto(module._parameters[name].data, value, casting="unsafe")
+                np.copyto(module._parameters[name].data, value)
             else:
-                buf = module._buffers[name]
-                module._buffers[name] = np.array(value, dtype=buf.dtype, copy=True).reshape(buf.shape)
+                module._buffers[name] = value
         return IncompatibleKeys(missing, unexpected)
 
     # -- repr -----------------------------------------------------------------------------
