@@ -125,6 +125,27 @@ def test_two_threads_training_one_model_get_errors_never_wrong_results():
     assert sum(c["right"] + c["detected"] for c in counts) == 400
 
 
+def test_inference_from_several_threads_gives_each_its_own_result():
+    # Forward-only use is fine: no forward keeps state that another call overwrites.
+    model = nn.Sequential(nn.Linear(16, 32), nn.LayerNorm(32), nn.Dropout(0.5), nn.GELU(),
+                          nn.Linear(32, 4)).eval()
+    inputs = [RNG.standard_normal((64, 16)) for _ in range(4)]
+    expected = [model(x) for x in inputs]
+    wrong = []
+
+    def infer(i):
+        for _ in range(100):
+            if not np.array_equal(model(inputs[i]), expected[i]):
+                wrong.append(i)
+
+    threads = [threading.Thread(target=infer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+
+
 def test_two_backward_passes_writing_one_gradient_at_once_are_detected():
     p = nn.Parameter(np.zeros(3))
     p.zero_grad()
