@@ -155,41 +155,33 @@ class GELU(_Elementwise):
 
 
 # -- functional forms: forward only, fresh outputs ------------------------------------------
+def _apply(kernel, label, x, *args):
+    x = as_float_input(label, x)
+    y = np.empty_like(x)
+    kernel(x, *args, y)
+    return y
+
+
 def relu(x):
     """max(x, 0) elementwise (:class:`ReLU`)."""
-    x = as_float_input("relu", x)
-    y = np.empty_like(x)
-    kernels.relu_forward(x, y)
-    return y
+    return _apply(kernels.relu_forward, "relu", x)
 
 
 def leaky_relu(x, negative_slope=0.01):
     """x for x > 0, negative_slope · x otherwise (:class:`LeakyReLU`)."""
-    x = as_float_input("leaky_relu", x)
-    y = np.empty_like(x)
-    kernels.leaky_relu_forward(x, float(negative_slope), y)
-    return y
+    return _apply(kernels.leaky_relu_forward, "leaky_relu", x, float(negative_slope))
 
 
 def sigmoid(x):
     """1 / (1 + exp(−x)), without overflow (:class:`Sigmoid`)."""
-    x = as_float_input("sigmoid", x)
-    y = np.empty_like(x)
-    kernels.sigmoid_forward(x, y)
-    return y
+    return _apply(kernels.sigmoid_forward, "sigmoid", x)
 
 
 def tanh(x):
     """tanh(x) elementwise (:class:`Tanh`)."""
-    x = as_float_input("tanh", x)
-    y = np.empty_like(x)
-    kernels.tanh_forward(x, y)
-    return y
+    return _apply(kernels.tanh_forward, "tanh", x)
 
 
 def gelu(x):
     """x Φ(x), the exact erf form (:class:`GELU`)."""
-    x = as_float_input("gelu", x)
-    y = np.empty_like(x)
-    kernels.gelu_forward(x, y)
-    return y
+    return _apply(kernels.gelu_forward, "gelu", x)
