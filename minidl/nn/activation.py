@@ -9,11 +9,11 @@ Softmax is in minidl/nn/softmax.py.
 import numpy as np
 
 from minidl._kernels import kernels
+from minidl.dtypes import FLOAT_DTYPES
 from minidl.nn._checks import as_array, as_float_input, check_same_shape
 from minidl.nn.module import Module
 
 _ndarray = np.ndarray
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class _Elementwise(Module):
@@ -23,7 +23,7 @@ class _Elementwise(Module):
     _saves_input = False
 
     def forward(self, x):
-        if type(x) is not _ndarray or not x.flags.c_contiguous or x.dtype not in _FLOATS:
+        if type(x) is not _ndarray or not x.flags.c_contiguous or x.dtype not in FLOAT_DTYPES:
             x = as_float_input(self._label(), x)
         y = np.empty_like(x)
         self._forward(x, y)
