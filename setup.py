@@ -65,8 +65,11 @@ class BuildExt(build_ext):
             for ext in self.extensions:
                 if numpy.get_include() not in ext.include_dirs:
                     ext.include_dirs.append(numpy.get_include())
-            self.extensions[:] = cythonize(self.extensions, compiler_directives=COMPILER_DIRECTIVES, quiet=True,
-                                           nthreads=0)
+            # .pyx -> .c, keeping the Extension objects setuptools has already prepared.
+            generated = {ext.name: ext for ext in cythonize(self.extensions, compiler_directives=COMPILER_DIRECTIVES,
+                                                              quiet=True)}
+            for ext in self.extensions:
+                ext.sources = generated[ext.name].sources
             super().run()
         except _BUILD_ERRORS as exc:       # no compiler at all, Cython/NumPy missing, ...
             if _env_flag("MINIDL_REQUIRE_COMPILED"):
