@@ -10,7 +10,8 @@
 * ``MINIDL_NO_EXTENSIONS=1`` skips the compile step (a pure-Python install in seconds).
 * Wheels carry no debug information (``-g0``, and ``-s`` where the linker is GNU ld) and
   no generated ``.c`` files (``exclude-package-data`` in pyproject.toml, MANIFEST.in).
-* Developers can rebuild a subset while iterating:
+* Developers can rebuild a subset while iterating (``python setup.py`` runs with the venv's
+  own setuptools, which must be >= 77 for the licence metadata: ``pip install -U setuptools``):
       MINIDL_BUILD_ONLY=dropout,batchnorm python setup.py build_ext --inplace
 """
 import glob
