@@ -59,7 +59,8 @@ def render(module):
     for name in sorted(set(mod.__all__)):
         value = getattr(mod, name)      # resolves the lazy export: the real object
         lines.append(_import_line(name, value))
-    source = os.path.relpath(mod.__file__, ROOT).replace(os.sep, "/")
+    is_package = mod.__spec__.submodule_search_locations is not None
+    source = module.replace(".", "/") + ("/__init__.py" if is_package else ".py")
     missing = sorted(set(exports) - set(mod.__all__))
     if missing:
         raise SystemExit(f"{module}: _EXPORTS names not in __all__: {missing}")
