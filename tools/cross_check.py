@@ -63,22 +63,20 @@ def main(argv=None):
     out = tempfile.mkdtemp(prefix="minidl-cross-")
     try:
         t0 = time.time()
-        pyx = sorted(glob.glob(os.path.join(KERNELS, "*.pyx")))
-        for src in pyx:
-            shutil.copy(src, out)
-        for extra in glob.glob(os.path.join(KERNELS, "*.pxi")) + glob.glob(os.path.join(KERNELS, "*.h")):
-            shutil.copy(extra, out)
-        cythonize([os.path.join(out, os.path.basename(p)) for p in pyx], compiler_directives=compiler_directives(),
-                  quiet=True)
+        # A copy of the kernels folder (headers, .pxi and all), so no generated C lands in the tree.
+        tree = os.path.join(out, "_kernels")
+        shutil.copytree(KERNELS, tree, ignore=shutil.ignore_patterns("*.c", "*.so", "*.pyd", "__pycache__"))
+        pyx = sorted(glob.glob(os.path.join(tree, "*.pyx")))
+        cythonize(pyx, compiler_directives=compiler_directives(), quiet=True)
         flags = ["-c", "-O0", "-fPIC", "-pthread", "-Werror=implicit-function-declaration",
-                 f"-I{sysconfig.get_paths()['include']}", f"-I{numpy.get_include()}", f"-I{out}",
+                 f"-I{sysconfig.get_paths()['include']}", f"-I{numpy.get_include()}", f"-I{tree}",
                  "-DNPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION"]
 
         def compile_one(c_file):
             proc = subprocess.run(cc + flags + [c_file, "-o", c_file[:-2] + ".o"], capture_output=True, text=True)
             return os.path.basename(c_file), proc.returncode, proc.stderr
 
-        c_files = sorted(glob.glob(os.path.join(out, "*.c")))
+        c_files = sorted(glob.glob(os.path.join(tree, "*.c")))
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             results = list(pool.map(compile_one, c_files))
         failed = [(name, err) for name, rc, err in results if rc != 0]
