@@ -62,7 +62,7 @@ def _commented(text):
     return "\n".join(("# " + line) if line else "#" for line in text.splitlines())
 
 
-def gallery_source(path):
+def gallery_source(path, quick=True):
     """The sphinx-gallery version of one tutorial file (returns the text)."""
     import jupytext
 
@@ -80,7 +80,8 @@ def gallery_source(path):
         "",
         f"   **Source section walked:** {source.group(1)}" if source else "   **Source:** see above",
         "",
-        "   This page ran the tutorial in quick mode (``--quick``). Run the full experiment with",
+        ("   This page ran the tutorial in quick mode (``--quick``). Run the full experiment with"
+         if quick else "   This page ran the full experiment. Run it yourself with"),
         f"   ``python tutorials/{name}``, or open ``tutorials/{name}`` in Jupyter as a notebook.",
     ]
     first = prose[0].split("\n")
@@ -110,18 +111,18 @@ derives it, runs the experiment with minidl, prints the measured numbers, plots 
 scripts: run one with ``python tutorials/07_kaiming_relu.py`` (``--quick`` for a few
 seconds), or open it in Jupyter as a notebook (``pip install -e ".[notebooks]"``; figures
 appear inline, ``MINIDL_TUTORIAL_QUICK=1`` selects quick mode). Each page below was executed
-while this site was built, in quick mode, and offers the tutorial's ``.py`` file and its
-notebook for download at the end.
+while this site was built (in quick mode unless ``MINIDL_DOCS_FULL=1``), and offers the
+tutorial's ``.py`` file and its notebook for download at the end.
 """
 
 
-def write_gallery_sources(dst):
+def write_gallery_sources(dst, quick=True):
     """Write ``dst/NN_*.py`` and ``dst/GALLERY_HEADER.rst``; remove stale files."""
     tutorials = sorted(p for p in os.listdir(os.path.join(ROOT, "tutorials"))
                        if re.fullmatch(r"\d\d_\w+\.py", p))
     _write_if_changed(os.path.join(dst, "GALLERY_HEADER.rst"), GALLERY_HEADER)
     for name in tutorials:
-        _write_if_changed(os.path.join(dst, name), gallery_source(os.path.join(ROOT, "tutorials", name)))
+        _write_if_changed(os.path.join(dst, name), gallery_source(os.path.join(ROOT, "tutorials", name), quick))
     for stale in set(os.listdir(dst)) - set(tutorials) - {"GALLERY_HEADER.rst"}:
         os.remove(os.path.join(dst, stale))
     return tutorials
