@@ -18,6 +18,12 @@ OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} MPLBACKEND=Agg \
   python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 echo "== docs: HTML built in $(( $(date +%s) - start )) s (docs/_build/html)"
 python docs/check_site.py links docs/_build/html
+# A tutorial whose check fails still renders (the page shows the [FAIL]); the test suite
+# (tests/tutorials) is what gates the checks. Say so loudly here.
+if failed=$(grep -l "^ *\[FAIL\]" docs/tutorials/[0-9][0-9]_*.rst 2>/dev/null); then
+  echo "== docs: NOTE: checks failed while building these pages (see their [FAIL] lines):"
+  echo "$failed" | sed 's/^/     /'
+fi
 status=0
 python docs/check_site.py browser docs/_build/html/tutorials/07_kaiming_relu.html \
   --screenshot docs/_build/screenshot.png || status=$?

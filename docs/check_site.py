@@ -171,8 +171,10 @@ def check_figure_in_browser(page, screenshot, width=1280, height=1000, browser=N
             # Make the window tall enough for the first figure (scrolling the page in a
             # headless screenshot gives a blank capture), and measure again at that size.
             first = images[0]
-            height = max(height, min(int(first["y"] + first["height"]) + 100, 12000))
-            images, dom = _figure_report(browser, url, width, height)
+            needed = max(height, min(int(first["y"] + first["height"]) + 100, 12000))
+            if needed != height:
+                height = needed
+                images, dom = _figure_report(browser, url, width, height)
         shot = _run_browser(browser, url, f"--window-size={width},{height}",
                             f"--screenshot={os.path.abspath(screenshot)}")
     finally:

@@ -33,7 +33,8 @@ exclude_patterns = ["_build", "_gallery_src", "_ext", "**.ipynb_checkpoints"]
 root_doc = "index"
 
 # -- generated pages (git-ignored) ----------------------------------------------------------
-minidl_docs.write_gallery_sources(os.path.join(DOCS, "_gallery_src"))
+QUICK = os.environ.get("MINIDL_DOCS_FULL") != "1"
+minidl_docs.write_gallery_sources(os.path.join(DOCS, "_gallery_src"), quick=QUICK)
 minidl_docs.write_api_pages(os.path.join(DOCS, "api"))
 minidl_docs.write_homework_pages(os.path.join(DOCS, "homework"))
 
@@ -59,8 +60,7 @@ sphinx_gallery_conf = {
     "examples_dirs": ["_gallery_src"],
     "gallery_dirs": ["tutorials"],
     "filename_pattern": r"[/\\]\d\d_",          # execute every tutorial
-    "reset_argv": minidl_docs.TutorialArgv(os.path.join(DOCS, "_build", "tutorial_out"),
-                                           quick=os.environ.get("MINIDL_DOCS_FULL") != "1"),
+    "reset_argv": minidl_docs.TutorialArgv(os.path.join(DOCS, "_build", "tutorial_out"), quick=QUICK),
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",

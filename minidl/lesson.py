@@ -43,8 +43,8 @@ __all__ = ["Lesson", "CheckFailed"]
 
 
 class CheckFailed(AssertionError):
-    """Raised by :meth:`Lesson.done` in a notebook or a documentation build when a claim did
-    not hold on the run (a script exits with status 1 instead)."""
+    """Raised by :meth:`Lesson.done` in a notebook when a claim did not hold on the run (a
+    script exits with status 1 instead)."""
 
 
 def _inside_installation(path):
@@ -190,7 +190,8 @@ class Lesson:
         path = os.path.join(self.out_dir, filename)
         current.tight_layout()
         current.savefig(path, dpi=100)
-        print(f"(plot written to {os.path.relpath(path)})")
+        if self.environment != "gallery":        # on a documentation page the figure is right there
+            print(f"(plot written to {os.path.relpath(path)})")
         if self.environment == "notebook":
             from IPython.display import display
 
@@ -248,8 +249,10 @@ class Lesson:
 
     def done(self):
         """Print the summary. If a check failed: exit with status 1 naming the failed checks
-        (script), or raise :class:`CheckFailed` (notebook, documentation build), so the failure
-        shows where the reader is."""
+        (script), or raise :class:`CheckFailed` (notebook), so the failure shows where the
+        reader is. While the documentation builds the summary is all: the page shows the
+        failure, ``docs/build.sh`` lists it, and the test suite is what gates the checks
+        (a timing claim that fails once on a busy machine should not also fail the site)."""
         total = len(self.passed) + len(self.failures)
         if self.failures:
             print(f"\n{len(self.failures)} of {total} checks FAILED:")
@@ -257,6 +260,8 @@ class Lesson:
                 print(f"  - {claim}")
             if self.environment == "script":
                 raise SystemExit(1)
+            if self.environment == "gallery":
+                return
             raise CheckFailed(f"{self.name}: {len(self.failures)} of {total} checks failed: "
                               + "; ".join(self.failures))
         print(f"\nAll {total} checks passed.")

@@ -18,6 +18,7 @@ import io
 import os
 import posixpath
 import re
+import shutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(ROOT, "docs")
@@ -61,7 +62,7 @@ def _commented(text):
     return "\n".join(("# " + line) if line else "#" for line in text.splitlines())
 
 
-def gallery_source(path):
+def gallery_source(path, quick=True):
     """The sphinx-gallery version of one tutorial file (returns the text)."""
     import jupytext
 
@@ -79,7 +80,8 @@ def gallery_source(path):
         "",
         f"   **Source section walked:** {source.group(1)}" if source else "   **Source:** see above",
         "",
-        "   This page ran the tutorial in quick mode (``--quick``). Run the full experiment with",
+        ("   This page ran the tutorial in quick mode (``--quick``). Run the full experiment with"
+         if quick else "   This page ran the full experiment. Run it yourself with"),
         f"   ``python tutorials/{name}``, or open ``tutorials/{name}`` in Jupyter as a notebook.",
     ]
     first = prose[0].split("\n")
@@ -107,18 +109,20 @@ One tutorial per section of the source documents: each states the section's clai
 derives it, runs the experiment with minidl, prints the measured numbers, plots them and
 *checks* the claim on the run. The files live in ``tutorials/`` as jupytext "percent"
 scripts: run one with ``python tutorials/07_kaiming_relu.py`` (``--quick`` for a few
-seconds), or open it in Jupyter as a notebook. The pages below were executed while this
-site was built, in quick mode.
+seconds), or open it in Jupyter as a notebook (``pip install -e ".[notebooks]"``; figures
+appear inline, ``MINIDL_TUTORIAL_QUICK=1`` selects quick mode). Each page below was executed
+while this site was built (in quick mode unless ``MINIDL_DOCS_FULL=1``), and offers the
+tutorial's ``.py`` file and its notebook for download at the end.
 """
 
 
-def write_gallery_sources(dst):
+def write_gallery_sources(dst, quick=True):
     """Write ``dst/NN_*.py`` and ``dst/GALLERY_HEADER.rst``; remove stale files."""
     tutorials = sorted(p for p in os.listdir(os.path.join(ROOT, "tutorials"))
                        if re.fullmatch(r"\d\d_\w+\.py", p))
     _write_if_changed(os.path.join(dst, "GALLERY_HEADER.rst"), GALLERY_HEADER)
     for name in tutorials:
-        _write_if_changed(os.path.join(dst, name), gallery_source(os.path.join(ROOT, "tutorials", name)))
+        _write_if_changed(os.path.join(dst, name), gallery_source(os.path.join(ROOT, "tutorials", name), quick))
     for stale in set(os.listdir(dst)) - set(tutorials) - {"GALLERY_HEADER.rst"}:
         os.remove(os.path.join(dst, stale))
     return tutorials
@@ -136,6 +140,34 @@ class TutorialArgv:
 
     def __repr__(self):
         return f"TutorialArgv({self.out_dir!r}, quick={self.quick})"
+
+
+def _originals_as_downloads(app, exception):
+    """The pages' "Download Python source code" and "Download Jupyter notebook" links give the
+    tutorial as it is in ``tutorials/`` (Markdown prose, no outputs), not the reST version
+    sphinx-gallery executed."""
+    if exception is not None or app.builder.format != "html":
+        return
+    import zipfile
+
+    import jupytext
+
+    downloads = os.path.join(app.outdir, "_downloads")
+    for folder, _dirs, files in os.walk(downloads):
+        for name in files:
+            stem, ext = os.path.splitext(name)
+            original = os.path.join(ROOT, "tutorials", stem + ".py")
+            if not re.fullmatch(r"\d\d_\w+", stem) or not os.path.isfile(original):
+                continue
+            path = os.path.join(folder, name)
+            if ext == ".py":
+                shutil.copyfile(original, path)
+            elif ext == ".ipynb":
+                jupytext.write(jupytext.read(original), path, fmt="ipynb")
+            elif ext == ".zip":
+                with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+                    z.write(original, stem + ".py")
+                    z.writestr(stem + ".ipynb", jupytext.writes(jupytext.read(original), fmt="ipynb"))
 
 
 # -- API pages ---------------------------------------------------------------------------------
@@ -206,17 +238,27 @@ def write_api_pages(dst):
 
 # -- homework pages ----------------------------------------------------------------------------
 def write_homework_pages(dst):
+    """A page per homework set (``tutorials/homework/<set>/README.md``) and per guide written
+    beside them (``tutorials/homework/*.md``, e.g. an instructor's guide)."""
     homework = os.path.join(ROOT, "tutorials", "homework")
-    sets = sorted(d for d in os.listdir(homework) if os.path.isfile(os.path.join(homework, d, "README.md")))
-    for name in sets:
-        rel = os.path.relpath(os.path.join(homework, name, "README.md"), dst)
-        _write_if_changed(os.path.join(dst, name + ".md"),
-                          f"```{{include}} {rel}\n:relative-docs: ../../\n:relative-images:\n```\n")
-    index = ["# Homework", "",
-             "Autograded homework sets built with `minidl.grading` (see the API page "
-             "{doc}`../api/minidl.grading`). Each guide walks an instructor through its tests, "
-             "mutants and the Gradescope build.", "",
-             "```{toctree}", ":maxdepth: 1", ""] + sets + ["```", ""]
+    os.makedirs(dst, exist_ok=True)
+    pages = {}
+    for entry in sorted(os.listdir(homework)):
+        if os.path.isfile(os.path.join(homework, entry, "README.md")):
+            pages[entry] = os.path.join(homework, entry, "README.md")
+        elif entry.endswith(".md") and entry.lower() != "readme.md":
+            pages[os.path.splitext(entry)[0].lower()] = os.path.join(homework, entry)
+    if os.path.isfile(os.path.join(homework, "README.md")):
+        intro = f"```{{include}} {os.path.relpath(os.path.join(homework, 'README.md'), dst)}\n```\n"
+    else:
+        intro = ("# Homework\n\nAutograded homework sets built with `minidl.grading` (API: "
+                 "{doc}`../api/minidl.grading`). Each guide walks an instructor through its tests, "
+                 "mutants and the Gradescope build.\n")
+    for name, path in pages.items():
+        _write_if_changed(os.path.join(dst, name + ".md"), f"```{{include}} {os.path.relpath(path, dst)}\n```\n")
+    for stale in set(os.listdir(dst)) - {n + ".md" for n in pages} - {"index.md"}:
+        os.remove(os.path.join(dst, stale))
+    index = [intro, "```{toctree}", ":maxdepth: 1", ""] + list(pages) + ["```", ""]
     _write_if_changed(os.path.join(dst, "index.md"), "\n".join(index))
 
 
@@ -251,7 +293,12 @@ def _verbatim_if_broken(app, what, name, obj, options, lines):
         return
     original = app.env.temp_data.get("minidl_original_doc", {}).get(name, list(lines))
     _verbatim.append(f"{name}: {problems[0].splitlines()[0]}")
-    lines[:] = ["::", ""] + [("    " + line) if line.strip() else "" for line in original] + [""]
+    head = []
+    if original and original[0].strip() and not _problems(app, original[0]):
+        head, original = [original[0], ""], original[1:]      # the summary line stays text
+    while original and not original[0].strip():
+        original = original[1:]
+    lines[:] = head + ["::", ""] + [("    " + line) if line.strip() else "" for line in original] + [""]
 
 
 def _write_verbatim_list(app, exception):
@@ -292,10 +339,18 @@ def _fix_viewcode_backlinks(app, pagename, templatename, context, doctree):
     context["body"] = re.sub(r'<a class="viewcode-back" href="([^"#]+\.html)#([^"]+)"', fix, context["body"])
 
 
+def _reread_api_pages(app, env, added, changed, removed):
+    """Docstrings live in minidl/, which Sphinx does not watch: read the API pages every build
+    (a second or two), so that they and verbatim_docstrings.txt are never stale."""
+    return [doc for doc in env.found_docs if doc.startswith("api/")]
+
+
 def setup(app):
+    app.connect("env-get-outdated", _reread_api_pages)
     app.connect("html-page-context", _fix_viewcode_backlinks)
     # Before napoleon (priority 500) keep the original; after it, test the converted text.
     app.connect("autodoc-process-docstring", _original, priority=100)
     app.connect("autodoc-process-docstring", _verbatim_if_broken, priority=900)
     app.connect("build-finished", _write_verbatim_list)
+    app.connect("build-finished", _originals_as_downloads)
     return {"parallel_read_safe": False, "parallel_write_safe": True}
