@@ -260,9 +260,12 @@ lesson.table(["optimizer", "train acc", "test acc", "‖W‖ (initial %.2f)" % i
 with lesson.figure("16_weight_decay.png", figsize=(10, 4)) as plt:
     if plt:
         plt.subplot(1, 2, 1)
-        for name, p in shrink.items():
-            plt.plot(p[:, 0] / w0[0], label=f"{name}, w₀ = 2")
-            plt.plot(p[:, 2] / w0[2], "--", label=f"{name}, w₀ = 0.02")
+        # SGD and AdamW, and both starting values under each, follow the same curve: distinct,
+        # shifted markers keep all four visible
+        for i, (name, p) in enumerate(shrink.items()):
+            line, = plt.plot(p[:, 0] / w0[0], marker="osD"[i], markevery=(2 * i, 8), label=f"{name}, w₀ = 2")
+            plt.plot(p[:, 2] / w0[2], "--", marker="osD"[i], mfc="none", markevery=(2 * i + 4, 8),
+                     color=line.get_color(), label=f"{name}, w₀ = 0.02")
         plt.xlabel("step (no data gradient)")
         plt.ylabel("w_k / w_0")
         plt.legend(fontsize=7)
@@ -323,6 +326,19 @@ lesson.table(["λ", "train acc (noisy labels)", "wrong-label images: true digit 
              [(lam_, float(v[:, 0].mean()), float(v[:, 1].mean()) if noise else "-", float(v[:, 2].mean()),
                " ".join(f"{a:.3f}" for a in v[:, 2]), float(v[:, 3].mean())) for lam_, v in sweep.items()],
              title=f"{n_small} training images, {noise:.0%} wrong labels, 100 epochs (mean of {splits} splits)")
+
+# %%
+with lesson.figure("16_weight_decay_noisy_labels.png", figsize=(6, 4)) as plt:
+    if plt:
+        xs = np.arange(len(lambdas))
+        for split in range(splits):
+            plt.plot(xs, [sweep[lam_][split, 2] for lam_ in lambdas], "o-", alpha=0.5, label=f"split {split + 1}")
+        plt.plot(xs, [sweep[lam_][:, 2].mean() for lam_ in lambdas], "ks-", lw=2, label="mean")
+        plt.xticks(xs, [f"{lam_:g}" for lam_ in lambdas])
+        plt.xlabel("weight decay λ")
+        plt.ylabel("held-out test accuracy (true labels)")
+        plt.title(f"{n_small} images, {noise:.0%} wrong labels")
+        plt.legend(fontsize=8)
 
 # %% [markdown]
 # Read the columns left to right. Without decay the training accuracy on the *noisy* labels
