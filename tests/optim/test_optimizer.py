@@ -243,3 +243,16 @@ def test_set_lr():
 def test_non_numeric_hyperparameter_is_a_type_error_naming_the_optimizer():
     with pytest.raises(TypeError, match="RMSProp: hyperparameters must be numbers"):
         RMSProp([Parameter(np.zeros(1))], momentum="0.9")
+
+
+@pytest.mark.parametrize("make", ["Adam", "AdamW", "RMSProp", "Adagrad"])
+@pytest.mark.parametrize("epsilon", [0.0, -1e-8, float("nan")])
+def test_epsilon_must_be_positive(make, epsilon):
+    # ε = 0 divides 0 by 0 where a gradient coordinate stays 0: NaN weights (issue 14).
+    from minidl import optim
+    p = Parameter(np.ones(3))
+    with pytest.raises(ValueError, match=rf"^{make}: invalid epsilon .* \(must be > 0\)"):
+        getattr(optim, make)([p], epsilon=epsilon)
+    optimizer = getattr(optim, make)([p], epsilon=1e-12)        # tiny but positive is fine
+    optimizer.step()                                               # zero gradient: no NaN
+    assert np.isfinite(p.data).all()
