@@ -24,8 +24,8 @@ cdef extern from "native/gemm.h" nogil:
                  const double *b, Py_ssize_t brs, Py_ssize_t bcs, double *c, Py_ssize_t ldc, int accumulate)
 
 cdef extern from "native/softmax_math.h" nogil:
-    float md_expf(float x)
-    double md_exp(double x)
+    void md_softmax_rows_f32(float *s, Py_ssize_t rows, Py_ssize_t cols, float scale, const unsigned char *mask)
+    void md_softmax_rows_f64(double *s, Py_ssize_t rows, Py_ssize_t cols, double scale, const unsigned char *mask)
 
 
 cdef inline int _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *a, Py_ssize_t ars, Py_ssize_t acs,
@@ -37,43 +37,13 @@ cdef inline int _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *
         return mg_dgemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate)
 
 
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return md_expf(x)
-    else:
-        return md_exp(x)
-
-
-cdef void _softmax_rows(floating *s, Py_ssize_t rows, Py_ssize_t cols, floating scale,
-                        const unsigned char *mask) noexcept nogil:
+cdef inline void _softmax_rows(floating *s, Py_ssize_t rows, Py_ssize_t cols, floating scale,
+                               const unsigned char *mask) noexcept nogil:
     """s[r, :] = softmax(s[r, :] · scale) over the entries the mask allows (others 0)."""
-    cdef Py_ssize_t r, j
-    cdef floating mx, total, inv
-    cdef floating *row
-    cdef const unsigned char *mrow
-    for r in range(rows):
-        row = s + r * cols
-        mx = -1e300 if floating is double else -3e38
-        if mask == NULL:
-            for j in range(cols):
-                row[j] = row[j] * scale
-                mx = row[j] if row[j] > mx else mx
-            for j in range(cols):
-                row[j] = _exp(row[j] - mx)
-        else:
-            mrow = mask + r * cols
-            for j in range(cols):
-                row[j] = row[j] * scale
-                if mrow[j] and row[j] > mx:
-                    mx = row[j]
-            for j in range(cols):
-                row[j] = _exp(row[j] - mx) if mrow[j] else 0
-        total = 0
-        for j in range(cols):
-            total = total + row[j]
-        inv = 1 / total
-        for j in range(cols):
-            row[j] = row[j] * inv
+    if floating is float:
+        md_softmax_rows_f32(s, rows, cols, scale, mask)
+    else:
+        md_softmax_rows_f64(s, rows, cols, scale, mask)
 
 
 cdef _check(const floating[:, :, ::1] qkv, Py_ssize_t heads, Py_ssize_t n, Py_ssize_t steps, Py_ssize_t e, str name):
