@@ -111,7 +111,7 @@ class RNN(Module):
         x, h0, hs = self._saved_for_backward()
         g = as_array(self._label(), grad_output, hs.dtype, "grad_output")
         check_same_shape(self._label(), g, hs.shape)
-        dx = np.empty(x.shape, x.dtype)
+        dx = np.empty(x.shape, x.dtype) if self.input_grad else None     # None: not computed
         d_w_ih, d_w_hh = self.weight_ih_l0.grad_buffer(hs.dtype), self.weight_hh_l0.grad_buffer(hs.dtype)
         db = None if self.bias_ih_l0 is None else np.empty(self.hidden_size, hs.dtype)
         self.grad_h0 = np.empty((x.shape[0], self.hidden_size), hs.dtype)
