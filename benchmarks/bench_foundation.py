@@ -56,6 +56,7 @@ def minidl_step(n, bn_dropout, momentum=0.9):
     """One training step of the 784-256-128-10 MLP at batch size n (a closure)."""
     minidl.manual_seed(0)
     model = mlp(bn_dropout)
+    model.input_grad = False        # as fit does: dL/d(data) is never needed (torch: x.requires_grad False)
     crit = nn.CrossEntropyLoss()
     opt = minidl.optim.SGD(model.parameters(), learning_rate=0.01, momentum=momentum)
     batches = _batches(n)

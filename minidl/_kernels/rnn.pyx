@@ -23,6 +23,14 @@ cdef extern from "native/gemm.h" nogil:
                  const float *b, Py_ssize_t brs, Py_ssize_t bcs, float *c, Py_ssize_t ldc, int accumulate)
     int mg_dgemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a, Py_ssize_t ars, Py_ssize_t acs,
                  const double *b, Py_ssize_t brs, Py_ssize_t bcs, double *c, Py_ssize_t ldc, int accumulate)
+    size_t mg_spacked_b_size(Py_ssize_t k, Py_ssize_t n)
+    size_t mg_dpacked_b_size(Py_ssize_t k, Py_ssize_t n)
+    void mg_spack_b(Py_ssize_t k, Py_ssize_t n, const float *b, Py_ssize_t brs, Py_ssize_t bcs, float *bpre)
+    void mg_dpack_b(Py_ssize_t k, Py_ssize_t n, const double *b, Py_ssize_t brs, Py_ssize_t bcs, double *bpre)
+    int mg_sgemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a, Py_ssize_t ars, Py_ssize_t acs,
+                        const float *bpre, float *c, Py_ssize_t ldc, int accumulate)
+    int mg_dgemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a, Py_ssize_t ars, Py_ssize_t acs,
+                        const double *bpre, double *c, Py_ssize_t ldc, int accumulate)
 
 cdef extern from "native/rnn_math.h" nogil:
     void md_rnn_phi_f32(float *v, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld, int relu)
@@ -36,6 +44,29 @@ cdef inline int _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *
         return mg_sgemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate)
     else:
         return mg_dgemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate)
+
+
+cdef floating *_pack_weights(const floating *w, Py_ssize_t hid, bint transpose) noexcept nogil:
+    """The (H, H) recurrent weights (transposed or not) packed once for every time step's GEMM;
+    NULL when out of memory. Free with free()."""
+    cdef floating *bpre
+    if floating is float:
+        bpre = <float *>malloc(mg_spacked_b_size(hid, hid) * sizeof(float))
+        if bpre != NULL:
+            mg_spack_b(hid, hid, w, 1 if transpose else hid, hid if transpose else 1, bpre)
+    else:
+        bpre = <double *>malloc(mg_dpacked_b_size(hid, hid) * sizeof(double))
+        if bpre != NULL:
+            mg_dpack_b(hid, hid, w, 1 if transpose else hid, hid if transpose else 1, bpre)
+    return bpre
+
+
+cdef inline int _gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *a, Py_ssize_t ars,
+                             const floating *bpre, floating *c, Py_ssize_t ldc, int accumulate) noexcept nogil:
+    if floating is float:
+        return mg_sgemm_packed(m, n, k, a, ars, 1, bpre, c, ldc, accumulate)
+    else:
+        return mg_dgemm_packed(m, n, k, a, ars, 1, bpre, c, ldc, accumulate)
 
 
 cdef inline void _phi(floating *v, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld, int relu) noexcept nogil:
@@ -70,6 +101,13 @@ def rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih, const 
     cdef const floating *h = &h0[0, 0] if h0 is not None else NULL
     cdef Py_ssize_t ldh = hid
     cdef int status = 0
+    cdef floating *w_packed = NULL
+    with nogil:
+        w_packed = _pack_weights(&w_hh[0, 0], hid, True)        # W_hhᵀ, packed once for all steps
+        if w_packed == NULL:
+            status = 1
+    if status:
+        raise MemoryError("rnn kernel: could not allocate the packed weights")
     with nogil:
         status |= _gemm(n * steps, hid, ni, &x[0, 0, 0] if ni else <floating*>NULL, ni, 1,
                         &w_ih[0, 0] if ni else <floating*>NULL, 1, ni, o, hid, 0)
@@ -79,10 +117,11 @@ def rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih, const 
                     o[i * hid + j] += b[j]
         for t in range(steps):
             if h != NULL:        # out[:, t] += h_{t-1} W_hhᵀ; rows of out[:, t] are T·H apart
-                status |= _gemm(n, hid, hid, h, ldh, 1, &w_hh[0, 0], 1, hid, o + t * hid, ldo, 1)
+                status |= _gemm_packed(n, hid, hid, h, ldh, w_packed, o + t * hid, ldo, 1)
             _phi(o + t * hid, n, hid, ldo, relu)
             h = o + t * hid
             ldh = ldo
+        free(w_packed)
     if status:
         raise MemoryError("rnn kernel: could not allocate GEMM buffers")
 
@@ -139,11 +178,15 @@ def rnn_backward(const floating[:, :, ::1] grad_output, const floating[:, :, ::1
             if gx != NULL:
                 memset(gx, 0, rows * ni * sizeof(floating))
         return
+    cdef floating *w_packed = NULL
     da = <floating *>malloc(rows * hid * sizeof(floating))
     dh = <floating *>malloc(n * hid * sizeof(floating))
-    if da == NULL or dh == NULL:
+    with nogil:
+        w_packed = _pack_weights(&w_hh[0, 0], hid, False)       # W_hh, packed once for all steps
+    if da == NULL or dh == NULL or w_packed == NULL:
         free(da)
         free(dh)
+        free(w_packed)
         raise MemoryError("rnn kernel: could not allocate the backward buffers")
     try:
         with nogil:
@@ -161,7 +204,7 @@ def rnn_backward(const floating[:, :, ::1] grad_output, const floating[:, :, ::1
                         else:
                             d[j] = (g[j] + dh[i * hid + j]) * (1 - hv * hv)
                 # dh = da_t W_hh: rows of da_t are T·H apart
-                status |= _gemm(n, hid, hid, da + t * hid, ldo, 1, &w_hh[0, 0], hid, 1, dh, hid, 0)
+                status |= _gemm_packed(n, hid, hid, da + t * hid, ldo, w_packed, dh, hid, 0)
             if gh0 != NULL:
                 memcpy(gh0, dh, n * hid * sizeof(floating))
             if ni:
@@ -186,5 +229,6 @@ def rnn_backward(const floating[:, :, ::1] grad_output, const floating[:, :, ::1
     finally:
         free(da)
         free(dh)
+        free(w_packed)
     if status:
         raise MemoryError("rnn kernel: could not allocate GEMM buffers")

@@ -24,6 +24,12 @@
 
 typedef ptrdiff_t mg_idx;
 
+#if defined(__GNUC__)
+#define MG_UNUSED __attribute__((unused))   /* each extension uses some of the entry points */
+#else
+#define MG_UNUSED
+#endif
+
 enum { MG_ISA_GENERIC = 0, MG_ISA_AVX2 = 1, MG_ISA_AVX512 = 2 };
 static const char *mg_isa_names[] = {"generic", "avx2", "avx512"};
 
@@ -36,7 +42,7 @@ static const char *mg_isa_names[] = {"generic", "avx2", "avx512"};
 static int mg_isa_detected = -1;
 static int mg_isa_active = -1;
 
-static int mg_isa(void)
+MG_UNUSED static int mg_isa(void)
 {
     if (mg_isa_active >= 0)
         return mg_isa_active;
@@ -60,7 +66,7 @@ static int mg_isa(void)
 }
 
 /* Use `isa` if the CPU supports it; returns the one in use. */
-static int mg_set_isa(int isa)
+MG_UNUSED static int mg_set_isa(int isa)
 {
     mg_isa();
     if (isa >= 0 && isa <= mg_isa_detected)
@@ -68,7 +74,7 @@ static int mg_set_isa(int isa)
     return mg_isa_active;
 }
 
-static const char *mg_isa_name(void) { return mg_isa_names[mg_isa()]; }
+MG_UNUSED static const char *mg_isa_name(void) { return mg_isa_names[mg_isa()]; }
 
 /* Cache blocking, in elements of the inner dimension (KC) and rows/columns of C (MC, NC):
  * a KC × NR panel of B (32 KiB for float AVX-512) stays in L1, the MC × KC block of A in L2. */
@@ -110,25 +116,43 @@ static const char *mg_isa_name(void) { return mg_isa_names[mg_isa()]; }
 #include "gemm_types.h"
 
 #if MG_MULTI_ISA
-#define MG_PICK(SUF, isa) \
-    ((isa) == MG_ISA_AVX512 ? mg_##SUF##_avx512_gemm : (isa) == MG_ISA_AVX2 ? mg_##SUF##_avx2_gemm : mg_##SUF##_generic_gemm)
+#define MG_PICK(SUF, isa, name) \
+    ((isa) == MG_ISA_AVX512 ? mg_##SUF##_avx512_##name \
+     : (isa) == MG_ISA_AVX2 ? mg_##SUF##_avx2_##name : mg_##SUF##_generic_##name)
 #else
-#define MG_PICK(SUF, isa) mg_##SUF##_generic_gemm
+#define MG_PICK(SUF, isa, name) mg_##SUF##_generic_##name
 #endif
 
 /* C (m × n, row stride ldc) = op(A)·op(B), or += when accumulate. Element (i, p) of op(A) is
  * a[i·ars + p·acs], element (p, j) of op(B) is b[p·brs + j·bcs]. Returns 0, or -1 when the
  * packing buffers cannot be allocated (C is then untouched). */
-static int mg_sgemm(mg_idx m, mg_idx n, mg_idx k, const float *a, mg_idx ars, mg_idx acs, const float *b,
+MG_UNUSED static int mg_sgemm(mg_idx m, mg_idx n, mg_idx k, const float *a, mg_idx ars, mg_idx acs, const float *b,
                     mg_idx brs, mg_idx bcs, float *c, mg_idx ldc, int accumulate)
 {
-    return MG_PICK(f32, mg_isa())(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate);
+    return MG_PICK(f32, mg_isa(), gemm)(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate);
 }
 
-static int mg_dgemm(mg_idx m, mg_idx n, mg_idx k, const double *a, mg_idx ars, mg_idx acs, const double *b,
+MG_UNUSED static int mg_dgemm(mg_idx m, mg_idx n, mg_idx k, const double *a, mg_idx ars, mg_idx acs, const double *b,
                     mg_idx brs, mg_idx bcs, double *c, mg_idx ldc, int accumulate)
 {
-    return MG_PICK(f64, mg_isa())(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate);
+    return MG_PICK(f64, mg_isa(), gemm)(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate);
 }
+
+/* For one op(B) used by many products (the recurrent weights of every time step): pack it
+ * once (mg_Xpacked_b_size elements at bpre), then mg_Xgemm_packed as mg_Xgemm. The ISA must
+ * not change in between (it is fixed at the first call unless mg_set_isa is used). */
+#define MG_PACKED_API(SUF, T, X)                                                                          \
+    MG_UNUSED static size_t mg_##X##packed_b_size(mg_idx k, mg_idx n) { return MG_PICK(SUF, mg_isa(), packed_b_size)(k, n); } \
+    MG_UNUSED static void mg_##X##pack_b(mg_idx k, mg_idx n, const T *b, mg_idx brs, mg_idx bcs, T *bpre)           \
+    {                                                                                                     \
+        MG_PICK(SUF, mg_isa(), pack_b_all)(k, n, b, brs, bcs, bpre);                                      \
+    }                                                                                                     \
+    MG_UNUSED static int mg_##X##gemm_packed(mg_idx m, mg_idx n, mg_idx k, const T *a, mg_idx ars, mg_idx acs,      \
+                                   const T *bpre, T *c, mg_idx ldc, int accumulate)                       \
+    {                                                                                                     \
+        return MG_PICK(SUF, mg_isa(), gemm_packed)(m, n, k, a, ars, acs, bpre, c, ldc, accumulate);       \
+    }
+MG_PACKED_API(f32, float, s)
+MG_PACKED_API(f64, double, d)
 
 #endif

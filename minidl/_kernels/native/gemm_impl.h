@@ -103,8 +103,28 @@ static MG_ATTR void MG(pack_b)(mg_idx kc, mg_idx nc, const MG_T *b, mg_idx brs, 
     }
 }
 
-static MG_ATTR int MG(gemm)(mg_idx m, mg_idx n, mg_idx k, const MG_T *a, mg_idx ars, mg_idx acs,
-                            const MG_T *b, mg_idx brs, mg_idx bcs, MG_T *c, mg_idx ldc, int accumulate)
+/* Elements of op(B) (k × n) packed whole: the (jc, pc) blocks one after another, block (jc, pc)
+ * at jc·k + round_up(nc, NR)·pc (every block but the last is NC wide, a multiple of NR). */
+static size_t MG(packed_b_size)(mg_idx k, mg_idx n)
+{
+    return (size_t)((n + MG_NR - 1) / MG_NR * MG_NR) * (size_t)(k > 0 ? k : 0);
+}
+
+static MG_ATTR void MG(pack_b_all)(mg_idx k, mg_idx n, const MG_T *b, mg_idx brs, mg_idx bcs, MG_T *dst)
+{
+    for (mg_idx jc = 0; jc < n; jc += MG_NC) {
+        mg_idx nc = n - jc < MG_NC ? n - jc : MG_NC;
+        for (mg_idx pc = 0; pc < k; pc += MG_KC) {
+            mg_idx kc = k - pc < MG_KC ? k - pc : MG_KC;
+            MG(pack_b)(kc, nc, b + pc * brs + jc * bcs, brs, bcs, dst + jc * k + (nc + MG_NR - 1) / MG_NR * MG_NR * pc);
+        }
+    }
+}
+
+/* The product, with op(B) either packed here (bpre NULL) or already packed by pack_b_all. */
+static MG_ATTR int MG(gemm_core)(mg_idx m, mg_idx n, mg_idx k, const MG_T *a, mg_idx ars, mg_idx acs,
+                                 const MG_T *b, mg_idx brs, mg_idx bcs, const MG_T *bpre, MG_T *c, mg_idx ldc,
+                                 int accumulate)
 {
     if (m <= 0 || n <= 0)
         return 0;
@@ -118,21 +138,27 @@ static MG_ATTR int MG(gemm)(mg_idx m, mg_idx n, mg_idx k, const MG_T *a, mg_idx 
     mg_idx mcmax = m < MG_MC ? m : MG_MC;
     mg_idx ncmax = n < MG_NC ? n : MG_NC;
     size_t a_len = (size_t)((mcmax + MG_MR - 1) / MG_MR * MG_MR * kcmax);
-    size_t b_len = (size_t)((ncmax + MG_NR - 1) / MG_NR * MG_NR * kcmax);
+    size_t b_len = bpre ? 0 : (size_t)((ncmax + MG_NR - 1) / MG_NR * MG_NR * kcmax);
     size_t t_len = (size_t)(MG_MR * MG_NR);
     char *raw = (char *)malloc((a_len + b_len + t_len) * sizeof(MG_T) + 3 * MG_ALIGN);
     if (raw == NULL)
         return -1;
     MG_T *apack = (MG_T *)(((size_t)raw + MG_ALIGN - 1) / MG_ALIGN * MG_ALIGN);
-    MG_T *bpack = (MG_T *)(((size_t)(apack + a_len) + MG_ALIGN - 1) / MG_ALIGN * MG_ALIGN);
-    MG_T *tile = (MG_T *)(((size_t)(bpack + b_len) + MG_ALIGN - 1) / MG_ALIGN * MG_ALIGN);
+    MG_T *bbuf = (MG_T *)(((size_t)(apack + a_len) + MG_ALIGN - 1) / MG_ALIGN * MG_ALIGN);
+    MG_T *tile = (MG_T *)(((size_t)(bbuf + b_len) + MG_ALIGN - 1) / MG_ALIGN * MG_ALIGN);
 
     for (mg_idx jc = 0; jc < n; jc += MG_NC) {
         mg_idx nc = n - jc < MG_NC ? n - jc : MG_NC;
         for (mg_idx pc = 0; pc < k; pc += MG_KC) {
             mg_idx kc = k - pc < MG_KC ? k - pc : MG_KC;
             int add = accumulate || pc > 0;
-            MG(pack_b)(kc, nc, b + pc * brs + jc * bcs, brs, bcs, bpack);
+            const MG_T *bpack;
+            if (bpre) {
+                bpack = bpre + jc * k + (nc + MG_NR - 1) / MG_NR * MG_NR * pc;
+            } else {
+                MG(pack_b)(kc, nc, b + pc * brs + jc * bcs, brs, bcs, bbuf);
+                bpack = bbuf;
+            }
             for (mg_idx ic = 0; ic < m; ic += MG_MC) {
                 mg_idx mc = m - ic < MG_MC ? m - ic : MG_MC;
                 MG(pack_a)(mc, kc, a + ic * ars + pc * acs, ars, acs, apack);
@@ -159,6 +185,18 @@ static MG_ATTR int MG(gemm)(mg_idx m, mg_idx n, mg_idx k, const MG_T *a, mg_idx 
     }
     free(raw);
     return 0;
+}
+
+static MG_ATTR int MG(gemm)(mg_idx m, mg_idx n, mg_idx k, const MG_T *a, mg_idx ars, mg_idx acs,
+                            const MG_T *b, mg_idx brs, mg_idx bcs, MG_T *c, mg_idx ldc, int accumulate)
+{
+    return MG(gemm_core)(m, n, k, a, ars, acs, b, brs, bcs, NULL, c, ldc, accumulate);
+}
+
+static MG_ATTR int MG(gemm_packed)(mg_idx m, mg_idx n, mg_idx k, const MG_T *a, mg_idx ars, mg_idx acs,
+                                   const MG_T *bpre, MG_T *c, mg_idx ldc, int accumulate)
+{
+    return MG(gemm_core)(m, n, k, a, ars, acs, NULL, 0, 0, bpre, c, ldc, accumulate);
 }
 
 #undef MG_VL
