@@ -172,3 +172,45 @@ def attention_step(x, grad_output, heads):
         return y, dx, dW_in, db_in, dW_out, db_out
 
     return step
+
+
+def dropout_steps(x, g, p):
+    """Inverted dropout forward (a float32 mask) and backward (g * mask), as closures."""
+    rng = np.random.default_rng(0)
+    keep = np.float32(1.0 - p)
+    state = {}
+
+    def forward():
+        state["mask"] = (rng.random(x.shape, dtype=np.float32) < keep) / keep
+        return x * state["mask"]
+
+    def backward():
+        return g * state["mask"]
+
+    forward()
+    return forward, backward
+
+
+def norm_step(x, g, axes, eps=1e-5):
+    """Batch norm (axes = the batch/spatial axes) or layer norm (axes = the feature axes)
+    forward + backward with γ = 1, β = 0 shaped for broadcasting, cs231n's formulas."""
+    shape = [1 if i in axes else s for i, s in enumerate(x.shape)]
+    gamma = np.ones(shape, np.float32)
+    beta = np.zeros(shape, np.float32)
+    m = np.float32(np.prod([x.shape[i] for i in axes]))
+
+    def step():
+        mu = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        xhat = (x - mu) * inv_std
+        y = gamma * xhat + beta
+        param_axes = tuple(i for i in range(x.ndim) if shape[i] == 1)
+        dgamma = (g * xhat).sum(axis=param_axes, keepdims=True)
+        dbeta = g.sum(axis=param_axes, keepdims=True)
+        dxhat = g * gamma
+        dx = (inv_std / m) * (m * dxhat - dxhat.sum(axis=axes, keepdims=True)
+                              - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True))
+        return y, dx, dgamma, dbeta
+
+    return step
