@@ -54,6 +54,18 @@ def measure(fn, number=None, repeat=15, min_time=0.02, warmup=3, statistic="medi
     return statistics.median(samples)
 
 
+def backward_only(layer, grad_output):
+    """A closure timing ``layer.backward`` alone: forward's saved state is used once
+    (Module._saved_for_backward), so each call puts back what the last forward saved."""
+    saved = layer.__dict__["_saved"][1]
+
+    def step():
+        layer._save_for_backward(*saved)
+        return layer.backward(grad_output)
+
+    return step
+
+
 def fmt_time(seconds):
     if seconds < 1e-6:
         return f"{seconds * 1e9:.0f} ns"

@@ -24,7 +24,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import environment_line, fmt_time, measure, print_table, try_import_torch  # noqa: E402
+from _harness import backward_only, environment_line, fmt_time, measure, print_table, try_import_torch  # noqa: E402
 
 import minidl  # noqa: E402
 from minidl import backend, nn  # noqa: E402
@@ -151,15 +151,13 @@ def main():
     def fwd():
         drop(x)
 
-    def bwd():
-        drop.backward(g)
-
     times_f, times_b = {}, {}
     for name in backend.available():
         with backend.using(name):
             drop(x)
             times_f[name] = measure(fwd, repeat=repeat)
-            times_b[name] = measure(bwd, repeat=repeat)
+            drop(x)
+            times_b[name] = measure(backward_only(drop, g), repeat=repeat)
     if torch:
         tx = torch.from_numpy(x)
         tdrop = torch.nn.Dropout(0.2)

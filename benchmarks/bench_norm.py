@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import environment_line, measure, print_table, try_import_torch, use_cpu_time  # noqa: E402
+from _harness import backward_only, environment_line, measure, print_table, try_import_torch, use_cpu_time  # noqa: E402
 import _plain_numpy  # noqa: E402
 
 from minidl import backend, nn  # noqa: E402
@@ -83,7 +83,7 @@ def main():
             layer = nn.Dropout(0.5, rng=np.random.default_rng(1))
             fwd[name] = measure(lambda: layer(x), repeat=repeat)
             layer(x)
-            bwd[name] = measure(lambda: layer.backward(g), repeat=repeat)
+            bwd[name] = measure(backward_only(layer, g), repeat=repeat)
             out, mask = np.empty_like(x), np.empty(shape, np.uint8)
             gen = np.random.default_rng(2)
             kern[name] = measure(lambda: kernels.dropout_forward(x, out, mask, 0.5, 2.0, gen), repeat=repeat)
