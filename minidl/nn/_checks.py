@@ -3,11 +3,10 @@ what was expected and what came, *before* any kernel runs. Kernels only ever see
 C-contiguous float arrays of the layer's dtype."""
 import numpy as np
 
-from minidl.dtypes import float_dtype_of
+from minidl.dtypes import FLOAT_DTYPES, float_dtype_of
 from minidl.nn.parameter import Parameter
 
 _ndarray = np.ndarray
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def shape_str(shape) -> str:
@@ -37,7 +36,7 @@ def as_array(layer: str, x, dtype, what: str = "input") -> np.ndarray:
 def as_float_input(layer: str, x, what: str = "input") -> np.ndarray:
     """For layers without parameters: x as a C-contiguous float array, float32/float64 kept,
     anything else converted to the default dtype (:func:`minidl.dtypes.float_dtype_of`)."""
-    if type(x) is _ndarray and x.flags.c_contiguous and x.dtype in _FLOATS:
+    if type(x) is _ndarray and x.flags.c_contiguous and x.dtype in FLOAT_DTYPES:
         return x
     return as_array(layer, x, float_dtype_of(x), what)
 

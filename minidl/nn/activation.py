@@ -9,11 +9,11 @@ Softmax is in minidl/nn/softmax.py.
 import numpy as np
 
 from minidl._kernels import kernels
+from minidl.dtypes import FLOAT_DTYPES
 from minidl.nn._checks import as_array, as_float_input, check_same_shape
 from minidl.nn.module import Module
 
 _ndarray = np.ndarray
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class _Elementwise(Module):
@@ -23,7 +23,7 @@ class _Elementwise(Module):
     _saves_input = False
 
     def forward(self, x):
-        if type(x) is not _ndarray or not x.flags.c_contiguous or x.dtype not in _FLOATS:
+        if type(x) is not _ndarray or not x.flags.c_contiguous or x.dtype not in FLOAT_DTYPES:
             x = as_float_input(self._label(), x)
         y = np.empty_like(x)
         self._forward(x, y)
@@ -155,41 +155,33 @@ class GELU(_Elementwise):
 
 
 # -- functional forms: forward only, fresh outputs ------------------------------------------
+def _apply(kernel, label, x, *args):
+    x = as_float_input(label, x)
+    y = np.empty_like(x)
+    kernel(x, *args, y)
+    return y
+
+
 def relu(x):
     """max(x, 0) elementwise (:class:`ReLU`)."""
-    x = as_float_input("relu", x)
-    y = np.empty_like(x)
-    kernels.relu_forward(x, y)
-    return y
+    return _apply(kernels.relu_forward, "relu", x)
 
 
 def leaky_relu(x, negative_slope=0.01):
     """x for x > 0, negative_slope · x otherwise (:class:`LeakyReLU`)."""
-    x = as_float_input("leaky_relu", x)
-    y = np.empty_like(x)
-    kernels.leaky_relu_forward(x, float(negative_slope), y)
-    return y
+    return _apply(kernels.leaky_relu_forward, "leaky_relu", x, float(negative_slope))
 
 
 def sigmoid(x):
     """1 / (1 + exp(−x)), without overflow (:class:`Sigmoid`)."""
-    x = as_float_input("sigmoid", x)
-    y = np.empty_like(x)
-    kernels.sigmoid_forward(x, y)
-    return y
+    return _apply(kernels.sigmoid_forward, "sigmoid", x)
 
 
 def tanh(x):
     """tanh(x) elementwise (:class:`Tanh`)."""
-    x = as_float_input("tanh", x)
-    y = np.empty_like(x)
-    kernels.tanh_forward(x, y)
-    return y
+    return _apply(kernels.tanh_forward, "tanh", x)
 
 
 def gelu(x):
     """x Φ(x), the exact erf form (:class:`GELU`)."""
-    x = as_float_input("gelu", x)
-    y = np.empty_like(x)
-    kernels.gelu_forward(x, y)
-    return y
+    return _apply(kernels.gelu_forward, "gelu", x)

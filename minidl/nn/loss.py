@@ -13,9 +13,8 @@ from minidl.nn._checks import as_array, as_float_input, shape_str
 from minidl.nn.module import Module
 
 
-def _check_not_empty(label, pred):
-    if pred.size == 0:
-        raise ValueError(f"{label}: empty input {shape_str(pred.shape)}: the mean over no elements is undefined")
+def _empty_input(label, pred):
+    return ValueError(f"{label}: empty input {shape_str(pred.shape)}: the mean over no elements is undefined")
 
 
 def _cross_entropy(label, logits, target):
@@ -28,7 +27,8 @@ def _cross_entropy(label, logits, target):
     if labels.shape != (logits.shape[0],):
         raise ValueError(f"{label} expected target ({logits.shape[0]},) for logits {shape_str(logits.shape)}, "
                          f"got {shape_str(labels.shape)}")
-    _check_not_empty(label, logits)
+    if not logits.size:
+        raise _empty_input(label, logits)
     if labels.dtype != np.int64 or not labels.flags.c_contiguous:
         labels = np.ascontiguousarray(labels, dtype=np.int64)
     grad = np.empty_like(logits)
@@ -59,7 +59,8 @@ def _pred_and_target(label, pred, target):
     target = as_array(label, target, pred.dtype, what="target")
     if target.shape != pred.shape:
         raise ValueError(f"{label} expected target of shape {shape_str(pred.shape)}, got {shape_str(target.shape)}")
-    _check_not_empty(label, pred)
+    if not pred.size:
+        raise _empty_input(label, pred)
     return pred, target
 
 
@@ -72,7 +73,7 @@ class _Loss(Module):
         return type(self).__name__
 
     def forward(self, pred, target):
-        loss, grad = type(self)._compute(self._label(), pred, target)
+        loss, grad = self._compute(type(self).__name__, pred, target)
         self._save_for_backward(grad)
         return loss
 
@@ -106,7 +107,7 @@ class CrossEntropyLoss(_Loss):
                [ 0.125,  0.125,  0.125, -0.375]])
     """
 
-    _compute = _cross_entropy
+    _compute = staticmethod(_cross_entropy)
 
 
 class MSELoss(_Loss):
@@ -127,7 +128,7 @@ class MSELoss(_Loss):
         array([1., 3.])
     """
 
-    _compute = _mse
+    _compute = staticmethod(_mse)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -149,7 +150,7 @@ class BCEWithLogitsLoss(_Loss):
         array([-0.5])
     """
 
-    _compute = _bce_with_logits
+    _compute = staticmethod(_bce_with_logits)
 
 
 def cross_entropy(input, target):

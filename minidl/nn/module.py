@@ -148,10 +148,11 @@ class Module:
     def _saved_for_backward(self) -> tuple:
         """What forward saved; a RuntimeError naming the layer unless one forward in this
         thread came before and no backward has used it yet."""
-        saved = self.__dict__["_saved"]
+        state = self.__dict__
+        saved = state["_saved"]
         if saved is None or saved[0] != get_ident():
             self._saved_error(saved)
-        self.__dict__["_saved"] = _USED
+        state["_saved"] = _USED
         return saved[1]
 
     def _saved_error(self, saved):

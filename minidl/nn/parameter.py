@@ -132,12 +132,13 @@ class Parameter:
         gradient and nothing is copied.
         """
         self._lent = False
-        if self.data is not self._grad_owner:
-            self._refit_grad()
         grad = self._grad
-        if term is grad:
+        if term is grad and self.data is self._grad_owner:       # the common case: nothing to add
             self._grad_is_stale = False
             return
+        if self.data is not self._grad_owner:
+            self._refit_grad()
+            grad = self._grad
         if np.shape(term) != grad.shape:
             raise ValueError(f"Parameter{grad.shape}: gradient term must have shape {grad.shape}, "
                              f"got {np.shape(term)}")

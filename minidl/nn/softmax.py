@@ -71,19 +71,20 @@ class Softmax(Module):
         return f"dim={self.dim}"
 
 
+def _along(kernel, label, x, dim):
+    """Apply a row kernel (out = f(rows)) along ``dim``: a fresh output of x's shape."""
+    x = as_float_input(label, x)
+    rows, moved_shape = _rows_view(x, dim, label)
+    y = np.empty_like(rows)
+    kernel(rows, y)
+    return _rows_back(y, moved_shape, dim)
+
+
 def softmax(x, dim=-1):
     """exp(x) / Σ exp(x) along ``dim``, shifted by the max for stability (:class:`Softmax`)."""
-    x = as_float_input("softmax", x)
-    rows, moved_shape = _rows_view(x, dim, "softmax")
-    y = np.empty_like(rows)
-    kernels.softmax_forward(rows, y)
-    return _rows_back(y, moved_shape, dim)
+    return _along(kernels.softmax_forward, "softmax", x, dim)
 
 
 def log_softmax(x, dim=-1):
     """x − m − log Σ_k e^{x_k − m} along ``dim``, m the maximum (log-sum-exp: never overflows)."""
-    x = as_float_input("log_softmax", x)
-    rows, moved_shape = _rows_view(x, dim, "log_softmax")
-    y = np.empty_like(rows)
-    kernels.log_softmax_forward(rows, y)
-    return _rows_back(y, moved_shape, dim)
+    return _along(kernels.log_softmax_forward, "log_softmax", x, dim)

@@ -256,3 +256,22 @@ def test_epsilon_must_be_positive(make, epsilon):
     optimizer = getattr(optim, make)([p], epsilon=1e-12)        # tiny but positive is fine
     optimizer.step()                                               # zero gradient: no NaN
     assert np.isfinite(p.data).all()
+
+
+def test_load_state_dict_is_all_or_nothing():
+    a, b = Parameter(np.ones(2)), Parameter(np.ones(2))
+    optimizer = Adam([{"params": [a]}, {"params": [b], "learning_rate": 0.5}], learning_rate=0.1)
+    a.accumulate_grad(np.ones(2))
+    b.accumulate_grad(np.ones(2))
+    optimizer.step()
+    saved = optimizer.state_dict()
+    saved["param_groups"][0]["beta1"] = 0.5                 # fine on its own ...
+    saved["param_groups"][1]["epsilon"] = 0.0               # ... but the second group is invalid
+    before = optimizer.state_dict()
+    with pytest.raises(ValueError, match="epsilon"):
+        optimizer.load_state_dict(saved)
+    after = optimizer.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    for index, entry in before["state"].items():
+        for key, value in entry.items():
+            np.testing.assert_array_equal(after["state"][index][key], value)
