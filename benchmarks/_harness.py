@@ -21,6 +21,18 @@ def use_cpu_time():
     CLOCK[0] = time.process_time
 
 
+def add_cpu_time_option(parser):
+    """--cpu-time on a benchmark's command line; call ``apply_cpu_time_option(args)`` after parsing."""
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time CPU seconds, not wall clock (with OPENBLAS_NUM_THREADS=1 and one torch "
+                             "thread: the mode for a loaded machine)")
+
+
+def apply_cpu_time_option(args):
+    if args.cpu_time:
+        use_cpu_time()
+
+
 def measure(fn, number=None, repeat=15, min_time=0.02, warmup=3, statistic="median"):
     """Median (or, with ``statistic="min"``, fastest) seconds per call of ``fn()``.
 

@@ -24,7 +24,9 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import backward_only, environment_line, fmt_time, measure, print_table, try_import_torch  # noqa: E402
+from _harness import (  # noqa: E402
+    backward_only, environment_line, fmt_time, measure, print_table, try_import_torch,
+)
 
 import minidl  # noqa: E402
 from minidl import backend, nn  # noqa: E402

@@ -21,7 +21,10 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import backward_only, environment_line, measure, print_table, try_import_torch, use_cpu_time  # noqa: E402
+from _harness import (  # noqa: E402
+    add_cpu_time_option, apply_cpu_time_option, backward_only, environment_line, measure,
+    print_table, try_import_torch,
+)
 import _plain_numpy  # noqa: E402
 
 from minidl import backend, nn  # noqa: E402
@@ -57,11 +60,9 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads(N) (on a busy machine 1 thread is the fairer comparison)")
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="time CPU seconds, not wall clock (with OPENBLAS_NUM_THREADS=1 and --torch-threads 1)")
+    add_cpu_time_option(parser)
     args = parser.parse_args()
-    if args.cpu_time:
-        use_cpu_time()
+    apply_cpu_time_option(args)
     repeat = 5 if args.quick else 15
     torch = try_import_torch()
     backends = [b for b in ("cython", "numpy") if b in backend.available()]

@@ -18,7 +18,10 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import environment_line, measure, use_cpu_time, print_table, try_import_torch  # noqa: E402
+from _harness import (  # noqa: E402
+    add_cpu_time_option, apply_cpu_time_option, environment_line, measure, print_table,
+    try_import_torch,
+)
 import _plain_numpy  # noqa: E402
 
 from minidl import backend, nn  # noqa: E402
@@ -51,11 +54,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads(N)")
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="time CPU seconds, not wall clock (with OPENBLAS_NUM_THREADS=1: the loaded-machine mode)")
+    add_cpu_time_option(parser)
     args = parser.parse_args()
-    if args.cpu_time:
-        use_cpu_time()
+    apply_cpu_time_option(args)
     repeat = 5 if args.quick else 15
     torch = try_import_torch()
     print(environment_line(), f"| torch {torch.__version__ if torch else 'not installed'}")

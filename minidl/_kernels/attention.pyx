@@ -17,24 +17,11 @@ import numpy as np
 from cython cimport floating
 from libc.stdlib cimport malloc, free
 
-cdef extern from "native/gemm.h" nogil:
-    int mg_sgemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a, Py_ssize_t ars, Py_ssize_t acs,
-                 const float *b, Py_ssize_t brs, Py_ssize_t bcs, float *c, Py_ssize_t ldc, int accumulate)
-    int mg_dgemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a, Py_ssize_t ars, Py_ssize_t acs,
-                 const double *b, Py_ssize_t brs, Py_ssize_t bcs, double *c, Py_ssize_t ldc, int accumulate)
+include "_gemm.pxi"
 
 cdef extern from "native/softmax_math.h" nogil:
     void md_softmax_rows_f32(float *s, Py_ssize_t rows, Py_ssize_t cols, float scale, const unsigned char *mask)
     void md_softmax_rows_f64(double *s, Py_ssize_t rows, Py_ssize_t cols, double scale, const unsigned char *mask)
-
-
-cdef inline int _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *a, Py_ssize_t ars, Py_ssize_t acs,
-                      const floating *b, Py_ssize_t brs, Py_ssize_t bcs, floating *c, Py_ssize_t ldc,
-                      int accumulate) noexcept nogil:
-    if floating is float:
-        return mg_sgemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate)
-    else:
-        return mg_dgemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate)
 
 
 cdef inline void _softmax_rows(floating *s, Py_ssize_t rows, Py_ssize_t cols, floating scale,

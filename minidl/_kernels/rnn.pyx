@@ -18,32 +18,11 @@ from cython cimport floating
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset, memcpy
 
-cdef extern from "native/gemm.h" nogil:
-    int mg_sgemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a, Py_ssize_t ars, Py_ssize_t acs,
-                 const float *b, Py_ssize_t brs, Py_ssize_t bcs, float *c, Py_ssize_t ldc, int accumulate)
-    int mg_dgemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a, Py_ssize_t ars, Py_ssize_t acs,
-                 const double *b, Py_ssize_t brs, Py_ssize_t bcs, double *c, Py_ssize_t ldc, int accumulate)
-    size_t mg_spacked_b_size(Py_ssize_t k, Py_ssize_t n)
-    size_t mg_dpacked_b_size(Py_ssize_t k, Py_ssize_t n)
-    void mg_spack_b(Py_ssize_t k, Py_ssize_t n, const float *b, Py_ssize_t brs, Py_ssize_t bcs, float *bpre)
-    void mg_dpack_b(Py_ssize_t k, Py_ssize_t n, const double *b, Py_ssize_t brs, Py_ssize_t bcs, double *bpre)
-    int mg_sgemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a, Py_ssize_t ars, Py_ssize_t acs,
-                        const float *bpre, float *c, Py_ssize_t ldc, int accumulate)
-    int mg_dgemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a, Py_ssize_t ars, Py_ssize_t acs,
-                        const double *bpre, double *c, Py_ssize_t ldc, int accumulate)
+include "_gemm.pxi"
 
 cdef extern from "native/rnn_math.h" nogil:
     void md_rnn_phi_f32(float *v, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld, int relu)
     void md_rnn_phi_f64(double *v, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld, int relu)
-
-
-cdef inline int _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *a, Py_ssize_t ars, Py_ssize_t acs,
-                      const floating *b, Py_ssize_t brs, Py_ssize_t bcs, floating *c, Py_ssize_t ldc,
-                      int accumulate) noexcept nogil:
-    if floating is float:
-        return mg_sgemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate)
-    else:
-        return mg_dgemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate)
 
 
 cdef floating *_pack_weights(const floating *w, Py_ssize_t hid, bint transpose) noexcept nogil:
@@ -80,15 +59,22 @@ cdef _bad(str what):
     raise ValueError(f"rnn kernel: {what}")
 
 
-def rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih, const floating[:, ::1] w_hh,
-                const floating[::1] bias, const floating[:, ::1] h0, floating[:, :, ::1] out, bint relu):
-    """out (N, T, H) = the hidden states h_1 … h_T of an Elman RNN over x (N, T, I)."""
+cdef _check_shapes(const floating[:, :, ::1] x, const floating[:, ::1] w_ih, const floating[:, ::1] w_hh,
+                   const floating[:, :, ::1] out):
+    """x (N, T, I), w_ih (H, I), w_hh (H, H), out (N, T, H) must agree."""
     cdef Py_ssize_t n = x.shape[0], steps = x.shape[1], ni = x.shape[2], hid = w_hh.shape[0]
     if not (w_ih.shape[0] == hid and w_ih.shape[1] == ni and w_hh.shape[1] == hid):
         _bad(f"weights w_ih ({w_ih.shape[0]}, {w_ih.shape[1]}), w_hh ({w_hh.shape[0]}, {w_hh.shape[1]}) "
              f"do not fit x ({n}, {steps}, {ni})")
     if not (out.shape[0] == n and out.shape[1] == steps and out.shape[2] == hid):
         _bad(f"out has shape ({out.shape[0]}, {out.shape[1]}, {out.shape[2]}), expected ({n}, {steps}, {hid})")
+
+
+def rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih, const floating[:, ::1] w_hh,
+                const floating[::1] bias, const floating[:, ::1] h0, floating[:, :, ::1] out, bint relu):
+    """out (N, T, H) = the hidden states h_1 … h_T of an Elman RNN over x (N, T, I)."""
+    cdef Py_ssize_t n = x.shape[0], steps = x.shape[1], ni = x.shape[2], hid = w_hh.shape[0]
+    _check_shapes(x, w_ih, w_hh, out)
     if bias is not None and bias.shape[0] != hid:
         _bad(f"bias has shape ({bias.shape[0]},), expected ({hid},)")
     if h0 is not None and not (h0.shape[0] == n and h0.shape[1] == hid):
@@ -133,11 +119,7 @@ def rnn_backward(const floating[:, :, ::1] grad_output, const floating[:, :, ::1
     """Backpropagation through time for :func:`rnn_forward`; gradients are overwritten,
     grad_x, grad_bias and grad_h0 may be None (not computed)."""
     cdef Py_ssize_t n = x.shape[0], steps = x.shape[1], ni = x.shape[2], hid = w_hh.shape[0]
-    if not (w_ih.shape[0] == hid and w_ih.shape[1] == ni and w_hh.shape[1] == hid):
-        _bad(f"weights w_ih ({w_ih.shape[0]}, {w_ih.shape[1]}), w_hh ({w_hh.shape[0]}, {w_hh.shape[1]}) "
-             f"do not fit x ({n}, {steps}, {ni})")
-    if not (out.shape[0] == n and out.shape[1] == steps and out.shape[2] == hid):
-        _bad(f"out has shape ({out.shape[0]}, {out.shape[1]}, {out.shape[2]}), expected ({n}, {steps}, {hid})")
+    _check_shapes(x, w_ih, w_hh, out)
     if not (grad_output.shape[0] == n and grad_output.shape[1] == steps and grad_output.shape[2] == hid):
         _bad(f"grad_output has shape ({grad_output.shape[0]}, {grad_output.shape[1]}, {grad_output.shape[2]}), "
              f"expected ({n}, {steps}, {hid})")

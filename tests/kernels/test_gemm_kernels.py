@@ -123,6 +123,8 @@ def test_portable_c_build_of_the_header(tmp_path):
     if cc is None:
         pytest.skip("no C compiler")
     header = os.path.join(os.path.dirname(__import__("minidl").__file__), "_kernels", "native", "gemm.h")
+    if not os.path.exists(header):
+        pytest.skip("an installed wheel without the C headers (they are in the sdist and the repository)")
     src = tmp_path / "portable.c"
     src.write_text(f'''
 #include <stdio.h>
