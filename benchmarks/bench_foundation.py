@@ -131,6 +131,8 @@ def main():
     torch = try_import_torch()
     if torch is not None:
         torch.set_grad_enabled(True)
+        if os.environ.get("OPENBLAS_NUM_THREADS"):       # the same thread count as NumPy's BLAS
+            torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
     print(environment_line(), f"| torch {torch.__version__ if torch else 'not installed'}")
 
     rows = []
