@@ -108,7 +108,7 @@ class _G:
 
     def __getattr__(self, item):
         if item.startswith(("check_", "require_")) or item in ("frozen", "leaderboard", "recording",
-                                                                  "default_tolerances"):
+                                                                  "default_tolerances", "describe"):
             return getattr(_checks, item)
         raise AttributeError(f"G has no attribute {item!r}")
 

@@ -117,6 +117,12 @@ def _record(name, passed, message, weight, required):
 
 
 # -- helpers --------------------------------------------------------------------------------
+def describe(value):
+    """A short description of a value a student returned ("an array of shape (3,) and dtype
+    float32", "a NoneType", "a Sneaky object ..."), for messages."""
+    return _describe(value)
+
+
 def _describe(value):
     if isinstance(value, Handle):
         return f"a {value.type_name} object (only arrays, numbers, strings and lists/tuples/dicts can be graded)"

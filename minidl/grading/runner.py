@@ -56,7 +56,7 @@ def protected_paths(hw, submission, tmp, gradescope_path=None, extra=()):
     other submissions). The submission itself is copied into the worker, never shown in place."""
     paths = [hw.root] + list(hw.test_dirs) + [hw.sub("solution"), hw.sub("mutants"), tmp] + list(extra)
     if gradescope_path:
-        paths.append(os.path.dirname(os.path.abspath(gradescope_path)) or ".")
+        paths.append(os.path.abspath(gradescope_path))
     out = []
     for p in paths:
         p = os.path.abspath(p)
