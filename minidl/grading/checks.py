@@ -264,7 +264,8 @@ def check_shape(actual, shape, name="shape", weight=1.0, _required=False):
 def check_dtype(actual, dtype, name="dtype", weight=1.0, _required=False):
     dtype = np.dtype(dtype)
     got = actual.dtype if isinstance(actual, np.ndarray) else None
-    message = None if got == dtype else (f"expected dtype {dtype}, got {got}" if got is not None
+    # never ``got == dtype`` with got None: NumPy 2 says np.dtype("float64") == None is True
+    message = None if (got is not None and got == dtype) else (f"expected dtype {dtype}, got {got}" if got is not None
                                          else f"expected an array of dtype {dtype}, got {_describe(actual)}")
     return _record(name, message is None, message or "", weight, _required)
 

@@ -315,6 +315,10 @@ class GradingState:
         self.record["base_seed"] = self.base_seed
         self.record["release_hidden_output"] = self.settings.release_hidden_output
         self.record["load_error"] = self.load_error
+        if final:
+            import resource
+
+            self.record["grader_max_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         if self.record_path:
             R.atomic_write_json(self.record_path, self.record)
         if self.gradescope_path:
@@ -500,6 +504,11 @@ def _classify(excinfo):
         return "timeout", f"Timed out: {e}", "", ""
     if isinstance(e, WorkerDied):
         return "crash", f"Your code crashed: {e}", "", ""
+    if isinstance(e, ReplyError):
+        return "student_error", f"Your code's answer cannot be graded: {e.message}", "", ""
+    if isinstance(e, IsolationError):
+        return ("autograder_error", f"Autograder error: {e} (tell your instructor)", "",
+                f"{e}\n{e.traceback}"[-6000:])
     if isinstance(e, StudentError):
         return "student_error", f"Your code raised {e.error_type}: {e.message}", e.traceback, ""
     if isinstance(e, SubmissionDidNotLoad):

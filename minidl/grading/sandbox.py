@@ -492,7 +492,16 @@ class Worker:
         x = np.array(x, dtype=np.float64, copy=True)
         dout = None if dout is None else np.asarray(dout, dtype=np.float64)
         deadline = time.monotonic() + timeout
-        points = []
+        a, k = list(args), dict(kwargs)
+        if isinstance(x_slot, int):
+            a[x_slot] = x.copy()
+        else:
+            k[x_slot] = x.copy()
+        # the same point by an ordinary call and inside the batch: a worker that answers
+        # differencing requests with other values than ordinary calls is caught here
+        a, k = _copy_generators(a), _copy_generators(k)       # the caller's rng must not move
+        base = _objective(self.call(name, *a, timeout=timeout, **k), output, dout, x.shape)
+        points = [x.copy()]
         for idx in np.ndindex(x.shape):
             for sign in (1.0, -1.0):
                 v = x.copy()
@@ -510,6 +519,11 @@ class Worker:
                 calls.append((a, k))
             for out in self.call_many(name, calls, timeout=max(0.0, deadline - time.monotonic())):
                 values.append(_objective(out, output, dout, x.shape))
+        if not (values[0] == base or (np.isnan(values[0]) and np.isnan(base))):
+            raise ReplyError(f"{name}() returned different values for the same input in two calls "
+                             f"({base!r} vs {values[0]!r}): its gradient cannot be checked (is it random "
+                             f"without the rng argument?)")
+        values = values[1:]
         grad = np.zeros(x.shape, dtype=np.float64)
         for i, idx in enumerate(np.ndindex(x.shape)):
             grad[idx] = (values[2 * i] - values[2 * i + 1]) / (2.0 * eps)
@@ -526,6 +540,21 @@ class Worker:
 
     def reseed(self, seed, timeout=10.0):
         return self._request({"op": "seed", "value": int(seed)}, timeout, "seeding")
+
+
+def _copy_generators(value):
+    """``value`` with every numpy Generator replaced by an independent copy in the same state."""
+    if isinstance(value, np.random.Generator):
+        copy = np.random.Generator(type(value.bit_generator)())
+        copy.bit_generator.state = value.bit_generator.state
+        return copy
+    if isinstance(value, list):
+        return [_copy_generators(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_copy_generators(v) for v in value)
+    if isinstance(value, dict):
+        return {key: _copy_generators(v) for key, v in value.items()}
+    return value
 
 
 def _objective(out, output, dout, shape):

@@ -96,14 +96,14 @@ def validate(path, seeds=200, jobs=2, budget=None, log=print):
 
     import tempfile
 
-    names = list(settings.get("names") or [])
+    required = list(settings.get("names") or [])
     with tempfile.TemporaryDirectory(prefix="minidl-trivial-") as trivial_dir:
         trivial = []
-        for kind in TRIVIAL if names else ():
+        for kind in TRIVIAL if required else ():
             os.makedirs(os.path.join(trivial_dir, kind))
             path = os.path.join(trivial_dir, kind, settings.get("submission") or "submission.py")
             with open(path, "w", encoding="utf-8") as f:
-                f.write(trivial_source(names, kind))
+                f.write(trivial_source(required, kind))
             trivial.append((kind, path))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             sweep_future = pool.submit(run_tests, solution_dir, hw, sweep=seeds, tag="statistical", worker="module",
@@ -151,7 +151,7 @@ def validate(path, seeds=200, jobs=2, budget=None, log=print):
         lines.append(Line(share <= TRIVIAL_LIMIT, f"a trivial submission ({kind}) scores {got:g}/{max_score:g} "
                                                   f"({100 * share:.0f} %, at most {100 * TRIVIAL_LIMIT:.0f} % allowed)",
                           ", ".join(scoring)))
-    if not names:
+    if not required:
         lines.append(Line(True, "trivial submissions not tried: grading.toml names no required functions"))
     elapsed = solution.get("execution_time", 0.0)
     lines.append(Line(elapsed < budget / 2, f"solution graded in {elapsed:.1f} s (budget {budget:g} s)"))
