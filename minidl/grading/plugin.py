@@ -330,6 +330,11 @@ def _state(config) -> GradingState:
 
 
 def pytest_configure(config):
+    if os.environ.get(OPTIONS_ENV):
+        # started by minidl-grade: die with it (then the zygote and every worker follow)
+        from minidl.grading.sandbox import die_with_parent
+
+        die_with_parent()
     config._minidl_grading = GradingState(config)
 
 

@@ -632,3 +632,77 @@ def test_strict_refuses_below_namespace(level, monkeypatch, tmp_path):
     else:
         assert results["score"] == 0.0 and record["tests"][0]["kind"] == "autograder_error"
         assert "requires namespace isolation" in results["tests"][0]["output"]
+
+
+# -- the whole grader killed (Gradescope's outer limit) --------------------------------------
+KILL_TESTS = '''
+import numpy as np
+from minidl.grading import G
+
+@G.test(1, number="1")
+def test_good(student):
+    G.check_close(student.good(np.arange(3.0)), 2 * np.arange(3.0))
+
+@G.test(1, number="2", timeout=60)
+def test_spin(student):
+    student.spin()
+'''
+
+
+def test_killed_grader_leaves_valid_results_and_no_worker(tmp_path):
+    import signal
+    import subprocess
+
+    hw = tmp_path / "hw"
+    (hw / "tests").mkdir(parents=True)
+    (hw / "tests" / "test_k.py").write_text(KILL_TESTS)
+    sub = tmp_path / "hw.py"
+    sub.write_text(f"def good(x):\n    return 2 * x\ndef spin():\n    while True:  # {MARK}-spin\n        pass\n")
+    out = tmp_path / "results.json"
+    proc = subprocess.Popen([sys.executable, "-m", "minidl.grading", "run", str(sub), "--tests", str(hw),
+                             "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:               # until test 1 is graded and test 2 spins
+        try:
+            if any(t["name"] == "good" and t["status"] == "passed" for t in json.loads(out.read_text())["tests"]):
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.2)
+    time.sleep(1.0)
+    tree = _descendants(proc.pid)                     # grader, zygote, the spinning worker
+    assert len(tree) >= 3, tree
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    results = json.loads(out.read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == 1.0
+    time.sleep(1.5)                                   # they die with it (parent-death signals)
+    alive = [pid for pid in tree if _running(pid)]
+    assert alive == [], alive
+
+
+def _running(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\nState:\tZ" not in f.read()
+    except OSError:
+        return False
+
+
+def _descendants(root):
+    parents = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/status") as f:
+                    parents[int(name)] = int([line for line in f if line.startswith("PPid:")][0].split()[1])
+            except (OSError, IndexError):
+                pass
+    found, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
