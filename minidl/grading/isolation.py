@@ -429,7 +429,7 @@ def processes_of(uid):
         except OSError:
             continue
         ids = [int(v) for v in status.get("Uid", [])[:2]]
-        if uid in ids:
+        if uid in ids and status.get("State", ["?"])[0] != "Z":       # a zombie is dead already
             found.append(int(name))
     return found
 

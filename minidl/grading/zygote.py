@@ -177,6 +177,14 @@ def serve(sock, log):
             return
         request = json.loads(line.decode("utf-8"))
         op = request["op"]
+        while True:                      # reap every child that has ended (workers killed unwaited)
+            try:
+                done, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if not done:
+                break
+            statuses[done] = os.waitstatus_to_exitcode(status)
         try:
             if op == "spawn":
                 pid, worker_pid = _spawn(request, fds)
@@ -190,7 +198,9 @@ def serve(sock, log):
                         done, status = pid, 0
                     if done:
                         statuses[pid] = os.waitstatus_to_exitcode(status)
-                reply = {"returncode": statuses.get(pid)}
+                reply = {"returncode": statuses.pop(pid, None)}
+                if reply["returncode"] is not None:
+                    statuses[pid] = reply["returncode"]
             else:
                 reply = {"error": f"unknown op {op!r}"}
         except Exception as exc:
