@@ -93,6 +93,8 @@ def mount(source, target, fstype, flags, data=None):
 
 
 def prctl(option, arg2=0):
+    if not hasattr(libc(), "prctl"):
+        raise OSError(38, "prctl is Linux's")
     value = libc().prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(0), ctypes.c_ulong(0),
                          ctypes.c_ulong(0))
     if value < 0:
@@ -300,7 +302,9 @@ def drop_privileges(uid, gid):
     os.setresuid(uid, uid, uid)
 
 
-def set_limits(memory_bytes, limits=None):
+def set_limits(memory_bytes, limits=None, strict=True):
+    """The worker's rlimits; ``strict=False`` (audit level, e.g. macOS without RLIMIT_AS)
+    skips the ones the platform refuses."""
     import resource
 
     limits = dict(LIMITS, **(limits or {}))
@@ -310,7 +314,11 @@ def set_limits(memory_bytes, limits=None):
     if memory_bytes:
         pairs.append((resource.RLIMIT_AS, memory_bytes))
     for which, value in pairs:
-        resource.setrlimit(which, (value, value))
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            if strict:
+                raise
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
@@ -326,7 +334,7 @@ def confine(level, plan):
     else:
         os.setsid()
         os.chdir(plan["submission_dir"])
-    set_limits(plan.get("memory"), plan.get("limits"))
+    set_limits(plan.get("memory"), plan.get("limits"), strict=level != "audit")
     if level in ("namespace", "uid"):
         drop_privileges(plan["uid"], plan["gid"])
     try:

@@ -118,7 +118,8 @@ def _spawn(request, fds):
         os.close(r)
         _close_other_fds((0, 1, 2, w) + tuple(fds))
         try:
-            isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+            if level != "audit":
+                isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
             if level == "namespace":
                 isolation.unshare(isolation.NAMESPACE_FLAGS)
                 inner = os.fork()
@@ -317,9 +318,9 @@ class Zygote:
 
 if __name__ == "__main__":
     sys.path = [p for p in sys.path if p not in ("", os.getcwd())]     # as in a spawned worker
-    from minidl.grading.isolation import PR_SET_PDEATHSIG, prctl
+    from minidl.grading.sandbox import die_with_parent
 
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
     sock = socket.socket(fileno=int(sys.argv[1]))
     with open(os.path.join(os.getcwd(), "zygote.log"), "a") as log:
         try:
