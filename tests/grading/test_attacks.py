@@ -301,22 +301,22 @@ def _server():
     from minidl.grading import worker
     return [o for o in gc.get_objects() if isinstance(o, worker._Server)][0]
 
-def flood_reply(x):
-    """A 1 GiB reply, written straight to the protocol pipe."""
+def _flood(mib):
+    """A reply of ``mib`` MiB of garbage, written straight to the protocol pipe."""
     fd = _server().fd_out
-    os.write(fd, (1 << 30).to_bytes(8, "little"))
+    os.write(fd, (mib << 20).to_bytes(8, "little"))
     chunk = b"x" * (1 << 20)
-    for _ in range(1024):
+    for _ in range(mib):
         os.write(fd, chunk)
+
+def flood_reply(x):
+    """1 GiB: refused from its announced size, unread."""
+    _flood(1024)
     return x
 
 def big_reply(x):
-    """200 MiB (under the cap) of garbage: read into one buffer, then refused."""
-    fd = _server().fd_out
-    os.write(fd, (200 << 20).to_bytes(8, "little"))
-    chunk = b"y" * (1 << 20)
-    for _ in range(200):
-        os.write(fd, chunk)
+    """200 MiB (under the cap): read into one buffer, then refused as malformed."""
+    _flood(200)
     return x
 
 def truncated_reply(x):
