@@ -548,4 +548,10 @@ def doctor_lines(cap=None):
                  f"{platform.system()} {platform.release()}")
     if os.environ.get(ENV_LEVEL):
         lines.append(f"  capped by {ENV_LEVEL}={os.environ[ENV_LEVEL]}")
+    if level.name == "uid":
+        hidden = [p for p in dict.fromkeys((sys.base_prefix, sys.prefix)) if not reachable_by_others(p)]
+        if hidden:
+            lines.append(f"  note: {', '.join(hidden)} is not readable by other users: a worker can use the "
+                         f"modules the zygote preloads (numpy, minidl, much of the standard library), but "
+                         f"importing anything else fails; install Python where others can read it")
     return level, lines

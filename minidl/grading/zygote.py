@@ -32,7 +32,8 @@ SETUP_FAILED = 70
 PRELOAD = ("numpy", "minidl", "minidl.grading.worker", "minidl.grading.loading", "minidl.grading.protocol",
            "minidl.grading.isolation", "json", "random", "math", "ctypes", "subprocess", "signal", "socket",
            "tempfile", "shutil", "pathlib", "copy", "itertools", "functools", "collections", "dataclasses",
-           "typing", "pickle", "io", "time", "traceback", "inspect", "textwrap", "re", "string", "struct")
+           "typing", "pickle", "io", "time", "traceback", "inspect", "textwrap", "re", "string", "struct",
+           "glob", "gc", "types", "warnings", "contextlib", "fractions", "decimal", "statistics", "heapq", "bisect")
 
 
 def _report_setup_failure(resp_w, out_fd, exc):
