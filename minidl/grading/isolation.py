@@ -310,8 +310,9 @@ def set_limits(memory_bytes, limits=None, strict=True):
 
     limits = dict(LIMITS, **(limits or {}))
     pairs = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, limits["fsize"]),
-             (resource.RLIMIT_NOFILE, limits["nofile"]), (resource.RLIMIT_CPU, limits["cpu"]),
-             (resource.RLIMIT_NPROC, limits["nproc"])]
+             (resource.RLIMIT_NOFILE, limits["nofile"]), (resource.RLIMIT_CPU, limits["cpu"])]
+    if strict:      # RLIMIT_NPROC counts every process of the uid: only a worker's own uid can take it
+        pairs.append((resource.RLIMIT_NPROC, limits["nproc"]))
     if memory_bytes:
         pairs.append((resource.RLIMIT_AS, memory_bytes))
     for which, value in pairs:
