@@ -105,10 +105,14 @@ def _describe_exit(code):
 
 
 def worker_environment(extra=None):
-    """The environment the zygote starts in: the grader's minus its own settings, one
-    BLAS/OpenMP thread, a fixed hash seed, no bytecode files, a non-interactive plotting
-    backend. (A worker replaces it with :func:`clean_environment` before student code runs.)"""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIDL_GRADE", "PYTEST"))}
+    """The environment the zygote starts in, and so the first environment block every worker
+    inherits (``/proc/self/environ`` shows it even after ``os.environ`` is replaced): what
+    Python and minidl need to start — the interpreter's own variables, minidl's settings but
+    the grader's — one BLAS/OpenMP thread, a fixed hash seed, no bytecode files, a
+    non-interactive plotting backend. Nothing else of the grader's (no tokens, no paths)."""
+    keep = ("PYTHONPATH", "PYTHONHOME", "LD_LIBRARY_PATH", "PATH", "LANG", "LC_ALL", "TZ")
+    env = {k: v for k, v in os.environ.items()
+           if k in keep or (k.startswith("MINIDL_") and not k.startswith("MINIDL_GRADE"))}
     env.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                 "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"})
     env.update(extra or {})
