@@ -214,7 +214,7 @@ class Worker:
     # -- lifecycle ------------------------------------------------------------------------
     def _prepare_files(self):
         self._workdir = tempfile.mkdtemp(prefix="minidl-worker-")
-        os.chmod(self._workdir, 0o711)           # a uid-level worker may enter, not list
+        os.chmod(self._workdir, 0o711)
         sub_dir = os.path.join(self._workdir, "submission")
         os.makedirs(sub_dir)
         name = os.path.basename(self.submission_file)
@@ -237,11 +237,15 @@ class Worker:
         from minidl.grading import isolation
         from minidl.grading.zygote import Zygote
 
-        sub_dir, name = self._prepare_files()
         if self.level in ("namespace", "uid"):
             self.uid, gid = isolation.worker_ids(self.user)
         else:
             self.uid, gid = os.getuid(), os.getgid()
+        sub_dir, name = self._prepare_files()
+        if self.level == "uid":
+            # its own folder only: another worker of the batch (another uid) must not even enter
+            os.chown(self._workdir, self.uid, gid)
+            os.chmod(self._workdir, 0o700)
         memory = self.memory_mb * 1024 * 1024 if self.memory_mb else None
         in_view = self.level == "namespace"
         filename = (SUBMISSION_DIR if in_view else sub_dir) + "/" + name
