@@ -26,7 +26,7 @@ cnp.import_array()
 
 include "_validation.pxi"
 
-cdef extern from "conv_direct.h" nogil:
+cdef extern from "native/conv_direct.h" nogil:
     ctypedef Py_ssize_t md_idx
     ctypedef struct md_conv_geometry:
         int isa
@@ -53,7 +53,7 @@ cdef extern from "conv_direct.h" nogil:
     int MD_KB
     int MD_LINE
 
-cdef extern from "threadpool.h" nogil:
+cdef extern from "native/threadpool.h" nogil:
     ctypedef void (*md_task_fn)(void* ctx, Py_ssize_t item, int worker) noexcept nogil
     void md_pool_run(md_task_fn fn, void* ctx, Py_ssize_t n_items, int n_threads)
     int MD_POOL_MAX
