@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from minidl._kernels import kernels
-from minidl.dtypes import get_default_dtype
+from minidl.dtypes import float_dtype_of
 from minidl.nn._checks import as_array, check_same_shape, require_forward
 from minidl.nn.module import Module
 
@@ -27,8 +27,7 @@ def _as_float(layer, x, what="input"):
     """x as a C-contiguous float array; float32/float64 kept, anything else -> default dtype."""
     if type(x) is _ndarray and x.flags.c_contiguous and x.dtype in _FLOATS:
         return x
-    dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype in _FLOATS else get_default_dtype()
-    return as_array(layer, x, dtype, what)
+    return as_array(layer, x, float_dtype_of(x), what)
 
 
 class _Elementwise(Module):

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from minidl.dtypes import _as_float_dtype, get_default_dtype
+from minidl.dtypes import float_dtype_of
 from minidl.nn._checks import as_array, check_same_shape, require_forward, shape_str
 from minidl.nn.linear import Linear
 from minidl.nn.module import Module
@@ -96,7 +96,7 @@ class MultiHeadAttention(Module):
             raise ValueError(f"MultiHeadAttention: embed_dim ({embed_dim}) must be a positive multiple of "
                              f"num_heads ({num_heads})")
         self.embed_dim, self.num_heads, self.head_dim = int(embed_dim), int(num_heads), embed_dim // num_heads
-        dtype = _as_float_dtype(dtype if dtype is not None else get_default_dtype())
+        dtype = float_dtype_of(dtype=dtype)
         rng = resolve_rng(rng)
         bound = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))      # xavier_uniform_ on (3E, E)
         self.in_proj_weight = Parameter(rng.uniform(-bound, bound, (3 * embed_dim, embed_dim)), dtype=dtype)

@@ -6,7 +6,7 @@ Tutorial: tutorials/14_batch_normalization.py. Kernels: minidl/_kernels/batchnor
 import numpy as np
 
 from minidl._kernels import kernels
-from minidl.dtypes import _as_float_dtype, get_default_dtype
+from minidl.dtypes import float_dtype_of
 from minidl.nn._checks import as_array, check_same_shape, require_forward, shape_str
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
@@ -41,7 +41,7 @@ class _BatchNorm(Module):
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        dtype = _as_float_dtype(get_default_dtype() if dtype is None else dtype)
+        dtype = float_dtype_of(dtype=dtype)
         c = self.num_features
         if self.affine:
             self.weight = Parameter(np.ones(c, dtype=dtype))
@@ -68,7 +68,7 @@ class _BatchNorm(Module):
             if array is not None:
                 return array.dtype
         # No parameters or buffers: follow a float32/float64 input (e.g. after .double()).
-        return x.dtype if isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64) else self._dtype
+        return float_dtype_of(x) if isinstance(x, np.ndarray) else self._dtype
 
     def _buffer(self, name, dtype):
         """A running-statistics buffer as the kernel needs it (C-contiguous, layer dtype)."""
@@ -128,13 +128,14 @@ class _BatchNorm(Module):
             mean = mean.copy()
             inv_std = (1.0 / np.sqrt(self._buffer("running_var", x3.dtype) + self.eps)).astype(x3.dtype)
         grad_input = np.empty_like(x3)
-        grad_weight = grad_bias = None
-        accumulate_weight = accumulate_bias = False
-        if self.affine:
-            grad_weight, accumulate_weight = self._parameters["weight"].grad_target()
-            grad_bias, accumulate_bias = self._parameters["bias"].grad_target()
+        weight, bias = self._parameters["weight"], self._parameters["bias"]
+        dgamma = None if weight is None else weight.grad_buffer()
+        dbeta = None if bias is None else bias.grad_buffer()
         kernels.batchnorm_backward(g.reshape(x3.shape), x3, mean, inv_std, self._affine_arrays()[0], use_batch_stats,
-                                   grad_input, grad_weight, accumulate_weight, grad_bias, accumulate_bias)
+                                   grad_input, dgamma, dbeta)
+        if self.affine:
+            weight.accumulate_grad(dgamma)
+            bias.accumulate_grad(dbeta)
         return grad_input.reshape(shape)
 
     def extra_repr(self):

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from minidl._kernels import kernels
-from minidl.dtypes import _as_float_dtype, get_default_dtype
+from minidl.dtypes import float_dtype_of
 from minidl.nn._checks import as_array, check_same_shape, require_forward, shape_str
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
@@ -59,7 +59,7 @@ class Conv2d(Module):
         self.kernel_size = _pair("Conv2d kernel_size", kernel_size, 1)
         self.stride = _pair("Conv2d stride", stride, 1)
         self.padding = _pair("Conv2d padding", padding, 0)
-        dtype = _as_float_dtype(dtype if dtype is not None else get_default_dtype())
+        dtype = float_dtype_of(dtype=dtype)
         rng = resolve_rng(rng)
         kh, kw = self.kernel_size
         bound = 1.0 / math.sqrt(in_channels * kh * kw)
@@ -101,19 +101,12 @@ class Conv2d(Module):
         g = as_array(self._desc(), grad_output, x.dtype, "grad_output")
         check_same_shape(self._desc(), g, (x.shape[0], self.out_channels) + self._out_hw(x.shape))
         dx = np.empty_like(x)
-        grad_w, accumulate_w = self.weight.grad_target()
-        direct = not accumulate_w and grad_w.flags.c_contiguous and grad_w.dtype == x.dtype
-        grad_w_new = grad_w if direct else self._scratch_buffer("dweight", grad_w.shape, x.dtype)
-        grad_b = None
-        if self.bias is not None:
-            grad_b = self._scratch_buffer("dbias", self.bias.data.shape, x.dtype)
-        kernels.conv2d_backward(x, self._weight(x.dtype), g, *self.stride, *self.padding, dx, grad_w_new, grad_b)
-        if accumulate_w:
-            grad_w += grad_w_new
-        elif not direct:
-            np.copyto(grad_w, grad_w_new)
-        if grad_b is not None:
-            self.bias.accumulate_grad(grad_b)
+        dw = self.weight.grad_buffer(x.dtype)
+        db = None if self.bias is None else self.bias.grad_buffer(x.dtype)
+        kernels.conv2d_backward(x, self._weight(x.dtype), g, *self.stride, *self.padding, dx, dw, db)
+        self.weight.accumulate_grad(dw)
+        if db is not None:
+            self.bias.accumulate_grad(db)
         return dx
 
     def _out_hw(self, x_shape):

@@ -6,7 +6,7 @@ Tutorial: tutorials/13_regularization_dropout.py. Kernels: minidl/_kernels/dropo
 import numpy as np
 
 from minidl._kernels import kernels
-from minidl.dtypes import get_default_dtype
+from minidl.dtypes import float_dtype_of
 from minidl.nn._checks import as_array, check_same_shape, require_forward
 from minidl.nn.module import Module
 from minidl.random import default_rng
@@ -27,8 +27,7 @@ def _validate(p, mode, rng, layer="Dropout"):
 
 
 def _input(layer, x):
-    dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64) else get_default_dtype()
-    return as_array(layer, x, dtype)
+    return as_array(layer, x, float_dtype_of(x))
 
 
 def _train_scale(p, mode):

@@ -6,7 +6,7 @@ Tutorial: tutorials/12_transformer_stability.py. Kernels: minidl/_kernels/layern
 import numpy as np
 
 from minidl._kernels import kernels
-from minidl.dtypes import _as_float_dtype, get_default_dtype
+from minidl.dtypes import float_dtype_of
 from minidl.nn._checks import as_array, check_same_shape, require_forward, shape_str
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
@@ -38,7 +38,7 @@ class LayerNorm(Module):
         self.normalized_shape = normalized_shape
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
-        dtype = _as_float_dtype(get_default_dtype() if dtype is None else dtype)
+        dtype = float_dtype_of(dtype=dtype)
         if self.elementwise_affine:
             self.weight = Parameter(np.ones(normalized_shape, dtype=dtype))
         else:
@@ -57,7 +57,7 @@ class LayerNorm(Module):
     def _current_dtype(self, x):
         if self.weight is not None:
             return self.weight.dtype
-        return x.dtype if isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64) else self._dtype
+        return float_dtype_of(x) if isinstance(x, np.ndarray) else self._dtype
 
     @staticmethod
     def _flat(p):
@@ -84,16 +84,15 @@ class LayerNorm(Module):
         g = as_array(self._name(), grad_output, x2.dtype, what="grad_output")
         check_same_shape(self._name(), g, shape)
         grad_input = np.empty_like(x2)
-        grad_weight = grad_bias = None
-        accumulate_weight = accumulate_bias = False
-        if self.weight is not None:
-            grad_weight, accumulate_weight = self.weight.grad_target()
-            grad_weight = grad_weight.reshape(-1)
-        if self.bias is not None:
-            grad_bias, accumulate_bias = self.bias.grad_target()
-            grad_bias = grad_bias.reshape(-1)
+        dgamma = None if self.weight is None else self.weight.grad_buffer()
+        dbeta = None if self.bias is None else self.bias.grad_buffer()
         kernels.layernorm_backward(g.reshape(x2.shape), x2, mean, inv_std, self._flat(self.weight), grad_input,
-                                   grad_weight, accumulate_weight, grad_bias, accumulate_bias)
+                                   None if dgamma is None else dgamma.reshape(-1),
+                                   None if dbeta is None else dbeta.reshape(-1))
+        if dgamma is not None:
+            self.weight.accumulate_grad(dgamma)
+        if dbeta is not None:
+            self.bias.accumulate_grad(dbeta)
         return grad_input.reshape(shape)
 
     def extra_repr(self):

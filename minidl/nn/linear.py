@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from minidl._kernels import kernels
-from minidl.dtypes import _as_float_dtype, get_default_dtype
+from minidl.dtypes import float_dtype_of
 from minidl.nn._checks import as_array, check_features, require_forward, shape_str
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
@@ -33,7 +33,7 @@ class Linear(Module):
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {value!r}")
-        dtype = _as_float_dtype(get_default_dtype() if dtype is None else dtype)
+        dtype = float_dtype_of(dtype=dtype)
         self.in_features, self.out_features = int(in_features), int(out_features)
         rng = resolve_rng(rng)
         bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
@@ -73,17 +73,14 @@ class Linear(Module):
         if dy.shape != (x.shape[0], w.shape[0]):
             raise ValueError(f"{self._desc} expected grad_output of shape "
                              f"{shape_str((x.shape[0], w.shape[0]))}, got {shape_str(dy.shape)}")
-        grad_weight, accumulate_weight = weight.grad_target()
-        if bias is None:
-            grad_bias, accumulate_bias = None, False
-        else:
-            grad_bias, accumulate_bias = bias.grad_target()
-        # dW = dyᵀx goes through a scratch buffer only when it must be added to an old gradient.
-        scratch = self._scratch_buffer("grad_weight", w.shape, w.dtype) if accumulate_weight else None
-        grad_input = np.empty(x.shape, w.dtype)
-        kernels.linear_backward(dy, x, w, grad_input, grad_weight, accumulate_weight,
-                                grad_bias, accumulate_bias, scratch)
-        return grad_input
+        dx = np.empty(x.shape, w.dtype)
+        dw = weight.grad_buffer()
+        db = None if bias is None else bias.grad_buffer()
+        kernels.linear_backward(dy, x, w, dx, dw, db)      # dx = dy W,  dW = dyᵀ x,  db = Σ_n dy
+        weight.accumulate_grad(dw)
+        if bias is not None:
+            bias.accumulate_grad(db)
+        return dx
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -91,9 +88,7 @@ class Linear(Module):
 
 def linear(x, weight, bias=None):
     """Functional form: x Wᵀ + b with weight (out, in) and bias (out,) or None; fresh output."""
-    floats = (np.dtype(np.float32), np.dtype(np.float64))
-    dtype = weight.dtype if isinstance(weight, (np.ndarray, Parameter)) and weight.dtype in floats else get_default_dtype()
-    weight = as_array("linear", weight, dtype, what="weight")
+    weight = as_array("linear", weight, float_dtype_of(weight), what="weight")
     if weight.ndim != 2:
         raise ValueError(f"linear expected weight (out_features, in_features), got {shape_str(weight.shape)}")
     desc = f"linear({weight.shape[1]}→{weight.shape[0]})"

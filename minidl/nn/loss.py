@@ -13,16 +13,14 @@ number backward needs). Kernels: minidl/_kernels/losses.pyx (twin: reference/los
 import numpy as np
 
 from minidl._kernels import kernels
-from minidl.dtypes import get_default_dtype
+from minidl.dtypes import float_dtype_of
 from minidl.nn._checks import as_array, require_forward, shape_str
 from minidl.nn.module import Module
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _as_pred(layer, pred):
-    dtype = pred.dtype if isinstance(pred, np.ndarray) and pred.dtype in _FLOATS else get_default_dtype()
-    return as_array(layer, pred, dtype)
+    return as_array(layer, pred, float_dtype_of(pred))
 
 
 def _cross_entropy(layer, logits, target):

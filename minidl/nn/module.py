@@ -26,7 +26,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from minidl.dtypes import _as_float_dtype
+from minidl.dtypes import as_float_dtype
 from minidl.nn.parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -195,11 +195,12 @@ class Module:
 
     def to(self, dtype):
         """Cast every parameter (and its gradient) and floating buffer to ``dtype`` in place."""
-        dtype = _as_float_dtype(dtype)
+        dtype = as_float_dtype(dtype)
         for p in self.parameters():
             if p.data.dtype != dtype:
+                grad = p.grad
                 p.data = p.data.astype(dtype)
-                p.grad = p._grad.astype(dtype)
+                p.grad = grad
         for m in self.modules():
             for name, b in m._buffers.items():
                 if b is not None and b.dtype.kind == "f" and b.dtype != dtype:

@@ -6,7 +6,7 @@ Kernels: minidl/_kernels/pooling.pyx and its twin reference/pooling.py.
 import numpy as np
 
 from minidl._kernels import kernels
-from minidl.dtypes import get_default_dtype
+from minidl.dtypes import float_dtype_of
 from minidl.nn._checks import as_array, check_same_shape, require_forward, shape_str
 from minidl.nn.conv import _pair
 from minidl.nn.module import Module
@@ -28,11 +28,7 @@ class _Pool2d(Module):
         return f"{type(self).__name__}(k={kh if kh == kw else f'{kh}×{kw}'})"
 
     def _prepare(self, x):
-        # No parameters: float32/float64 inputs keep their precision, anything else
-        # becomes the default dtype.
-        dtype = getattr(x, "dtype", None)
-        dtype = dtype if dtype in (np.float32, np.float64) else get_default_dtype()
-        x = as_array(self._desc(), x, dtype)
+        x = as_array(self._desc(), x, float_dtype_of(x))
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         if x.ndim != 4:
             raise ValueError(f"{self._desc()} expected input (N, C, H, W), got {shape_str(x.shape)}")

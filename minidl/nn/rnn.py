@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from minidl.dtypes import _as_float_dtype, get_default_dtype
+from minidl.dtypes import float_dtype_of
 from minidl.nn._checks import as_array, check_same_shape, require_forward, shape_str
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
@@ -43,7 +43,7 @@ class RNN(Module):
         if input_size < 1 or hidden_size < 1:
             raise ValueError(f"RNN: sizes must be positive, got input_size={input_size}, hidden_size={hidden_size}")
         self.input_size, self.hidden_size, self.nonlinearity = int(input_size), int(hidden_size), nonlinearity
-        dtype = _as_float_dtype(dtype if dtype is not None else get_default_dtype())
+        dtype = float_dtype_of(dtype=dtype)
         rng = resolve_rng(rng)
         bound = 1.0 / math.sqrt(hidden_size)
         shapes = [("weight_ih_l0", (hidden_size, input_size)), ("weight_hh_l0", (hidden_size, hidden_size))]

@@ -184,7 +184,7 @@ class Optimizer:
                 continue
             if param.data is not data or state is None:
                 data, state = self._prepare(slot, index)
-            yield data, (param.grad if param._grad_is_stale else param._grad), state
+            yield data, param.grad, state
 
     def _prepare(self, slot, index):
         """(Re)build a slot: create the state, or follow a replaced ``param.data``."""

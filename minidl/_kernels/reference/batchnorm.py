@@ -23,8 +23,8 @@ Backward (training), with the batch statistics depending on x:
     dx = (γ · inv_std / M) · (M · dy − Σ dy − x̂ · Σ (dy · x̂))
 
 In evaluation mode (``batch_stats=False``) μ and inv_std are constants: dx = γ · inv_std · dy.
-Sums run over n and s for each channel. Parameter gradients are overwritten, or added to
-when ``accumulate_*`` is True; ``None`` skips them.
+Sums run over n and s for each channel. Every gradient output is overwritten; ``None``
+skips it.
 """
 import numpy as np
 
@@ -71,7 +71,7 @@ def batchnorm_forward_eval(x, weight, bias, running_mean, running_var, eps, out)
 
 
 def batchnorm_backward(grad_output, x, mean, inv_std, weight, batch_stats,
-                       grad_input, grad_weight, accumulate_weight, grad_bias, accumulate_bias):
+                       grad_input, grad_weight, grad_bias):
     """Gradients of batch normalization given dy = grad_output (N, C, S).
 
     ``mean``, ``inv_std`` (C,): the statistics the forward pass used (batch statistics when
@@ -82,17 +82,15 @@ def batchnorm_backward(grad_output, x, mean, inv_std, weight, batch_stats,
     dbeta = grad_output.sum(axis=(0, 2))
     dgamma = (grad_output * x_hat).sum(axis=(0, 2))
     gamma = np.ones_like(inv_std) if weight is None else weight
-    if batch_stats:
+    if grad_input is None:
+        pass
+    elif batch_stats:
         k = gamma * inv_std / count
         grad_input[...] = _per_channel(k) * (
             count * grad_output - _per_channel(dbeta) - x_hat * _per_channel(dgamma))
     else:
         grad_input[...] = _per_channel(gamma * inv_std) * grad_output
-    for grad, value, accumulate in ((grad_weight, dgamma, accumulate_weight),
-                                    (grad_bias, dbeta, accumulate_bias)):
-        if grad is None:
-            continue
-        if accumulate:
-            grad += value
-        else:
-            grad[...] = value
+    if grad_weight is not None:
+        grad_weight[...] = dgamma
+    if grad_bias is not None:
+        grad_bias[...] = dbeta
