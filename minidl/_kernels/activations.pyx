@@ -223,12 +223,6 @@ cdef void _softmax_grad_rows(const floating[:, ::1] dy, const floating[:, ::1] y
             dx[r, j] = y[r, j] * (dy[r, j] - d)
 
 
-cdef int _check_rows(str kernel, tuple a_shape, str a_name, tuple b_shape, str b_name) except -1:
-    if a_shape[:2] != b_shape[:2]:
-        raise ValueError(f"{kernel}: {a_name} has shape {a_shape[:2]}, {b_name} has {b_shape[:2]}")
-    return 0
-
-
 # -- public kernels ----------------------------------------------------------------------------
 def relu_forward(x, out):
     """out = max(x, 0) (NaN stays NaN)."""
@@ -294,32 +288,57 @@ def gelu_backward(grad_output, x, grad_input):
          x, "x", 0, grad_input, "grad_input")
 
 
-def softmax_forward(const floating[:, ::1] x not None, floating[:, ::1] out not None):
+cdef int _check_rows(str kernel, object a, str a_name, object out, str out_name, object b=None,
+                     str b_name="") except -1:
+    """a (R, C) float32/float64, out (and b) of a's shape and dtype, C-contiguous, out writeable:
+    a clear ValueError naming the kernel before Cython's memoryview dispatch sees them."""
+    _check(kernel, a, a_name, 2, _float_typenum(kernel, a, a_name), False)
+    if b is not None:
+        _check_like(kernel, b, b_name, a, a_name, False)
+    _check_like(kernel, out, out_name, a, a_name, True)
+    return 0
+
+
+def softmax_forward(x, out):
     """Row-wise softmax of x (R, C) into out (R, C), shifted by the row maximum."""
-    _check_rows("softmax_forward", tuple(x.shape), "x", tuple(out.shape), "out")
-    if x.shape[1] == 0:
-        return
+    _check_rows("softmax_forward", x, "x", out, "out")
+    if x.shape[1] != 0:
+        _softmax_rows(x, out)
+        np.exp(out, out=out)    # NumPy's vectorised exp, in place
+        _normalize(out)
+
+
+def softmax_backward(grad_output, out, grad_input):
+    """grad_input = y ⊙ (dy − Σ_k dy_k y_k) per row, y = the forward output (R, C)."""
+    _check_rows("softmax_backward", out, "out", grad_input, "grad_input", grad_output, "grad_output")
+    _softmax_grad(grad_output, out, grad_input)
+
+
+def log_softmax_forward(x, out):
+    """Row-wise log-softmax: out = x − m − log Σ exp(x − m), m = row maximum."""
+    _check_rows("log_softmax_forward", x, "x", out, "out")
+    if x.shape[1] != 0:
+        _log_softmax(x, out)
+
+
+# The row kernels on checked arrays: fused typed-memoryview entry points (Cython picks the
+# dtype), the loops without the GIL.
+def _softmax_rows(const floating[:, ::1] x not None, floating[:, ::1] out not None):
     with nogil:
         _shift_rows(x, out)
-    np.exp(out.base, out=out.base)    # NumPy's vectorised exp, in place
+
+
+def _normalize(floating[:, ::1] out not None):
     with nogil:
         _normalize_rows(out)
 
 
-def softmax_backward(const floating[:, ::1] grad_output not None, const floating[:, ::1] out not None,
-                     floating[:, ::1] grad_input not None):
-    """grad_input = y ⊙ (dy − Σ_k dy_k y_k) per row, y = the forward output (R, C)."""
-    _check_rows("softmax_backward", tuple(out.shape), "out", tuple(grad_input.shape), "grad_input")
-    _check_rows("softmax_backward", tuple(grad_output.shape), "grad_output", tuple(grad_input.shape),
-                "grad_input")
+def _softmax_grad(const floating[:, ::1] grad_output not None, const floating[:, ::1] out not None,
+                  floating[:, ::1] grad_input not None):
     with nogil:
         _softmax_grad_rows(grad_output, out, grad_input)
 
 
-def log_softmax_forward(const floating[:, ::1] x not None, floating[:, ::1] out not None):
-    """Row-wise log-softmax: out = x − m − log Σ exp(x − m), m = row maximum."""
-    _check_rows("log_softmax_forward", tuple(x.shape), "x", tuple(out.shape), "out")
-    if x.shape[1] == 0:
-        return
+def _log_softmax(const floating[:, ::1] x not None, floating[:, ::1] out not None):
     with nogil:
         _log_softmax_rows(x, out)

@@ -17,14 +17,14 @@ minidl/_kernels/reference/conv.py.
 import numpy as np
 cimport numpy as cnp
 
-from minidl._kernels import blas_threads as _blas_threads
+from minidl._kernels import blas_threads as _blas_threads   # the conv pool's neighbour policy
 from minidl._kernels.reference.conv import gemm_backward, gemm_forward
 from cython cimport floating
 import os
 
-cnp.import_array()
-
 include "_validation.pxi"
+
+cdef object _blas_policy = _blas_threads.policy
 
 cdef extern from "native/conv_direct.h" nogil:
     ctypedef Py_ssize_t md_idx
@@ -418,8 +418,8 @@ cdef _forward_stride1(cnp.ndarray x, cnp.ndarray weight, object bias, Py_ssize_t
     job.offs_f = <const md_idx*>_data(offs)
     job.ws, job.ws_stride = <char*>_data(ws), stride * x.itemsize
     job.n_images = n
-    if n_threads > 1:
-        _blas_threads.state["conv_threads_used"] = True
+    if n_threads > 1 and not _blas_policy.limited:
+        _blas_threads.limit_gemm_threads()
     with nogil:
         md_pool_run(_forward_task, &job, (n + g.G - 1) // g.G, n_threads)
 
@@ -537,8 +537,8 @@ cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, 
     job.groups_per_slot = groups_per_slot
     job.xp_len, job.ext_len = xp_len, ext_len
     job.n_images = n
-    if n_threads > 1:
-        _blas_threads.state["conv_threads_used"] = True
+    if n_threads > 1 and not _blas_policy.limited:
+        _blas_threads.limit_gemm_threads()
     with nogil:
         md_pool_run(_backward_task, &job, n_slots, n_threads)
     # Per-slot partial sums → the gradients (small: O·K + O per slot), in a fixed order.
