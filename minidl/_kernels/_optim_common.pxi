@@ -36,8 +36,7 @@ cdef int _update(str kernel, _update_f32 f32, _update_f64 f64, object param, obj
                  object state1, str name1, object state2, str name2, const _Rule* rule) except -1:
     """Validate (param writeable; grad and the states: param's dtype and size, contiguous,
     states writeable), then run the body on the dtype's specialisation."""
-    cdef int t = _float_typenum(kernel, param, "param")
-    _check(kernel, param, "param", -1, t, True)
+    cdef int t = _check_float(kernel, param, "param", -1, True)
     _check_like(kernel, grad, "grad", param, "param", False, False)
     if state1 is not None:
         _check_like(kernel, state1, name1, param, "param", True, False)

@@ -44,13 +44,32 @@ cdef int _check(str kernel, object a, str name, int ndim, int typenum, bint writ
     return 0
 
 
+cdef int _check_float(str kernel, object a, str name, int ndim, bint writeable) except -1:
+    """``a``: a float32 or float64 array, otherwise as :func:`_check`; returns its type number."""
+    cdef int t = cnp.PyArray_TYPE(_array(kernel, a, name))
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise ValueError(f"{kernel}: {name} must be float32 or float64, got {a.dtype}")
+    _check(kernel, a, name, ndim, t, writeable)
+    return t
+
+
+cdef inline bint _same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
+    cdef int k, nd = cnp.PyArray_NDIM(a)
+    if cnp.PyArray_NDIM(b) != nd:
+        return False
+    for k in range(nd):
+        if cnp.PyArray_DIM(a, k) != cnp.PyArray_DIM(b, k):
+            return False
+    return True
+
+
 cdef int _check_like(str kernel, object a, str name, object ref, str ref_name, bint writeable,
                      bint same_shape=True) except -1:
     """``a`` has ref's dtype and shape (only its size when ``same_shape`` is False), is
-    C-contiguous, and writeable if it is an output."""
+    C-contiguous, and writeable if it is an output. ``ref`` is an already checked array."""
     _check(kernel, a, name, -1, cnp.PyArray_TYPE(<cnp.ndarray>ref), writeable)
     if same_shape:
-        if a.shape != ref.shape:
+        if not _same_shape(<cnp.ndarray>a, <cnp.ndarray>ref):
             raise ValueError(f"{kernel}: {name} has shape {a.shape}, {ref_name} has {ref.shape}")
     elif cnp.PyArray_SIZE(<cnp.ndarray>a) != cnp.PyArray_SIZE(<cnp.ndarray>ref):
         raise ValueError(f"{kernel}: {name} has shape {a.shape}, {ref_name} has {ref.shape}")

@@ -42,8 +42,7 @@ ctypedef void (*_loop_f64)(const double*, const double*, double*, Py_ssize_t, do
 cdef int _map(str kernel, _loop_f32 f32, _loop_f64 f64, object a, str a_name, object b, str b_name,
               double param, object out, str out_name) except -1:
     """out = loop(a, b, param) elementwise; a, b (or None), out: one float dtype and shape."""
-    cdef int t = _float_typenum(kernel, a, a_name)
-    _check(kernel, a, a_name, -1, t, False)
+    cdef int t = _check_float(kernel, a, a_name, -1, False)
     if b is not None:
         _check_like(kernel, b, b_name, a, a_name, False)
     _check_like(kernel, out, out_name, a, a_name, True)
@@ -303,9 +302,7 @@ def softmax_forward(x, out):
     """Row-wise softmax of x (R, C) into out (R, C), shifted by the row maximum."""
     _check_rows("softmax_forward", x, "x", out, "out")
     if x.shape[1] != 0:
-        _softmax_rows(x, out)
-        np.exp(out, out=out)    # NumPy's vectorised exp, in place
-        _normalize(out)
+        _softmax(x, out)
 
 
 def softmax_backward(grad_output, out, grad_input):
@@ -323,12 +320,10 @@ def log_softmax_forward(x, out):
 
 # The row kernels on checked arrays: fused typed-memoryview entry points (Cython picks the
 # dtype), the loops without the GIL.
-def _softmax_rows(const floating[:, ::1] x not None, floating[:, ::1] out not None):
+def _softmax(const floating[:, ::1] x not None, floating[:, ::1] out not None):
     with nogil:
         _shift_rows(x, out)
-
-
-def _normalize(floating[:, ::1] out not None):
+    np.exp(out.base, out=out.base)    # NumPy's vectorised exp, in place on the checked array
     with nogil:
         _normalize_rows(out)
 

@@ -74,8 +74,7 @@ cdef void _dropout(bitgen_t *bitgen, _Mask how, uint32_t threshold, const floati
 cdef int _run(str kernel, object x, str x_name, object mask, object out, str out_name, double scale,
               bitgen_t *bitgen, _Mask how, uint32_t threshold) except -1:
     """Validate x, mask (uint8 or bool, x's shape), out; run _dropout on x's dtype."""
-    cdef int t = _float_typenum(kernel, x, x_name)
-    _check(kernel, x, x_name, -1, t, False)
+    cdef int t = _check_float(kernel, x, x_name, -1, False)
     _check_like(kernel, out, out_name, x, x_name, True)
     _array(kernel, mask, "mask")
     if cnp.PyArray_TYPE(mask) != cnp.NPY_UINT8 and cnp.PyArray_TYPE(mask) != cnp.NPY_BOOL:

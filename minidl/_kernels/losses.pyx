@@ -127,16 +127,15 @@ def cross_entropy_forward_backward(logits, labels, grad_logits):
     and returns the loss as a Python float (NaN when N = 0).
     """
     cdef str kernel = "cross_entropy_forward_backward"
-    cdef int t = _float_typenum(kernel, logits, "logits")
-    _check(kernel, logits, "logits", 2, t, False)
+    cdef int t = _check_float(kernel, logits, "logits", 2, False)
     _check_like(kernel, grad_logits, "grad_logits", logits, "logits", True)
-    cdef Py_ssize_t n = logits.shape[0], c = logits.shape[1]
-    _array(kernel, labels, "labels")
-    if (cnp.PyArray_TYPE(labels) != cnp.NPY_INT64 or cnp.PyArray_NDIM(labels) != 1
-            or cnp.PyArray_DIM(labels, 0) != n or not cnp.PyArray_IS_C_CONTIGUOUS(labels)):
+    cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>logits, 0), c = cnp.PyArray_DIM(<cnp.ndarray>logits, 1)
+    cdef cnp.ndarray y_arr = _array(kernel, labels, "labels")
+    if (cnp.PyArray_TYPE(y_arr) != cnp.NPY_INT64 or cnp.PyArray_NDIM(y_arr) != 1
+            or cnp.PyArray_DIM(y_arr, 0) != n or not cnp.PyArray_IS_C_CONTIGUOUS(y_arr)):
         raise ValueError(f"{kernel}: labels must be a contiguous int64 array of shape ({n},), "
                          f"got {labels.dtype} {labels.shape}")
-    cdef const int64_t* y = <const int64_t*>_data(labels)
+    cdef const int64_t* y = <const int64_t*>cnp.PyArray_DATA(y_arr)
     cdef Py_ssize_t bad
     with nogil:
         bad = _bad_label(y, n, c)
@@ -147,8 +146,7 @@ def cross_entropy_forward_backward(logits, labels, grad_logits):
 
 def mse_forward_backward(pred, target, grad_pred):
     """Mean of (pred − target)² over all elements; grad_pred = 2 (pred − target) / n."""
-    cdef int t = _float_typenum("mse_forward_backward", pred, "pred")
-    _check("mse_forward_backward", pred, "pred", -1, t, False)
+    cdef int t = _check_float("mse_forward_backward", pred, "pred", -1, False)
     _check_like("mse_forward_backward", target, "target", pred, "pred", False)
     _check_like("mse_forward_backward", grad_pred, "grad_pred", pred, "pred", True)
     return _run(_mse[float], _mse[double], t, pred, target, NULL, grad_pred,
@@ -158,8 +156,7 @@ def mse_forward_backward(pred, target, grad_pred):
 def bce_with_logits_forward_backward(logits, target, grad_logits):
     """Mean of max(z, 0) − z·t + log(1 + exp(−|z|)); grad_logits = (σ(z) − t) / n."""
     cdef str kernel = "bce_with_logits_forward_backward"
-    cdef int t = _float_typenum(kernel, logits, "logits")
-    _check(kernel, logits, "logits", -1, t, False)
+    cdef int t = _check_float(kernel, logits, "logits", -1, False)
     _check_like(kernel, target, "target", logits, "logits", False)
     _check_like(kernel, grad_logits, "grad_logits", logits, "logits", True)
     return _run(_bce[float], _bce[double], t, logits, target, NULL, grad_logits,
