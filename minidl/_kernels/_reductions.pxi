@@ -1,4 +1,5 @@
-# The sums the normalization kernels are made of (batchnorm.pyx and layernorm.pyx include it).
+# What the normalization kernels share (batchnorm.pyx and layernorm.pyx include it): the
+# arguments of one call as a struct, the one place that picks the dtype, and the sums.
 #
 # One contiguous run is reduced into two double totals,
 #     total   += Σ u_k,          u_k = (a_k − a_shift) · w_k        (w_k = 1 when w is NULL)
@@ -47,3 +48,51 @@ cdef inline void _lane_sums(const floating* a, floating a_shift, const floating*
         for l in range(LANES):
             total[0] += s1[l]
             total_2[0] += s2[l]
+
+
+# -- one call's arguments, and the dispatch ------------------------------------------------------
+ctypedef struct _Norm:
+    # data pointers of the checked arrays (NULL where an optional one is None) and the sizes
+    const void* x
+    const void* dy
+    void* out                # y (forward) or dx (backward; NULL skips it)
+    void* mean               # written by the training forward, read by backward
+    void* inv_std
+    const void* weight
+    const void* bias
+    void* running_mean       # batch norm
+    void* running_var
+    void* grad_weight
+    void* grad_bias
+    Py_ssize_t n, c, s       # batch norm: x as (N, C, S); layer norm: (M, D, 1)
+    double eps, momentum
+    bint batch_stats
+
+# A body is ``int body(const _Norm* a, floating dtype) noexcept nogil``: ``dtype``'s value is
+# unused, its type picks the specialisation; it returns -1 if a work buffer could not be had.
+ctypedef int (*_norm_f32)(const _Norm*, float) noexcept nogil
+ctypedef int (*_norm_f64)(const _Norm*, double) noexcept nogil
+
+
+cdef _Norm _arrays(object x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s, object weight, object bias):
+    """A call with x, its sizes and the affine parameters set, everything else empty."""
+    cdef _Norm a
+    a.x, a.weight, a.bias = _data(x), _data(weight), _data(bias)
+    a.dy = a.out = a.mean = a.inv_std = a.running_mean = a.running_var = NULL
+    a.grad_weight = a.grad_bias = NULL
+    a.n, a.c, a.s = n, c, s
+    a.eps = a.momentum = 0
+    a.batch_stats = False
+    return a
+
+
+cdef int _run_norm(int typenum, _norm_f32 f32, _norm_f64 f64, const _Norm* a) except -1:
+    cdef int rc
+    with nogil:
+        if typenum == cnp.NPY_FLOAT32:
+            rc = f32(a, 0)
+        else:
+            rc = f64(a, 0)
+    if rc != 0:
+        raise MemoryError()
+    return 0

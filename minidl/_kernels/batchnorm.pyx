@@ -178,10 +178,17 @@ cdef void _grad_input(const floating* dy, const floating* x, floating* dx, Py_ss
 
 
 # -- the three kernels (fused-type bodies) -----------------------------------------------------
-cdef int _forward_train(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
-                        const floating* weight, const floating* bias, double eps, floating* out,
-                        floating* mean, floating* inv_std, floating* running_mean,
-                        floating* running_var, double momentum) noexcept nogil:
+cdef int _forward_train(const _Norm* a, floating dtype) noexcept nogil:
+    cdef const floating* x = <const floating*>a.x
+    cdef const floating* weight = <const floating*>a.weight
+    cdef const floating* bias = <const floating*>a.bias
+    cdef floating* out = <floating*>a.out
+    cdef floating* mean = <floating*>a.mean
+    cdef floating* inv_std = <floating*>a.inv_std
+    cdef floating* running_mean = <floating*>a.running_mean
+    cdef floating* running_var = <floating*>a.running_var
+    cdef Py_ssize_t n = a.n, c = a.c, s = a.s
+    cdef double eps = a.eps, momentum = a.momentum
     cdef double* sums = <double*>malloc((2 * c + 1) * sizeof(double))
     cdef floating* work = <floating*>malloc((5 * c + 1) * sizeof(floating))
     cdef Py_ssize_t j, c0, c1, width = _block_width(c, s)
@@ -219,25 +226,36 @@ cdef int _forward_train(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_
     return 0
 
 
-cdef int _forward_eval(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
-                       const floating* weight, const floating* bias, const floating* running_mean,
-                       const floating* running_var, double eps, floating* out) noexcept nogil:
+cdef int _forward_eval(const _Norm* a, floating dtype) noexcept nogil:
+    cdef const floating* weight = <const floating*>a.weight
+    cdef const floating* bias = <const floating*>a.bias
+    cdef const floating* running_var = <const floating*>a.running_var
+    cdef Py_ssize_t c = a.c
     cdef floating* coef = <floating*>malloc((2 * c + 1) * sizeof(floating))
     cdef Py_ssize_t j
     if coef == NULL:
         return -1
     for j in range(c):
         coef[j] = <floating>((1.0 if weight == NULL else <double>weight[j])
-                             / sqrt(<double>running_var[j] + eps))
+                             / sqrt(<double>running_var[j] + a.eps))
         coef[c + j] = 0 if bias == NULL else bias[j]
-    _affine(x, out, n, c, s, 0, c, running_mean, coef, coef + c)
+    _affine(<const floating*>a.x, <floating*>a.out, a.n, c, a.s, 0, c, <const floating*>a.running_mean,
+            coef, coef + c)
     free(coef)
     return 0
 
 
-cdef int _backward(const floating* dy, const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
-                   const floating* mean, const floating* inv_std, const floating* weight, bint batch_stats,
-                   floating* dx, floating* grad_weight, floating* grad_bias) noexcept nogil:
+cdef int _backward(const _Norm* a, floating dtype) noexcept nogil:
+    cdef const floating* dy = <const floating*>a.dy
+    cdef const floating* x = <const floating*>a.x
+    cdef const floating* mean = <const floating*>a.mean
+    cdef const floating* inv_std = <const floating*>a.inv_std
+    cdef const floating* weight = <const floating*>a.weight
+    cdef floating* dx = <floating*>a.out
+    cdef floating* grad_weight = <floating*>a.grad_weight
+    cdef floating* grad_bias = <floating*>a.grad_bias
+    cdef Py_ssize_t n = a.n, c = a.c, s = a.s
+    cdef bint batch_stats = a.batch_stats
     cdef double* sums = <double*>malloc((2 * c + 1) * sizeof(double))
     cdef floating* work = <floating*>calloc(6 * c + 1, sizeof(floating))
     cdef Py_ssize_t j, c0, c1, width = _block_width(c, s)
@@ -283,7 +301,7 @@ def batchnorm_forward_train(cnp.ndarray x, weight, bias, double eps, cnp.ndarray
     Writes mean (C,) and inv_std (C,) for backward. weight, bias (C,) or None.
     running_mean, running_var (C,) are updated with weight ``momentum`` unless None.
     """
-    cdef int t = _x_type(x), rc
+    cdef int t = _x_type(x)
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], s = x.shape[2]
     _check_like("batchnorm kernel", out, "out", x, "x", True)
     _check_vector("batchnorm kernel", mean, "mean", t, c, True, False)
@@ -296,48 +314,26 @@ def batchnorm_forward_train(cnp.ndarray x, weight, bias, double eps, cnp.ndarray
         raise ValueError("batchnorm kernel: running_mean and running_var go together")
     if n * s < 2:
         raise ValueError(f"batchnorm kernel: expected more than 1 value per channel, got {n * s}")
-    cdef void* w = _data(weight)
-    cdef void* b = _data(bias)
-    cdef void* rm = _data(running_mean)
-    cdef void* rv = _data(running_var)
-    if t == cnp.NPY_FLOAT32:
-        with nogil:
-            rc = _forward_train[float](<float*>cnp.PyArray_DATA(x), n, c, s, <float*>w, <float*>b, eps,
-                                       <float*>cnp.PyArray_DATA(out), <float*>cnp.PyArray_DATA(mean),
-                                       <float*>cnp.PyArray_DATA(inv_std), <float*>rm, <float*>rv, momentum)
-    else:
-        with nogil:
-            rc = _forward_train[double](<double*>cnp.PyArray_DATA(x), n, c, s, <double*>w, <double*>b, eps,
-                                        <double*>cnp.PyArray_DATA(out), <double*>cnp.PyArray_DATA(mean),
-                                        <double*>cnp.PyArray_DATA(inv_std), <double*>rm, <double*>rv, momentum)
-    if rc != 0:
-        raise MemoryError()
+    cdef _Norm a = _arrays(x, n, c, s, weight, bias)
+    a.out, a.mean, a.inv_std = _data(out), _data(mean), _data(inv_std)
+    a.running_mean, a.running_var = _data(running_mean), _data(running_var)
+    a.eps, a.momentum = eps, momentum
+    _run_norm(t, _forward_train[float], _forward_train[double], &a)
 
 
 def batchnorm_forward_eval(cnp.ndarray x, weight, bias, cnp.ndarray running_mean, cnp.ndarray running_var,
                            double eps, cnp.ndarray out):
     """out = γ · (x − running_mean) / √(running_var + ε) + β for x (N, C, S)."""
-    cdef int t = _x_type(x), rc
+    cdef int t = _x_type(x)
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], s = x.shape[2]
     _check_like("batchnorm kernel", out, "out", x, "x", True)
     _check_vector("batchnorm kernel", weight, "weight", t, c, False, True)
     _check_vector("batchnorm kernel", bias, "bias", t, c, False, True)
     _check_vector("batchnorm kernel", running_mean, "running_mean", t, c, False, False)
     _check_vector("batchnorm kernel", running_var, "running_var", t, c, False, False)
-    cdef void* w = _data(weight)
-    cdef void* b = _data(bias)
-    if t == cnp.NPY_FLOAT32:
-        with nogil:
-            rc = _forward_eval[float](<float*>cnp.PyArray_DATA(x), n, c, s, <float*>w, <float*>b,
-                                      <float*>cnp.PyArray_DATA(running_mean),
-                                      <float*>cnp.PyArray_DATA(running_var), eps, <float*>cnp.PyArray_DATA(out))
-    else:
-        with nogil:
-            rc = _forward_eval[double](<double*>cnp.PyArray_DATA(x), n, c, s, <double*>w, <double*>b,
-                                       <double*>cnp.PyArray_DATA(running_mean),
-                                       <double*>cnp.PyArray_DATA(running_var), eps, <double*>cnp.PyArray_DATA(out))
-    if rc != 0:
-        raise MemoryError()
+    cdef _Norm a = _arrays(x, n, c, s, weight, bias)
+    a.out, a.running_mean, a.running_var, a.eps = _data(out), _data(running_mean), _data(running_var), eps
+    _run_norm(t, _forward_eval[float], _forward_eval[double], &a)
 
 
 def batchnorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray inv_std, weight,
@@ -348,7 +344,7 @@ def batchnorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean,
     ``mean``, ``inv_std`` (C,): the statistics the forward pass used (batch statistics when
     ``batch_stats`` is True, running statistics in evaluation mode).
     """
-    cdef int t = _x_type(x), rc
+    cdef int t = _x_type(x)
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], s = x.shape[2]
     _check_like("batchnorm kernel", grad_output, "grad_output", x, "x", False)
     if grad_input is not None:
@@ -358,19 +354,7 @@ def batchnorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean,
     _check_vector("batchnorm kernel", weight, "weight", t, c, False, True)
     _check_vector("batchnorm kernel", grad_weight, "grad_weight", t, c, True, True)
     _check_vector("batchnorm kernel", grad_bias, "grad_bias", t, c, True, True)
-    cdef void* w = _data(weight)
-    cdef void* gw = _data(grad_weight)
-    cdef void* gb = _data(grad_bias)
-    cdef void* dx = _data(grad_input)
-    if t == cnp.NPY_FLOAT32:
-        with nogil:
-            rc = _backward[float](<float*>cnp.PyArray_DATA(grad_output), <float*>cnp.PyArray_DATA(x), n, c, s,
-                                  <float*>cnp.PyArray_DATA(mean), <float*>cnp.PyArray_DATA(inv_std), <float*>w,
-                                  batch_stats, <float*>dx, <float*>gw, <float*>gb)
-    else:
-        with nogil:
-            rc = _backward[double](<double*>cnp.PyArray_DATA(grad_output), <double*>cnp.PyArray_DATA(x), n, c, s,
-                                   <double*>cnp.PyArray_DATA(mean), <double*>cnp.PyArray_DATA(inv_std), <double*>w,
-                                   batch_stats, <double*>dx, <double*>gw, <double*>gb)
-    if rc != 0:
-        raise MemoryError()
+    cdef _Norm a = _arrays(x, n, c, s, weight, None)
+    a.dy, a.out, a.mean, a.inv_std = _data(grad_output), _data(grad_input), _data(mean), _data(inv_std)
+    a.grad_weight, a.grad_bias, a.batch_stats = _data(grad_weight), _data(grad_bias), batch_stats
+    _run_norm(t, _backward[float], _backward[double], &a)

@@ -43,9 +43,15 @@ cdef enum:
     ROW_BLOCK = 128          # rows whose dγ, dβ contributions are summed before adding into double
 
 
-cdef void _forward(const floating* x, Py_ssize_t m, Py_ssize_t d, const floating* weight,
-                   const floating* bias, double eps, floating* out, floating* mean,
-                   floating* inv_std) noexcept nogil:
+cdef int _forward(const _Norm* a, floating dtype) noexcept nogil:
+    cdef const floating* x = <const floating*>a.x
+    cdef const floating* weight = <const floating*>a.weight
+    cdef const floating* bias = <const floating*>a.bias
+    cdef floating* out = <floating*>a.out
+    cdef floating* mean = <floating*>a.mean
+    cdef floating* inv_std = <floating*>a.inv_std
+    cdef Py_ssize_t m = a.n, d = a.c
+    cdef double eps = a.eps
     cdef Py_ssize_t r, j
     cdef const floating* p
     cdef floating* q
@@ -77,11 +83,19 @@ cdef void _forward(const floating* x, Py_ssize_t m, Py_ssize_t d, const floating
         else:
             for j in range(d):
                 q[j] = (p[j] - mu_f) * istd_f
+    return 0
 
 
-cdef int _backward(const floating* dy, const floating* x, Py_ssize_t m, Py_ssize_t d,
-                   const floating* mean, const floating* inv_std, const floating* weight,
-                   floating* dx, floating* grad_weight, floating* grad_bias) noexcept nogil:
+cdef int _backward(const _Norm* a, floating dtype) noexcept nogil:
+    cdef const floating* dy = <const floating*>a.dy
+    cdef const floating* x = <const floating*>a.x
+    cdef const floating* mean = <const floating*>a.mean
+    cdef const floating* inv_std = <const floating*>a.inv_std
+    cdef const floating* weight = <const floating*>a.weight
+    cdef floating* dx = <floating*>a.out
+    cdef floating* grad_weight = <floating*>a.grad_weight
+    cdef floating* grad_bias = <floating*>a.grad_bias
+    cdef Py_ssize_t m = a.n, d = a.c
     # dγ, dβ: per-column sums over the rows, ROW_BLOCK rows at a time in the input precision
     cdef double* acc = <double*>calloc(2 * d + 1, sizeof(double))
     cdef floating* part = <floating*>calloc(3 * d + 1, sizeof(floating))
@@ -140,25 +154,16 @@ def layernorm_forward(cnp.ndarray x, weight, bias, double eps, cnp.ndarray out, 
     _check_vector("layernorm kernel", bias, "bias", t, d, False, True)
     _check_vector("layernorm kernel", mean, "mean", t, m, True, False)
     _check_vector("layernorm kernel", inv_std, "inv_std", t, m, True, False)
-    cdef void* w = _data(weight)
-    cdef void* b = _data(bias)
-    if t == cnp.NPY_FLOAT32:
-        with nogil:
-            _forward[float](<float*>cnp.PyArray_DATA(x), m, d, <float*>w, <float*>b, eps,
-                            <float*>cnp.PyArray_DATA(out), <float*>cnp.PyArray_DATA(mean),
-                            <float*>cnp.PyArray_DATA(inv_std))
-    else:
-        with nogil:
-            _forward[double](<double*>cnp.PyArray_DATA(x), m, d, <double*>w, <double*>b, eps,
-                             <double*>cnp.PyArray_DATA(out), <double*>cnp.PyArray_DATA(mean),
-                             <double*>cnp.PyArray_DATA(inv_std))
+    cdef _Norm a = _arrays(x, m, d, 1, weight, bias)
+    a.out, a.mean, a.inv_std, a.eps = _data(out), _data(mean), _data(inv_std), eps
+    _run_norm(t, _forward[float], _forward[double], &a)
 
 
 def layernorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray inv_std, weight,
                        grad_input, grad_weight, grad_bias):
     """Gradients of layer normalization given dy = grad_output (M, D); every output is
     overwritten, None skips it."""
-    cdef int t = _x_type(x), rc
+    cdef int t = _x_type(x)
     cdef Py_ssize_t m = x.shape[0], d = x.shape[1]
     _check_like("layernorm kernel", grad_output, "grad_output", x, "x", False)
     if grad_input is not None:
@@ -168,19 +173,7 @@ def layernorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean,
     _check_vector("layernorm kernel", weight, "weight", t, d, False, True)
     _check_vector("layernorm kernel", grad_weight, "grad_weight", t, d, True, True)
     _check_vector("layernorm kernel", grad_bias, "grad_bias", t, d, True, True)
-    cdef void* w = _data(weight)
-    cdef void* gw = _data(grad_weight)
-    cdef void* gb = _data(grad_bias)
-    cdef void* dx = _data(grad_input)
-    if t == cnp.NPY_FLOAT32:
-        with nogil:
-            rc = _backward[float](<float*>cnp.PyArray_DATA(grad_output), <float*>cnp.PyArray_DATA(x), m, d,
-                                  <float*>cnp.PyArray_DATA(mean), <float*>cnp.PyArray_DATA(inv_std), <float*>w,
-                                  <float*>dx, <float*>gw, <float*>gb)
-    else:
-        with nogil:
-            rc = _backward[double](<double*>cnp.PyArray_DATA(grad_output), <double*>cnp.PyArray_DATA(x), m, d,
-                                   <double*>cnp.PyArray_DATA(mean), <double*>cnp.PyArray_DATA(inv_std), <double*>w,
-                                   <double*>dx, <double*>gw, <double*>gb)
-    if rc != 0:
-        raise MemoryError()
+    cdef _Norm a = _arrays(x, m, d, 1, weight, None)
+    a.dy, a.out, a.mean, a.inv_std = _data(grad_output), _data(grad_input), _data(mean), _data(inv_std)
+    a.grad_weight, a.grad_bias = _data(grad_weight), _data(grad_bias)
+    _run_norm(t, _backward[float], _backward[double], &a)
