@@ -34,14 +34,17 @@ cdef extern from "native/ftz.h" nogil:
 
 cdef int _update(str kernel, _update_f32 f32, _update_f64 f64, object param, object grad,
                  object state1, str name1, object state2, str name2, const _Rule* rule) except -1:
-    """Validate (param writeable; grad and the states: param's dtype and size, contiguous,
-    states writeable), then run the body on the dtype's specialisation."""
+    """Validate (param writeable; grad and the named states: param's dtype and size,
+    contiguous, states writeable), then run the body on the dtype's specialisation."""
     cdef int t = _check_float(kernel, param, "param", -1, True)
     _check_like(kernel, grad, "grad", param, "param", False, False)
-    if state1 is not None:
-        _check_like(kernel, state1, name1, param, "param", True, False)
-    if state2 is not None:
-        _check_like(kernel, state2, name2, param, "param", True, False)
+    # A state the rule names is required (a NULL pointer would be dereferenced); an unnamed
+    # one ("") must be None and reaches the body as NULL.
+    for state, name in ((state1, name1), (state2, name2)):
+        if name:
+            _check_like(kernel, state, name, param, "param", True, False)
+        elif state is not None:
+            raise ValueError(f"{kernel}: unexpected state array")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>param)
     cdef void* p = _data(param)
     cdef void* g = _data(grad)

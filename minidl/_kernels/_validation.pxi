@@ -96,6 +96,11 @@ cdef int _check_shape(str kernel, str name, tuple shape, tuple expected) except 
     return 0
 
 
+cdef inline Py_ssize_t _dim(object a, int k):
+    """Length of axis k of a checked ndarray."""
+    return cnp.PyArray_DIM(<cnp.ndarray>a, k)
+
+
 cdef inline void* _data(object a):
     """The data pointer of a checked ndarray, NULL for None (optional buffers)."""
     return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)

@@ -41,10 +41,13 @@ ctypedef void (*_loop_f64)(const double*, const double*, double*, Py_ssize_t, do
 
 cdef int _map(str kernel, _loop_f32 f32, _loop_f64 f64, object a, str a_name, object b, str b_name,
               double param, object out, str out_name) except -1:
-    """out = loop(a, b, param) elementwise; a, b (or None), out: one float dtype and shape."""
+    """out = loop(a, b, param) elementwise; a, b (None with b_name ""), out: one float dtype
+    and shape."""
     cdef int t = _check_float(kernel, a, a_name, -1, False)
-    if b is not None:
+    if b_name:              # a named second input is required: the loop would read it
         _check_like(kernel, b, b_name, a, a_name, False)
+    elif b is not None:
+        raise ValueError(f"{kernel}: unexpected second input")
     _check_like(kernel, out, out_name, a, a_name, True)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>a)
     cdef void* pa = _data(a)
@@ -264,7 +267,7 @@ def sigmoid_backward(grad_output, out, grad_input):
 
 def tanh_forward(x, out):
     """out = tanh(x)."""
-    _float_typenum("tanh_forward", x, "x")
+    _check_float("tanh_forward", x, "x", -1, False)
     _check_like("tanh_forward", out, "out", x, "x", True)
     # NumPy's tanh is vectorised (SIMD); a scalar libm loop is ~40x slower.
     np.tanh(x, out=out)
@@ -287,13 +290,10 @@ def gelu_backward(grad_output, x, grad_input):
          x, "x", 0, grad_input, "grad_input")
 
 
-cdef int _check_rows(str kernel, object a, str a_name, object out, str out_name, object b=None,
-                     str b_name="") except -1:
-    """a (R, C) float32/float64, out (and b) of a's shape and dtype, C-contiguous, out writeable:
-    a clear ValueError naming the kernel before Cython's memoryview dispatch sees them."""
-    _check(kernel, a, a_name, 2, _float_typenum(kernel, a, a_name), False)
-    if b is not None:
-        _check_like(kernel, b, b_name, a, a_name, False)
+cdef int _check_rows(str kernel, object a, str a_name, object out, str out_name) except -1:
+    """a (R, C) float32/float64, out of a's shape and dtype, C-contiguous, out writeable: a
+    clear error naming the kernel before Cython's memoryview dispatch sees them."""
+    _check_float(kernel, a, a_name, 2, False)
     _check_like(kernel, out, out_name, a, a_name, True)
     return 0
 
@@ -307,7 +307,8 @@ def softmax_forward(x, out):
 
 def softmax_backward(grad_output, out, grad_input):
     """grad_input = y ⊙ (dy − Σ_k dy_k y_k) per row, y = the forward output (R, C)."""
-    _check_rows("softmax_backward", out, "out", grad_input, "grad_input", grad_output, "grad_output")
+    _check_rows("softmax_backward", out, "out", grad_input, "grad_input")
+    _check_like("softmax_backward", grad_output, "grad_output", out, "out", False)
     _softmax_grad(grad_output, out, grad_input)
 
 

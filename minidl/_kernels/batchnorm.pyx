@@ -35,7 +35,7 @@ __all__ = ["batchnorm_forward_train", "batchnorm_forward_eval", "batchnorm_backw
 include "_validation.pxi"
 
 
-cdef int _x_type(cnp.ndarray x) except -1:
+cdef int _x_type(object x) except -1:
     cdef int t = _float_typenum("batchnorm kernel", x, "x")
     _check("batchnorm kernel", x, "x", 3, t, False)
     return t
@@ -294,15 +294,15 @@ cdef int _backward(const _Norm* a, floating dtype) noexcept nogil:
 
 
 # -- Python entry points --------------------------------------------------------------------
-def batchnorm_forward_train(cnp.ndarray x, weight, bias, double eps, cnp.ndarray out, cnp.ndarray mean,
-                            cnp.ndarray inv_std, running_mean, running_var, double momentum):
+def batchnorm_forward_train(x, weight, bias, double eps, out, mean,
+                            inv_std, running_mean, running_var, double momentum):
     """Normalize x (N, C, S) with its batch statistics into out (N, C, S).
 
     Writes mean (C,) and inv_std (C,) for backward. weight, bias (C,) or None.
     running_mean, running_var (C,) are updated with weight ``momentum`` unless None.
     """
     cdef int t = _x_type(x)
-    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], s = x.shape[2]
+    cdef Py_ssize_t n = _dim(x, 0), c = _dim(x, 1), s = _dim(x, 2)
     _check_like("batchnorm kernel", out, "out", x, "x", True)
     _check_vector("batchnorm kernel", mean, "mean", t, c, True, False)
     _check_vector("batchnorm kernel", inv_std, "inv_std", t, c, True, False)
@@ -321,11 +321,11 @@ def batchnorm_forward_train(cnp.ndarray x, weight, bias, double eps, cnp.ndarray
     _run_norm(t, _forward_train[float], _forward_train[double], &a)
 
 
-def batchnorm_forward_eval(cnp.ndarray x, weight, bias, cnp.ndarray running_mean, cnp.ndarray running_var,
-                           double eps, cnp.ndarray out):
+def batchnorm_forward_eval(x, weight, bias, running_mean, running_var,
+                           double eps, out):
     """out = γ · (x − running_mean) / √(running_var + ε) + β for x (N, C, S)."""
     cdef int t = _x_type(x)
-    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], s = x.shape[2]
+    cdef Py_ssize_t n = _dim(x, 0), c = _dim(x, 1), s = _dim(x, 2)
     _check_like("batchnorm kernel", out, "out", x, "x", True)
     _check_vector("batchnorm kernel", weight, "weight", t, c, False, True)
     _check_vector("batchnorm kernel", bias, "bias", t, c, False, True)
@@ -336,7 +336,7 @@ def batchnorm_forward_eval(cnp.ndarray x, weight, bias, cnp.ndarray running_mean
     _run_norm(t, _forward_eval[float], _forward_eval[double], &a)
 
 
-def batchnorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray inv_std, weight,
+def batchnorm_backward(grad_output, x, mean, inv_std, weight,
                        bint batch_stats, grad_input, grad_weight, grad_bias):
     """Gradients of batch normalization given dy = grad_output (N, C, S); every output is
     overwritten, None skips it.
@@ -345,7 +345,7 @@ def batchnorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean,
     ``batch_stats`` is True, running statistics in evaluation mode).
     """
     cdef int t = _x_type(x)
-    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], s = x.shape[2]
+    cdef Py_ssize_t n = _dim(x, 0), c = _dim(x, 1), s = _dim(x, 2)
     _check_like("batchnorm kernel", grad_output, "grad_output", x, "x", False)
     if grad_input is not None:
         _check_like("batchnorm kernel", grad_input, "grad_input", x, "x", True)

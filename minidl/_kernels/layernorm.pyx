@@ -31,7 +31,7 @@ __all__ = ["layernorm_forward", "layernorm_backward"]
 include "_validation.pxi"
 
 
-cdef int _x_type(cnp.ndarray x) except -1:
+cdef int _x_type(object x) except -1:
     cdef int t = _float_typenum("layernorm kernel", x, "x")
     _check("layernorm kernel", x, "x", 2, t, False)
     return t
@@ -144,11 +144,11 @@ cdef int _backward(const _Norm* a, floating dtype) noexcept nogil:
     return 0
 
 
-def layernorm_forward(cnp.ndarray x, weight, bias, double eps, cnp.ndarray out, cnp.ndarray mean,
-                      cnp.ndarray inv_std):
+def layernorm_forward(x, weight, bias, double eps, out, mean,
+                      inv_std):
     """Normalize each row of x (M, D) into out (M, D); writes mean (M,) and inv_std (M,)."""
     cdef int t = _x_type(x)
-    cdef Py_ssize_t m = x.shape[0], d = x.shape[1]
+    cdef Py_ssize_t m = _dim(x, 0), d = _dim(x, 1)
     _check_like("layernorm kernel", out, "out", x, "x", True)
     _check_vector("layernorm kernel", weight, "weight", t, d, False, True)
     _check_vector("layernorm kernel", bias, "bias", t, d, False, True)
@@ -159,12 +159,12 @@ def layernorm_forward(cnp.ndarray x, weight, bias, double eps, cnp.ndarray out, 
     _run_norm(t, _forward[float], _forward[double], &a)
 
 
-def layernorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray inv_std, weight,
+def layernorm_backward(grad_output, x, mean, inv_std, weight,
                        grad_input, grad_weight, grad_bias):
     """Gradients of layer normalization given dy = grad_output (M, D); every output is
     overwritten, None skips it."""
     cdef int t = _x_type(x)
-    cdef Py_ssize_t m = x.shape[0], d = x.shape[1]
+    cdef Py_ssize_t m = _dim(x, 0), d = _dim(x, 1)
     _check_like("layernorm kernel", grad_output, "grad_output", x, "x", False)
     if grad_input is not None:
         _check_like("layernorm kernel", grad_input, "grad_input", x, "x", True)

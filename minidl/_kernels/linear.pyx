@@ -89,15 +89,15 @@ cdef void _outer(const floating* dy, const floating* x, floating* dw, Py_ssize_t
             row[j] = a * x[j]
 
 
-def linear_forward(cnp.ndarray x not None, cnp.ndarray weight not None, bias, cnp.ndarray out not None):
+def linear_forward(x, weight, bias, out):
     """out = x @ weight.T (+ bias). x (N, in), weight (out, in), bias (out,) or None,
     out (N, out)."""
     cdef int t = _float_typenum("linear kernel", x, "x")
     _check("linear kernel", x, "x", 2, t, False)
     _check("linear kernel", weight, "weight", 2, t, False)
     _check("linear kernel", out, "out", 2, t, True)
-    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = weight.shape[0]
-    if weight.shape[1] != k or out.shape[0] != n or out.shape[1] != m:
+    cdef Py_ssize_t n = _dim(x, 0), k = _dim(x, 1), m = _dim(weight, 0)
+    if _dim(weight, 1) != k or _dim(out, 0) != n or _dim(out, 1) != m:
         raise ValueError(f"linear kernel: shapes x {_shape(x)}, weight {_shape(weight)}, out {_shape(out)} do not fit")
     _check_vector("linear kernel", bias, "bias", t, m, False, True)
     cdef int restore = _gemm_threads_begin()
@@ -107,17 +107,17 @@ def linear_forward(cnp.ndarray x not None, cnp.ndarray weight not None, bias, cn
         _gemm_threads_end(restore)
     if bias is None:
         return
+    cdef void* po = _data(out)
     cdef void* pb = _data(bias)
-    if t == cnp.NPY_FLOAT32:
-        with nogil:
-            _add_bias(<float*>cnp.PyArray_DATA(out), <const float*>pb, n, m)
-    else:
-        with nogil:
-            _add_bias(<double*>cnp.PyArray_DATA(out), <const double*>pb, n, m)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            _add_bias(<float*>po, <const float*>pb, n, m)
+        else:
+            _add_bias(<double*>po, <const double*>pb, n, m)
 
 
-def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cnp.ndarray weight not None,
-                    grad_input, cnp.ndarray grad_weight not None, grad_bias):
+def linear_backward(grad_output, x, weight,
+                    grad_input, grad_weight, grad_bias):
     """Gradients of y = x Wᵀ + b given dy = grad_output (N, out); every output is
     overwritten.
 
@@ -130,9 +130,9 @@ def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cn
     _check("linear kernel", x, "x", 2, t, False)
     _check("linear kernel", weight, "weight", 2, t, False)
     _check("linear kernel", grad_weight, "grad_weight", 2, t, True)
-    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = weight.shape[0]
-    if (weight.shape[1] != k or grad_output.shape[0] != n or grad_output.shape[1] != m
-            or grad_weight.shape[0] != m or grad_weight.shape[1] != k):
+    cdef Py_ssize_t n = _dim(x, 0), k = _dim(x, 1), m = _dim(weight, 0)
+    if (_dim(weight, 1) != k or _dim(grad_output, 0) != n or _dim(grad_output, 1) != m
+            or _dim(grad_weight, 0) != m or _dim(grad_weight, 1) != k):
         raise ValueError(f"linear kernel: shapes grad_output {_shape(grad_output)}, x {_shape(x)}, "
                          f"weight {_shape(weight)}, grad_weight {_shape(grad_weight)} do not fit")
     if grad_input is not None:
@@ -148,9 +148,9 @@ def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cn
     finally:
         _gemm_threads_end(restore)
 
-    cdef void* pdy = cnp.PyArray_DATA(grad_output)
-    cdef void* px = cnp.PyArray_DATA(x)
-    cdef void* pdw = cnp.PyArray_DATA(grad_weight)
+    cdef void* pdy = _data(grad_output)
+    cdef void* px = _data(x)
+    cdef void* pdw = _data(grad_weight)
     cdef void* pdb = _data(grad_bias)
     if t == cnp.NPY_FLOAT32:
         with nogil:

@@ -28,6 +28,13 @@ cdef _check_window(str name, tuple in_shape, tuple out_shape, Py_ssize_t kh, Py_
                          f"(expected {expected})")
 
 
+cdef inline (Py_ssize_t, Py_ssize_t) _taps(Py_ssize_t o, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t k,
+                                          Py_ssize_t size) noexcept nogil:
+    """[lo, hi): the taps t of output o whose input o·stride − pad + t lies in [0, size)."""
+    cdef Py_ssize_t start = o * stride - pad
+    return max(0, -start), min(k, size - start)
+
+
 cdef void _max_plane_unpadded(const floating* src, floating* dst, long long* best_at, Py_ssize_t width,
                              Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t kh, Py_ssize_t kw,
                              Py_ssize_t sh, Py_ssize_t sw) noexcept nogil:
@@ -78,7 +85,7 @@ def pool_max_forward(const floating[:, :, :, ::1] x not None, Py_ssize_t kernel_
         raise ValueError("pool_max_forward: argmax and out shapes differ")
     if pad_h * 2 > kernel_h or pad_w * 2 > kernel_w:
         raise ValueError("pool_max_forward: padding must be at most half the kernel size")
-    cdef Py_ssize_t n, c, oh, ow, i, j, ih, iw, best_idx
+    cdef Py_ssize_t n, c, oh, ow, i0, i1, j0, j1, ih, iw, best_idx
     cdef Py_ssize_t height = x.shape[2], width = x.shape[3]
     cdef floating best, v
     if pad_h == 0 and pad_w == 0 and x.shape[0] > 0 and x.shape[1] > 0:
@@ -95,14 +102,10 @@ def pool_max_forward(const floating[:, :, :, ::1] x not None, Py_ssize_t kernel_
                     for ow in range(out.shape[3]):
                         best_idx = -1
                         best = 0
-                        for i in range(kernel_h):
-                            ih = oh * stride_h - pad_h + i
-                            if ih < 0 or ih >= height:
-                                continue
-                            for j in range(kernel_w):
-                                iw = ow * stride_w - pad_w + j
-                                if iw < 0 or iw >= width:
-                                    continue
+                        i0, i1 = _taps(oh, stride_h, pad_h, kernel_h, height)
+                        j0, j1 = _taps(ow, stride_w, pad_w, kernel_w, width)
+                        for ih in range(oh * stride_h - pad_h + i0, oh * stride_h - pad_h + i1):
+                            for iw in range(ow * stride_w - pad_w + j0, ow * stride_w - pad_w + j1):
                                 v = x[n, c, ih, iw]
                                 if best_idx < 0 or (best == best and (v > best or v != v)):
                                     best = v
@@ -142,7 +145,7 @@ def pool_avg_forward(const floating[:, :, :, ::1] x not None, Py_ssize_t kernel_
                      floating[:, :, :, ::1] out not None):
     """out[n, c, oh, ow] = (sum of the zero-padded window) / (kh·kw)."""
     _check_window("pool_avg_forward", tuple(x.shape), tuple(out.shape), kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
-    cdef Py_ssize_t n, c, oh, ow, i, j, ih, iw
+    cdef Py_ssize_t n, c, oh, ow, i0, i1, j0, j1, ih, iw
     cdef Py_ssize_t height = x.shape[2], width = x.shape[3]
     cdef floating total
     cdef floating inv_area = 1.0 / (kernel_h * kernel_w)
@@ -152,14 +155,11 @@ def pool_avg_forward(const floating[:, :, :, ::1] x not None, Py_ssize_t kernel_
                 for oh in range(out.shape[2]):
                     for ow in range(out.shape[3]):
                         total = 0
-                        for i in range(kernel_h):
-                            ih = oh * stride_h - pad_h + i
-                            if ih < 0 or ih >= height:
-                                continue
-                            for j in range(kernel_w):
-                                iw = ow * stride_w - pad_w + j
-                                if iw >= 0 and iw < width:
-                                    total = total + x[n, c, ih, iw]
+                        i0, i1 = _taps(oh, stride_h, pad_h, kernel_h, height)
+                        j0, j1 = _taps(ow, stride_w, pad_w, kernel_w, width)
+                        for ih in range(oh * stride_h - pad_h + i0, oh * stride_h - pad_h + i1):
+                            for iw in range(ow * stride_w - pad_w + j0, ow * stride_w - pad_w + j1):
+                                total = total + x[n, c, ih, iw]
                         out[n, c, oh, ow] = total * inv_area
 
 
@@ -169,7 +169,7 @@ def pool_avg_backward(const floating[:, :, :, ::1] grad_output not None, Py_ssiz
     """Every input of a window receives dy / (kh·kw); overlaps add. Overwrites grad_input."""
     _check_window("pool_avg_backward", tuple(grad_input.shape), tuple(grad_output.shape),
            kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
-    cdef Py_ssize_t n, c, oh, ow, i, j, ih, iw
+    cdef Py_ssize_t n, c, oh, ow, i0, i1, j0, j1, ih, iw
     cdef Py_ssize_t height = grad_input.shape[2], width = grad_input.shape[3]
     cdef floating share
     cdef floating inv_area = 1.0 / (kernel_h * kernel_w)
@@ -182,11 +182,8 @@ def pool_avg_backward(const floating[:, :, :, ::1] grad_output not None, Py_ssiz
                 for oh in range(grad_output.shape[2]):
                     for ow in range(grad_output.shape[3]):
                         share = grad_output[n, c, oh, ow] * inv_area
-                        for i in range(kernel_h):
-                            ih = oh * stride_h - pad_h + i
-                            if ih < 0 or ih >= height:
-                                continue
-                            for j in range(kernel_w):
-                                iw = ow * stride_w - pad_w + j
-                                if iw >= 0 and iw < width:
-                                    grad_input[n, c, ih, iw] += share
+                        i0, i1 = _taps(oh, stride_h, pad_h, kernel_h, height)
+                        j0, j1 = _taps(ow, stride_w, pad_w, kernel_w, width)
+                        for ih in range(oh * stride_h - pad_h + i0, oh * stride_h - pad_h + i1):
+                            for iw in range(ow * stride_w - pad_w + j0, ow * stride_w - pad_w + j1):
+                                grad_input[n, c, ih, iw] += share
