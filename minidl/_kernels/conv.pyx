@@ -223,7 +223,7 @@ def _conv_set_isa(str name):
     return conv_isa()
 
 
-cdef int _check_direct(str kernel, cnp.ndarray x, cnp.ndarray weight, object bias, Py_ssize_t stride_h,
+cdef int _check_direct(str kernel, object x, object weight, object bias, Py_ssize_t stride_h,
                        Py_ssize_t stride_w, Py_ssize_t pad_h, Py_ssize_t pad_w) except -1:
     """x (N, C, H, W) and weight (O, C, kh, kw) of one float dtype, C-contiguous; bias (O,) or None."""
     cdef int t = _float_typenum(kernel, x, "x")
@@ -266,7 +266,7 @@ cdef inline bint _polyphase_pays(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t s
     return (sh == 1 and sw == 1) or x.shape[1] * phases <= 16
 
 
-cdef int _check_output(str kernel, cnp.ndarray a, str name, tuple shape, int t) except -1:
+cdef int _check_output(str kernel, object a, str name, tuple shape, int t) except -1:
     _check(kernel, a, name, len(shape), t, True)
     if (<object>a).shape != shape:
         raise ValueError(f"{kernel}: {name} has shape {(<object>a).shape}, expected {shape}")
