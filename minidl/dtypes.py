@@ -6,7 +6,7 @@ gradient checking uses, because centered differences with eps = 1e-6 need ~16 di
 """
 import numpy as np
 
-_SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))     # what minidl computes in
 _default = np.dtype(np.float32)
 
 
@@ -16,7 +16,7 @@ def as_float_dtype(dtype) -> np.dtype:
         dt = np.dtype(dtype)
     except TypeError as exc:
         raise TypeError(f"expected a floating dtype (float32 or float64), got {dtype!r}") from exc
-    if dt not in _SUPPORTED:
+    if dt not in FLOAT_DTYPES:
         raise TypeError(f"minidl supports float32 and float64, got {dt}")
     return dt
 
@@ -33,7 +33,7 @@ def float_dtype_of(x=None, dtype=None) -> np.dtype:
         return as_float_dtype(dtype)
     own = getattr(x, "dtype", None)
     # (the isinstance test first: NumPy compares None equal to float64)
-    return own if isinstance(own, np.dtype) and own in _SUPPORTED else _default
+    return own if isinstance(own, np.dtype) and own in FLOAT_DTYPES else _default
 
 
 def set_default_dtype(dtype) -> None:

@@ -46,7 +46,7 @@ class Parameter:
         array([0., 0., 0.])
     """
 
-    __slots__ = ("data", "_grad", "_grad_is_stale", "_grad_owner", "_scratch", "requires_grad",
+    __slots__ = ("data", "_grad", "_grad_is_stale", "_grad_owner", "_scratch", "_lent", "requires_grad",
                  "__weakref__")
 
     def __init__(self, data, dtype=None, requires_grad=True):
@@ -57,6 +57,7 @@ class Parameter:
         self._grad_owner = self.data       # the array object _grad was made for
         self._grad_is_stale = False        # True after zero_grad(): _grad's contents are garbage
         self._scratch = None               # grad_buffer()'s array when the gradient is not stale
+        self._lent = False                 # a grad_buffer() is out, not yet accumulated
         self.requires_grad = bool(requires_grad)
 
     # -- gradient -------------------------------------------------------------------------
@@ -96,6 +97,7 @@ class Parameter:
     def zero_grad(self) -> None:
         """Mark the gradient as zero (lazily; see the module docstring)."""
         self._grad_is_stale = True
+        self._lent = False
 
     def grad_buffer(self, dtype=None) -> np.ndarray:
         """A C-contiguous array shaped like ``data`` for a kernel to *overwrite* with a
@@ -106,8 +108,14 @@ class Parameter:
         ``dtype`` than ``data``'s (a user assigned float32 values to a float64 layer) gets
         a fresh array of that dtype.
         """
+        if self._lent:
+            raise RuntimeError(f"{self!r}: a second gradient buffer was asked for before the first was "
+                               "accumulated: two backward passes are writing this gradient at once (one "
+                               "model used from two threads?), or an earlier backward failed half-way "
+                               "(call zero_grad())")
         if self.data is not self._grad_owner:
             self._refit_grad()
+        self._lent = True
         if dtype is not None and dtype != self._grad.dtype:
             return np.empty(self.data.shape, dtype)
         if self._grad_is_stale:
@@ -123,12 +131,14 @@ class Parameter:
         array :meth:`grad_buffer` handed out right after ``zero_grad()``, it already is the
         gradient and nothing is copied.
         """
-        if self.data is not self._grad_owner:
-            self._refit_grad()
+        self._lent = False
         grad = self._grad
-        if term is grad:
+        if term is grad and self.data is self._grad_owner:       # the common case: nothing to add
             self._grad_is_stale = False
             return
+        if self.data is not self._grad_owner:
+            self._refit_grad()
+            grad = self._grad
         if np.shape(term) != grad.shape:
             raise ValueError(f"Parameter{grad.shape}: gradient term must have shape {grad.shape}, "
                              f"got {np.shape(term)}")

@@ -1,30 +1,11 @@
 """NumPy twin of ``minidl/_kernels/batchnorm.pyx``: batch normalization, per channel.
 
-Seed 003 (Batch Normalization). The input is viewed as x (N, C, S): N samples, C channels,
-S positions per channel (S = 1 for BatchNorm1d on (N, C); S = H·W for BatchNorm2d). Each
-channel c is normalized over its M = N·S values:
-
-    μ_c      = (1/M) Σ x                         batch mean
-    σ²_c     = (1/M) Σ (x − μ_c)²                biased batch variance (normalizes)
-    inv_std  = 1 / √(σ²_c + ε)
-    x̂        = (x − μ_c) · inv_std               mean 0, variance 1 per channel
-    y        = γ_c · x̂ + β_c                     scale and shift (γ = 1, β = 0 if None)
-
-Running statistics (PyTorch's rule, ``momentum`` = weight of the new batch):
-
-    running_mean ← (1 − momentum) · running_mean + momentum · μ_c
-    running_var  ← (1 − momentum) · running_var  + momentum · σ²_c · M / (M − 1)   (unbiased)
-
-Evaluation uses them instead: y = γ · (x − running_mean) / √(running_var + ε) + β.
-
-Backward (training), with the batch statistics depending on x:
-
-    dβ = Σ dy,   dγ = Σ dy · x̂
-    dx = (γ · inv_std / M) · (M · dy − Σ dy − x̂ · Σ (dy · x̂))
-
-In evaluation mode (``batch_stats=False``) μ and inv_std are constants: dx = γ · inv_std · dy.
-Sums run over n and s for each channel. Every gradient output is overwritten; ``None``
-skips it.
+The formulas (forward, running statistics, backward) are in the class docstring of
+``minidl.nn.BatchNorm1d`` / ``BatchNorm2d`` (minidl/nn/batchnorm.py); the functions here are
+those lines in NumPy. Kernel layout: x (N, C, S), S positions per channel (S = 1 for
+(N, C), H·W for images); mean and inv_std (C,) are what forward computed, backward reads;
+``batch_stats=False`` (evaluation) treats them as constants. Every gradient output is
+overwritten; ``None`` skips it.
 """
 import numpy as np
 

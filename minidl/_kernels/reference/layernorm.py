@@ -1,21 +1,9 @@
 """NumPy twin of ``minidl/_kernels/layernorm.pyx``: layer normalization over each row.
 
-Seed 002 (Transformer中的优化方案: residual + LayerNorm). The input is viewed as x (M, D):
-M rows (every leading index: batch, time, ...), D = the product of ``normalized_shape``.
-Each row is normalized over its own D values, so the result does not depend on the batch:
-
-    μ        = (1/D) Σ_j x_j
-    σ²       = (1/D) Σ_j (x_j − μ)²               biased variance
-    inv_std  = 1 / √(σ² + ε)
-    x̂        = (x − μ) · inv_std
-    y        = γ ⊙ x̂ + β                          γ, β (D,) shared by all rows (None: 1, 0)
-
-Backward, per row, with g = dy ⊙ γ:
-
-    dx = inv_std · (g − mean_j(g) − x̂ · mean_j(g · x̂))
-    dγ = Σ_rows dy ⊙ x̂,   dβ = Σ_rows dy
-
-Every gradient output is overwritten; ``None`` skips it.
+The formulas (forward and backward) are in the class docstring of ``minidl.nn.LayerNorm``
+(minidl/nn/layernorm.py); the functions here are those lines in NumPy. Kernel layout:
+x (M, D), M rows (every leading index), D = the product of ``normalized_shape``; mean and
+inv_std (M,). Every gradient output is overwritten; ``None`` skips it.
 """
 import numpy as np
 

@@ -1,14 +1,9 @@
-"""NumPy twin of ``minidl/_kernels/linear.pyx``: the affine layer y = x Wᵀ + b.
+"""NumPy twin of ``minidl/_kernels/linear.pyx``: the affine layer.
 
-Shapes: x (N, in), W (out, in), b (out,), y (N, out).
-
-    forward    y  = x Wᵀ + b
-    backward   dx = dy W            (N, out)(out, in) -> (N, in)
-               dW = dyᵀ x           (out, N)(N, in)   -> (out, in)
-               db = Σ_n dy[n, :]    (out,)
-
-Every gradient output is *overwritten*; adding to a parameter's gradient is the
-Parameter's job (minidl/nn/parameter.py). ``grad_input`` or ``grad_bias`` = None skips it.
+The formulas (y = x Wᵀ + b and its three gradients, with shapes) are in the class docstring
+of ``minidl.nn.Linear`` (minidl/nn/linear.py); each function here is those lines in NumPy.
+Every gradient output is *overwritten*; adding to a parameter's gradient is the Parameter's
+job (minidl/nn/parameter.py). ``grad_input`` or ``grad_bias`` = None skips it (no dx GEMM).
 """
 import numpy as np
 
