@@ -32,6 +32,14 @@ cdef extern from "native/ftz.h" nogil:
     void md_ftz_end(unsigned int old)
 
 
+cdef inline int _check_state(str kernel, object state, str name, object param) except -1:
+    if name:
+        _check_like(kernel, state, name, param, "param", True, False)
+    elif state is not None:
+        raise ValueError(f"{kernel}: unexpected state array")
+    return 0
+
+
 cdef int _update(str kernel, _update_f32 f32, _update_f64 f64, object param, object grad,
                  object state1, str name1, object state2, str name2, const _Rule* rule) except -1:
     """Validate (param writeable; grad and the named states: param's dtype and size,
@@ -40,11 +48,8 @@ cdef int _update(str kernel, _update_f32 f32, _update_f64 f64, object param, obj
     _check_like(kernel, grad, "grad", param, "param", False, False)
     # A state the rule names is required (a NULL pointer would be dereferenced); an unnamed
     # one ("") must be None and reaches the body as NULL.
-    for state, name in ((state1, name1), (state2, name2)):
-        if name:
-            _check_like(kernel, state, name, param, "param", True, False)
-        elif state is not None:
-            raise ValueError(f"{kernel}: unexpected state array")
+    _check_state(kernel, state1, name1, param)
+    _check_state(kernel, state2, name2, param)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>param)
     cdef void* p = _data(param)
     cdef void* g = _data(grad)

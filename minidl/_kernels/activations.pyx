@@ -1,5 +1,5 @@
-"""Compiled activation kernels. Formulas: the layers' docstrings (minidl/nn/activation.py);
-twin: reference/activations.py, same names and signatures.
+"""Compiled activation kernels. Formulas: the layers' docstrings (minidl/nn/activation.py,
+minidl/nn/softmax.py); twin: reference/activations.py, same names and signatures.
 
 Design.
 * Elementwise kernels see their arrays as one flat run of ``size`` elements (any shape, the
