@@ -50,7 +50,7 @@ lesson = Lesson("01_learning_rate", source="000 §1.1")
 try:
     from threadpoolctl import threadpool_limits
     one_blas_thread = threadpool_limits(limits=1, user_api="blas")
-except ImportError:            # threadpoolctl comes with minidl[tutorials]
+except ImportError:            # threadpoolctl is a dependency of minidl; this is for old installs
     one_blas_thread = None
 
 # %% [markdown]

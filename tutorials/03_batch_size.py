@@ -48,7 +48,7 @@ from minidl.metrics import accuracy_score
 from minidl.optim import SGD, Rprop
 from minidl.train import fit
 
-try:       # pins NumPy's BLAS threads for the timings (pip install threadpoolctl, or minidl[tutorials])
+try:       # pins NumPy's BLAS threads for the timings (threadpoolctl is a dependency of minidl)
     from threadpoolctl import threadpool_info, threadpool_limits
 except ImportError:
     threadpool_info = threadpool_limits = None

@@ -34,7 +34,7 @@ lesson = Lesson("05_fixed_variance_init", source="000 §3.1 基于固定方差�
 try:
     from threadpoolctl import threadpool_limits
     one_blas_thread = threadpool_limits(limits=1, user_api="blas")
-except ImportError:            # threadpoolctl comes with minidl[tutorials]
+except ImportError:            # threadpoolctl is a dependency of minidl; this is for old installs
     one_blas_thread = None
 
 minidl.manual_seed(0)

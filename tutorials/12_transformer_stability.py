@@ -37,7 +37,7 @@ lesson = Lesson("12_transformer_stability", source="002 Transformer中的优化�
 try:
     from threadpoolctl import threadpool_limits
     one_blas_thread = threadpool_limits(limits=1, user_api="blas")
-except ImportError:            # threadpoolctl comes with minidl[tutorials]
+except ImportError:            # threadpoolctl is a dependency of minidl; this is for old installs
     one_blas_thread = None
 
 minidl.manual_seed(0)

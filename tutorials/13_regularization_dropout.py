@@ -36,7 +36,7 @@ lesson = Lesson("13_regularization_dropout", source="003 正则化")
 try:
     from threadpoolctl import threadpool_limits
     one_blas_thread = threadpool_limits(limits=1, user_api="blas")
-except ImportError:            # threadpoolctl comes with minidl[tutorials]
+except ImportError:            # threadpoolctl is a dependency of minidl; this is for old installs
     one_blas_thread = None
 
 minidl.manual_seed(0)
