@@ -8,7 +8,6 @@ from minidl.nn.activation import GELU as GELU
 from minidl.nn.activation import LeakyReLU as LeakyReLU
 from minidl.nn.activation import ReLU as ReLU
 from minidl.nn.activation import Sigmoid as Sigmoid
-from minidl.nn.activation import Softmax as Softmax
 from minidl.nn.activation import Tanh as Tanh
 from minidl.nn.attention import MultiHeadAttention as MultiHeadAttention
 from minidl.nn.basic import Flatten as Flatten
@@ -29,6 +28,7 @@ from minidl.nn.pooling import AvgPool2d as AvgPool2d
 from minidl.nn.pooling import MaxPool2d as MaxPool2d
 from minidl.nn.residual import Residual as Residual
 from minidl.nn.rnn import RNN as RNN
+from minidl.nn.softmax import Softmax as Softmax
 
 __all__ = [
     'AvgPool2d',

@@ -3,10 +3,8 @@
 
 from minidl.nn.activation import gelu as gelu
 from minidl.nn.activation import leaky_relu as leaky_relu
-from minidl.nn.activation import log_softmax as log_softmax
 from minidl.nn.activation import relu as relu
 from minidl.nn.activation import sigmoid as sigmoid
-from minidl.nn.activation import softmax as softmax
 from minidl.nn.activation import tanh as tanh
 from minidl.nn.attention import scaled_dot_product_attention as scaled_dot_product_attention
 from minidl.nn.dropout import dropout as dropout
@@ -14,6 +12,8 @@ from minidl.nn.linear import linear as linear
 from minidl.nn.loss import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
 from minidl.nn.loss import cross_entropy as cross_entropy
 from minidl.nn.loss import mse_loss as mse_loss
+from minidl.nn.softmax import log_softmax as log_softmax
+from minidl.nn.softmax import softmax as softmax
 
 __all__ = [
     'binary_cross_entropy_with_logits',
