@@ -36,6 +36,7 @@ python3 -m pip install "$wheel[grading]" || {
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission; results.json is written after every test.
 cd /autograder/source
+python3 -m minidl.grading doctor || true        # the isolation level, in the instructor's log
 python3 -m minidl.grading run /autograder/submission --tests /autograder/source \\
     --format gradescope --out /autograder/results/results.json --budget {budget}
 """

@@ -23,7 +23,7 @@ def test_init_scaffold_validates(hw, capsys):
     assert sorted(os.listdir(hw)) == ["grading.toml", "handout", "mutants", "solution", "tests", "tests_hidden"]
     assert main(["validate", str(hw), "--seeds", "3"]) == 0
     out = capsys.readouterr().out
-    assert "ok   solution scores 3/3" in out and "loses 2 of 2" in out and "validate: PASSED" in out
+    assert "ok   solution scores 3/3" in out and "loses 3 of 3" in out and "validate: PASSED" in out
 
 
 def test_validate_fails_when_a_mutant_header_lies(hw, tmp_path, capsys):
@@ -31,7 +31,7 @@ def test_validate_fails_when_a_mutant_header_lies(hw, tmp_path, capsys):
 
     copy = tmp_path / "sq"
     shutil.copytree(hw, copy)
-    text = (copy / "mutants" / "no_square.py").read_text().replace("# loses: 2", "# loses: 3")
+    text = (copy / "mutants" / "no_square.py").read_text().replace("# loses: 3", "# loses: 4")
     (copy / "mutants" / "no_square.py").write_text(text)
     assert main(["validate", str(copy), "--seeds", "0"]) == 1
     assert "FAIL mutant no_square.py" in capsys.readouterr().out
@@ -102,7 +102,15 @@ def test_wheel_is_built_from_tracked_files_only(tmp_path):
     assert (tmp_path / "copy" / "setup.py").read_text() == "# tracked, edited\n"
 
 
-@pytest.mark.parametrize("command", [[], ["init"], ["check"], ["run"], ["validate"], ["build"], ["batch"]])
+def test_doctor_names_the_level_and_starts_a_worker(hw, capsys):
+    assert main(["doctor", str(hw)]) == 0
+    out = capsys.readouterr().out
+    assert "isolation level: " in out and "protects: " in out
+    assert "was verified from outside and answered: yes" in out and "isolation = auto" in out
+
+
+@pytest.mark.parametrize("command", [[], ["init"], ["check"], ["run"], ["validate"], ["build"], ["batch"],
+                                     ["doctor"]])
 def test_help_of_every_command_prints(command, capsys):
     from minidl.grading.cli import main
 
