@@ -110,6 +110,11 @@ def implementations(name: str):
 
 def _how_to_fix() -> str:
     here = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.basename(os.path.dirname(os.path.dirname(here))) in ("site-packages", "dist-packages")
+    if installed:
+        # Installed without them: setup.py found no working C compiler (or MINIDL_NO_EXTENSIONS=1).
+        return ("minidl was installed without its compiled kernels (no C compiler at install time?): install "
+                "a C compiler and reinstall minidl, or install a prebuilt wheel.")
     if glob.glob(os.path.join(here, "*.pyx")) and not glob.glob(os.path.join(here, "*.so")) \
             and not glob.glob(os.path.join(here, "*.pyd")):
         # A source checkout shadows the installed package (e.g. `python` started in the repo
