@@ -17,6 +17,7 @@ Every ``check_*``/``require_*`` of :mod:`minidl.grading.checks` is available as 
 from minidl.grading import checks as _checks
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+ISOLATION_SETTINGS = ("auto", "strict")
 
 
 class TestSpec:
@@ -43,9 +44,12 @@ class Assignment:
     """Settings of one homework (from ``G.assignment`` or the folder's ``grading.toml``)."""
 
     def __init__(self, name="assignment", submission=None, names=(), mode="defs", worker="test", memory_mb=512,
-                 seed=0, budget=540.0, release_hidden_output=False, load_timeout=30.0):
+                 seed=0, budget=540.0, release_hidden_output=False, load_timeout=30.0, isolation="auto",
+                 max_reply_mb=256, worker_user=None):
         if worker not in ("test", "module"):
             raise ValueError(f"worker must be 'test' or 'module', got {worker!r}")
+        if isolation not in ISOLATION_SETTINGS:
+            raise ValueError(f"isolation must be one of {ISOLATION_SETTINGS}, got {isolation!r}")
         self.name = name
         self.submission = submission
         self.names = list(names)
@@ -56,11 +60,16 @@ class Assignment:
         self.budget = float(budget)
         self.release_hidden_output = bool(release_hidden_output)
         self.load_timeout = float(load_timeout)
+        self.isolation = isolation          # "strict": refuse to grade below namespace isolation
+        self.max_reply_mb = float(max_reply_mb)
+        self.worker_user = worker_user      # a dedicated account for workers (default: a fresh uid each)
 
     def update(self, **settings):
         for key, value in settings.items():
             if not hasattr(self, key):
                 raise TypeError(f"unknown assignment setting {key!r}")
+            if key == "isolation" and value not in ISOLATION_SETTINGS:
+                raise ValueError(f"isolation must be one of {ISOLATION_SETTINGS}, got {value!r}")
             setattr(self, key, list(value) if key == "names" else value)
         return self
 
@@ -92,13 +101,14 @@ class _G:
     def assignment(self, name, submission=None, names=(), **settings):
         """Name the assignment, the submission file students hand in and the names it must
         define; further settings: mode ("defs"/"full"), worker ("test"/"module"), memory_mb,
-        seed, budget, release_hidden_output, load_timeout."""
+        seed, budget, release_hidden_output, load_timeout, isolation ("auto"/"strict"),
+        max_reply_mb, worker_user."""
         self.settings.update(name=name, submission=submission, names=names, **settings)
         return self.settings
 
     def __getattr__(self, item):
         if item.startswith(("check_", "require_")) or item in ("frozen", "leaderboard", "recording",
-                                                                  "default_tolerances"):
+                                                                  "default_tolerances", "describe"):
             return getattr(_checks, item)
         raise AttributeError(f"G has no attribute {item!r}")
 

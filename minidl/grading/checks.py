@@ -117,6 +117,12 @@ def _record(name, passed, message, weight, required):
 
 
 # -- helpers --------------------------------------------------------------------------------
+def describe(value):
+    """A short description of a value a student returned ("an array of shape (3,) and dtype
+    float32", "a NoneType", "a Sneaky object ..."), for messages."""
+    return _describe(value)
+
+
 def _describe(value):
     if isinstance(value, Handle):
         return f"a {value.type_name} object (only arrays, numbers, strings and lists/tuples/dicts can be graded)"
@@ -258,7 +264,8 @@ def check_shape(actual, shape, name="shape", weight=1.0, _required=False):
 def check_dtype(actual, dtype, name="dtype", weight=1.0, _required=False):
     dtype = np.dtype(dtype)
     got = actual.dtype if isinstance(actual, np.ndarray) else None
-    message = None if got == dtype else (f"expected dtype {dtype}, got {got}" if got is not None
+    # never ``got == dtype`` with got None: NumPy 2 says np.dtype("float64") == None is True
+    message = None if (got is not None and got == dtype) else (f"expected dtype {dtype}, got {got}" if got is not None
                                          else f"expected an array of dtype {dtype}, got {_describe(actual)}")
     return _record(name, message is None, message or "", weight, _required)
 

@@ -6,6 +6,7 @@
     minidl-grade validate HW                                        # instructors, before release
     minidl-grade build HW --gradescope autograder.zip --student handout.zip
     minidl-grade batch SUBMISSIONS --tests HW --jobs 2 --out grades.csv
+    minidl-grade doctor [HW]                                        # the isolation level reached here
 """
 import argparse
 import os
@@ -93,12 +94,48 @@ def cmd_batch(args):
 
     hw = Homework(args.tests)
     subs = sorted(os.path.join(args.submissions, n) for n in os.listdir(args.submissions) if not n.startswith("."))
+    folder = os.path.abspath(args.submissions)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        records = list(pool.map(lambda s: run_tests(s, hw, budget=args.budget), subs))
+        # each worker gets a copy of its own submission only; the folder with everyone's is
+        # protected (absent from a namespace worker's view, closed to other users at uid level)
+        records = list(pool.map(lambda s: run_tests(s, hw, budget=args.budget, protect=[folder]), subs))
     for r, s in zip(records, subs):
         r["submission"] = os.path.relpath(s, args.submissions)
     atomic_write_text(args.out, writers.csv_text(records))
     print(f"graded {len(records)} submissions → {args.out}")
+    return 0
+
+
+def cmd_doctor(args):
+    from minidl.grading import isolation
+
+    level, lines = isolation.doctor_lines()
+    for line in lines:
+        print(line)
+    if args.homework:
+        from minidl.grading.runner import Homework
+
+        strict = Homework(args.homework).settings().get("isolation") == "strict"
+        if strict and level.name != "namespace":
+            print(f'{args.homework}: isolation = "strict" — this machine cannot grade it (needs namespace)')
+            return 1
+        print(f"{args.homework}: isolation = {'strict' if strict else 'auto'}: grading runs at {level.name} level")
+    import tempfile
+
+    from minidl.grading.sandbox import Worker
+
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = os.path.join(tmp, "probe.py")
+        with open(probe, "w") as f:
+            f.write("def ping():\n    return 1\n")
+        try:
+            with Worker(probe) as w:
+                ok = w.call("ping") == 1
+            print(f"  a test worker started at {w.level} level, was verified from outside and answered: "
+                  f"{'yes' if ok else 'no'}")
+        except Exception as exc:
+            print(f"  a test worker FAILED: {type(exc).__name__}: {exc}")
+            return 1
     return 0
 
 
@@ -144,6 +181,9 @@ def build_parser():
     s.add_argument("--out", default="grades.csv")
     s.add_argument("--budget", type=float, default=None)
     s.set_defaults(fn=cmd_batch)
+    s = sub.add_parser("doctor", help="which isolation level workers get here, and why not a higher one")
+    s.add_argument("homework", nargs="?", default=None, help="also say whether this homework can be graded here")
+    s.set_defaults(fn=cmd_doctor)
     return p
 
 

@@ -24,7 +24,8 @@ from minidl.grading import results as R
 from minidl.grading import writers
 from minidl.grading.api import G
 from minidl.grading.checks import RequireFailed, recording
-from minidl.grading.sandbox import StudentError, StudentTimeout, SubmissionDidNotLoad, Worker, WorkerDied
+from minidl.grading.sandbox import (IsolationError, ReplyError, StudentError, StudentTimeout, SubmissionDidNotLoad,
+                                    Worker, WorkerDied)
 from minidl.grading.seeding import test_seed
 from minidl.grading.student import Student
 
@@ -48,6 +49,22 @@ def pytest_addoption(parser):
     group.addoption("--grade-tag", default=None, help="only tests carrying this tag")
     group.addoption("--grade-deny", action="append", default=[], help="paths the submission may not read")
     group.addoption("--grade-reproduce", default="minidl-grade check {submission} -k {name} --seed {base}")
+    group.addoption("--grade-options", default=None,
+                    help="a JSON file of these options (minidl-grade passes its paths this way, through the "
+                         "environment variable MINIDL_GRADE_OPTIONS, so that no path appears in any argv)")
+
+
+OPTIONS_ENV = "MINIDL_GRADE_OPTIONS"
+
+
+def _read_options(config):
+    import json
+
+    path = config.getoption("grade_options") or os.environ.get(OPTIONS_ENV)
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def load_config_file(path):
@@ -61,7 +78,13 @@ def load_config_file(path):
 
 class GradingState:
     def __init__(self, config):
-        opt = config.getoption
+        options = _read_options(config)
+
+        def opt(name):
+            key = name.removeprefix("grade_")
+            return options[key] if key in options else config.getoption(name)
+
+        self.opt = opt
         self.config = config
         if opt("grade_config"):
             G.settings.update(**load_config_file(opt("grade_config")))
@@ -71,24 +94,29 @@ class GradingState:
         self.record_path, self.gradescope_path = opt("grade_record"), opt("grade_gradescope")
         self.sweep = opt("grade_sweep")
         self.deny = list(opt("grade_deny") or [])
+        self.protected = list(options.get("protected") or self.deny)
         self.workers = {}
         self.zygote = None
-        self.use_zygote = True        # until the first worker shows it could drop privileges
-        try:
-            from minidl.grading.sandbox import worker_environment
-            from minidl.grading.zygote import Zygote
+        from minidl.grading import isolation
+        from minidl.grading.sandbox import isolation_level, worker_environment
+        from minidl.grading.zygote import Zygote
 
-            self.zygote = Zygote(worker_environment())   # its imports overlap with collection
-        except Exception:  # pragma: no cover - falls back to one fresh interpreter per worker
-            self.zygote = None
+        self.zygote = Zygote(worker_environment())   # its imports overlap with collection
+        if options.get("level"):
+            self.level = isolation.Level(options["level"], options.get("level_reasons") or [])
+        else:
+            self.level = isolation_level()
         self.submission_file = None
         self.load_error = None
         self.loaded = False
         self.record = {"assignment": None, "base_seed": None, "submission": self.submission_arg,
                        "started_at": self.started_wall, "execution_time": 0.0, "load_error": None,
                        "missing_names": [], "tests": [], "leaderboard": [], "warnings": [],
-                       "versions": R.versions(), "release_hidden_output": False}
+                       "versions": R.versions(), "release_hidden_output": False,
+                       "isolation": {"level": self.level.name, "reasons": self.level.reasons,
+                                     "protects": isolation.describe(self.level.name)}}
         self.by_nodeid = {}
+        self.record["warnings"] += list(options.get("warnings") or [])
 
     # -- settings (CLI options win over G.assignment / grading.toml) ------------------------
     @property
@@ -97,17 +125,17 @@ class GradingState:
 
     @property
     def base_seed(self):
-        s = self.config.getoption("grade_seed")
+        s = self.opt("grade_seed")
         return self.settings.seed if s is None else s
 
     @property
     def budget(self):
-        b = self.config.getoption("grade_budget")
+        b = self.opt("grade_budget")
         return self.settings.budget if b is None else b
 
     @property
     def worker_scope(self):
-        return self.config.getoption("grade_worker") or self.settings.worker
+        return self.opt("grade_worker") or self.settings.worker
 
     def elapsed(self):
         return time.monotonic() - self.started
@@ -126,22 +154,59 @@ class GradingState:
         except SubmissionError as exc:
             self.load_error = {"error_type": "FileNotFoundError", "message": str(exc), "traceback": ""}
 
+    def helpers(self):
+        """Other files of a folder submission (a single file gets nothing else: in a batch
+        folder, its neighbours are other students' submissions)."""
+        if not (self.submission_arg and os.path.isdir(self.submission_arg)):
+            return []
+        folder = os.path.dirname(self.submission_file)
+        return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith(".py")]
+
     def new_worker(self, seed, timeout, first=False):
-        zygote = self.zygote if (self.use_zygote and not first and self.zygote is not None
-                                 and self.zygote.alive) else None
-        w = Worker(self.submission_file, mode=self.settings.mode, seed=seed, memory_mb=self.settings.memory_mb,
-                   load_timeout=max(0.5, min(self.settings.load_timeout, timeout)), deny_paths=self.deny,
-                   drop_privileges=zygote is None, zygote=zygote)
-        try:
-            w.start()
-        finally:
-            if first:
-                # a worker that really runs as `nobody` is worth a fresh interpreter each time;
-                # otherwise fork workers from the zygote (same user, same limits)
-                self.use_zygote = not w.drop_privileges
-                if not self.use_zygote:
-                    self.close_zygote()
+        from minidl.grading.seeding import worker_seed
+
+        if self.zygote is None or not self.zygote.alive:
+            from minidl.grading.sandbox import worker_environment
+            from minidl.grading.zygote import Zygote
+
+            log = self.zygote.log() if self.zygote is not None else ""
+            if self.zygote is not None:
+                self.record["warnings"].append("the worker fork server stopped and was restarted: " + log[-500:])
+            self.zygote = Zygote(worker_environment())
+        w = Worker(self.submission_file, mode=self.settings.mode, seed=worker_seed(seed),
+                   memory_mb=self.settings.memory_mb, load_timeout=max(0.5, min(self.settings.load_timeout, timeout)),
+                   deny_paths=self.deny, zygote=self.zygote, level=self.level.name, protected=self.protected,
+                   helpers=self.helpers(), max_reply_mb=self.settings.max_reply_mb, user=self.settings.worker_user)
+        w.start()
+        if first:
+            self.record["isolation"]["verified"] = True
+            self.record["isolation"]["worker"] = w.report
         return w
+
+    def salt(self):
+        """A hash of every collected test file (hidden ones too)."""
+        if getattr(self, "_salt", None) is None:
+            import hashlib
+
+            h = hashlib.sha256()
+            for path in sorted({str(item.path) for item in getattr(self, "items", [])}):
+                with open(path, "rb") as f:
+                    h.update(f.read())
+            self._salt = h.digest()
+        return self._salt
+
+    def reproduce_command(self, item, base, entry):
+        """A command that reruns this test as printed: ``check`` runs the public tests of the
+        student's own file (named as they named it); hidden tests have none."""
+        if entry.get("visibility") != "visible":
+            return ""
+        name = os.path.basename(self.submission_file) if self.submission_file else \
+            (self.settings.submission or "submission.py")
+        params = getattr(getattr(item, "callspec", None), "id", None)
+        selector = item.originalname + (f"[{params}]" if params and SWEEP_PARAM not in item.callspec.params else "")
+        import shlex
+
+        return self.opt("grade_reproduce").format(submission=shlex.quote(name), name=shlex.quote(selector), base=base)
 
     def close_zygote(self):
         if self.zygote is not None:
@@ -152,6 +217,12 @@ class GradingState:
         self.resolve_submission()
         if self.load_error:
             return None
+        if self.settings.isolation == "strict" and self.level.name != "namespace":
+            self.load_error = {"error_type": "IsolationError", "autograder": True, "traceback": "",
+                               "message": f'isolation = "strict" needs namespace isolation, this machine gives '
+                                          f'{self.level.name} ({"; ".join(self.level.reasons)}); '
+                                          f'run `minidl-grade doctor` there'}
+            return None
         try:
             return self.new_worker(self.base_seed, min(30.0, max(1.0, self.budget - self.elapsed())), first=True)
         except SubmissionDidNotLoad as exc:
@@ -161,6 +232,11 @@ class GradingState:
                                "traceback": ""}
         except WorkerDied as exc:
             self.load_error = {"error_type": "Crash", "message": str(exc), "traceback": ""}
+        except ReplyError as exc:
+            self.load_error = {"error_type": "ReplyError", "message": exc.message, "traceback": ""}
+        except (IsolationError, OSError) as exc:
+            self.load_error = {"error_type": type(exc).__name__, "message": str(exc),
+                               "traceback": getattr(exc, "traceback", ""), "autograder": True}
         return None
 
     def check_load(self):
@@ -182,6 +258,15 @@ class GradingState:
     def note_load_error(self):
         """One visible failed test that says why; every graded test is then not run."""
         err = self.load_error
+        if err.get("autograder"):
+            self.record["error"] = f"{err['error_type']}: {err['message']}"
+            self.record["tests"].insert(0, {
+                "id": "autograder", "name": "Autograder", "number": None, "points": 0.0, "score": 0.0,
+                "status": "failed", "kind": "autograder_error", "visibility": "visible", "tags": [], "hint": None,
+                "seed": None, "duration": 0.0, "checks": [], "student_output": "", "reproduce": "",
+                "message": f"Autograder error: {err['error_type']}: {err['message'][:500]} (tell your instructor)",
+                "student_traceback": "", "instructor_traceback": err.get("traceback", "")})
+            return
         self.record["tests"].insert(0, {
             "id": "submission", "name": "Submission loads", "number": None, "points": 0.0, "score": 0.0,
             "status": "failed", "kind": "did_not_load", "visibility": "visible", "tags": [], "hint": None,
@@ -230,6 +315,10 @@ class GradingState:
         self.record["base_seed"] = self.base_seed
         self.record["release_hidden_output"] = self.settings.release_hidden_output
         self.record["load_error"] = self.load_error
+        if final:
+            import resource
+
+            self.record["grader_max_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         if self.record_path:
             R.atomic_write_json(self.record_path, self.record)
         if self.gradescope_path:
@@ -241,6 +330,11 @@ def _state(config) -> GradingState:
 
 
 def pytest_configure(config):
+    if os.environ.get(OPTIONS_ENV):
+        # started by minidl-grade: die with it (then the zygote and every worker follow)
+        from minidl.grading.sandbox import die_with_parent
+
+        die_with_parent()
     config._minidl_grading = GradingState(config)
 
 
@@ -294,6 +388,7 @@ def pytest_collection_modifyitems(session, config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    state.items = list(items)
     for item in items:
         spec = item._grading_spec
         entry = {"id": item.nodeid, "name": _display_name(item, spec), "number": spec.number, "points": spec.points,
@@ -339,15 +434,24 @@ def seed(request, grading_base_seed):
     entry = state.by_nodeid.get(request.node.nodeid)
     if entry is not None:
         entry["seed"] = value
-        entry["reproduce"] = request.config.getoption("grade_reproduce").format(
-            submission=os.path.basename(state.submission_arg or "submission.py"), name=request.node.originalname,
-            base=grading_base_seed)
+        entry["reproduce"] = state.reproduce_command(request.node, grading_base_seed, entry)
     return value
 
 
 @pytest.fixture
 def rng(seed):
+    """The test's Generator, ``default_rng(seed)``: what a test hands the student."""
     return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def trusted_rng(request, seed):
+    """A Generator the student never sees and cannot compute (its seed mixes the test's seed
+    with a hash of the homework's test files): draw data that the student's function must not
+    be able to predict from it — a ``rng`` that crossed to the worker is known there."""
+    from minidl.grading.seeding import trusted_seed
+
+    return np.random.default_rng(trusted_seed(seed, _state(request.config).salt()))
 
 
 @pytest.fixture
@@ -405,6 +509,11 @@ def _classify(excinfo):
         return "timeout", f"Timed out: {e}", "", ""
     if isinstance(e, WorkerDied):
         return "crash", f"Your code crashed: {e}", "", ""
+    if isinstance(e, ReplyError):
+        return "student_error", f"Your code's answer cannot be graded: {e.message}", "", ""
+    if isinstance(e, IsolationError):
+        return ("autograder_error", f"Autograder error: {e} (tell your instructor)", "",
+                f"{e}\n{e.traceback}"[-6000:])
     if isinstance(e, StudentError):
         return "student_error", f"Your code raised {e.error_type}: {e.message}", e.traceback, ""
     if isinstance(e, SubmissionDidNotLoad):

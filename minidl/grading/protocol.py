@@ -18,7 +18,9 @@ import struct
 
 import numpy as np
 
-MAX_MESSAGE_BYTES = 1 << 31          # 2 GiB: a bigger reply is treated as hostile
+MAX_MESSAGE_BYTES = 1 << 31          # 2 GiB: a bigger request is treated as hostile (the worker's side)
+MAX_HEADER_BYTES = 16 << 20          # the JSON part of a message; arrays carry the bulk
+MAX_RNG_ADVANCE = 1 << 48            # a Generator comes back at most this many draws further
 _LEN = struct.Struct("<Q")
 
 
@@ -214,32 +216,117 @@ def encode(message: dict, handle_of=None, arrays_out=None):
     return b"".join(parts), generators
 
 
-def decode(data: bytes, resolve_handle=None, arrays_out=None):
+def _read_npy(view):
+    """An array from the ``.npy`` bytes in ``view`` without copying the data (the array is a
+    view of the message buffer). No pickles, no object dtypes."""
+    head = io.BytesIO(bytes(view[:min(len(view), 16 + MAX_HEADER_BYTES)][:65536 + 16]))
+    version = np.lib.format.read_magic(head)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
+    else:
+        raise ProtocolError(f"unsupported .npy version {version}")
+    if dtype.hasobject:
+        raise ProtocolError("object arrays cannot cross the grading boundary")
+    count = math.prod(shape)
+    offset = head.tell()
+    if offset + count * dtype.itemsize != len(view):
+        raise ProtocolError(f"array data of {len(view) - offset} bytes where {count * dtype.itemsize} were announced")
+    arr = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
+    return arr.reshape(shape, order="F" if fortran else "C")
+
+
+def decode(data, resolve_handle=None, arrays_out=None):
     """``(message, generators)``: the inverse of :func:`encode`; Generators are rebuilt.
-    ``arrays_out`` (a list) receives the decoded arrays in wire order."""
+    ``arrays_out`` (a list) receives the decoded arrays in wire order. Arrays are views of
+    ``data`` (writable when ``data`` is a bytearray): decoding adds no copy of the bulk."""
     view = memoryview(data)
     try:
         (n,) = _LEN.unpack_from(view, 0)
+        if n > MAX_HEADER_BYTES or 8 + n > len(view):
+            raise ProtocolError(f"a message header of {n} bytes (limit {MAX_HEADER_BYTES}, message {len(view)})")
         header = json.loads(bytes(view[8:8 + n]).decode("utf-8"))
+        if not isinstance(header, dict):
+            raise ProtocolError("the message header is not an object")
         pos = 8 + n
         arrays = []
-        for _ in range(int(header.pop("n_arrays", 0))):
+        count = int(header.pop("n_arrays", 0))
+        if count < 0 or count > (len(view) - pos) // 8:
+            raise ProtocolError(f"{count} arrays announced")
+        for _ in range(count):
             (m,) = _LEN.unpack_from(view, pos)
             pos += 8
             if pos + m > len(view):
                 raise ProtocolError("truncated array in message")
-            arrays.append(np.lib.format.read_array(io.BytesIO(bytes(view[pos:pos + m])), allow_pickle=False))
+            arrays.append(_read_npy(view[pos:pos + m]))
             pos += m
+        generators = []
+        message = {k: (_decode(v, arrays, generators, resolve_handle) if k in _PAYLOAD_KEYS else v)
+                   for k, v in header.items()}
     except ProtocolError:
         raise
     except Exception as exc:
         raise ProtocolError(f"corrupt message: {type(exc).__name__}: {exc}") from exc
-    generators = []
-    message = {k: (_decode(v, arrays, generators, resolve_handle) if k in _PAYLOAD_KEYS else v)
-               for k, v in header.items()}
     if arrays_out is not None:
         arrays_out.extend(arrays)
     return message, generators
+
+
+PCG64_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645
+
+
+def _lcg_distance(start, end, mult, inc, bits=128):
+    """Number of steps of ``s → s·mult + inc (mod 2^bits)`` from ``start`` to ``end``
+    (Brown's algorithm, as in pcg-cpp's ``distance``)."""
+    mask = (1 << bits) - 1
+    the_bit, distance = 1, 0
+    start, end = start & mask, end & mask
+    while start != end:
+        if (start & the_bit) != (end & the_bit):
+            start = (start * mult + inc) & mask
+            distance |= the_bit
+        the_bit <<= 1
+        inc = ((mult + 1) * inc) & mask
+        mult = (mult * mult) & mask
+        if the_bit > mask:
+            return None
+    return distance
+
+
+def _pcg64_output(state):
+    """PCG64's XSL-RR output for the 128-bit ``state`` (what the draw that reached it returned)."""
+    m64 = (1 << 64) - 1
+    x = ((state >> 64) ^ state) & m64
+    rot = state >> 122
+    return ((x >> rot) | (x << ((-rot) & 63))) & m64
+
+
+def check_advanced_state(gen, state):
+    """None if ``state`` (as returned by the worker) is ``gen``'s state advanced by some
+    number of draws, else why not: the worker may not hand the grader a generator state it
+    chose (it would choose the grader's next "random" numbers). Exact for PCG64; other bit
+    generators must keep their type."""
+    try:
+        new = _restore_state(state)
+        old = gen.bit_generator.state
+        if not isinstance(new, dict) or new.get("bit_generator") != old["bit_generator"]:
+            return "the random generator came back as a different kind of generator"
+        if old["bit_generator"] != "PCG64":
+            return None
+        if new["state"]["inc"] != old["state"]["inc"]:
+            return "the random generator came back with a different stream (inc changed)"
+        steps = _lcg_distance(int(old["state"]["state"]), int(new["state"]["state"]), PCG64_MULTIPLIER,
+                              int(old["state"]["inc"]))
+        if steps is None or steps > MAX_RNG_ADVANCE:
+            return ("the random generator came back in a state that no sequence of draws reaches "
+                    "(only draw from it; never set its state)")
+        if int(new.get("has_uint32", 0)) not in (0, 1) or (
+                new.get("has_uint32") and int(new.get("uinteger", -1)) != _pcg64_output(int(new["state"]["state"])) >> 32):
+            return "the random generator came back in an invalid state (a forged buffered 32-bit draw)"
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return "the random generator came back in an invalid state"
+    return None
 
 
 def write_message(fd: int, data: bytes) -> None:
@@ -253,17 +340,19 @@ def write_message(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def read_exactly(fd: int, n: int) -> bytes:
+def read_exactly(fd: int, n: int) -> bytearray:
+    """``n`` bytes from ``fd`` into one buffer (a bytearray, so decoded arrays are writable)."""
     import os
 
-    chunks, remaining = [], n
-    while remaining:
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = os.readv(fd, [view[got:got + (1 << 22)]])
+        if not k:
             raise EOFError("the other side closed the channel")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        got += k
+    return buf
 
 
 def read_message(fd: int) -> bytes:

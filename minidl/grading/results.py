@@ -101,6 +101,11 @@ def is_public(test):
     return test.get("visibility", PUBLIC) == PUBLIC
 
 
+def is_pseudo(test):
+    """The "Submission loads" / "Autograder" entries that explain a run, not graded tests."""
+    return test.get("id") in ("submission", "autograder")
+
+
 def _cap(text, cap):
     text = text or ""
     return text if len(text) <= cap else text[:cap] + f"\n[... {len(text) - cap} characters cut]"
@@ -139,7 +144,7 @@ def test_output(test, record=None, audience="student"):
 
 def summary(record):
     """One line for students: public results and how many hidden tests there are."""
-    tests = record.get("tests", [])
+    tests = [t for t in record.get("tests", []) if not is_pseudo(t)]
     public = [t for t in tests if is_public(t)]
     hidden = [t for t in tests if not is_public(t)]
     passed = sum(1 for t in public if t.get("status") == "passed")

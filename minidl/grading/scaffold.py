@@ -44,7 +44,8 @@ def test_square_values(student, rng):
     x0 = x.copy()
     out = student.square(x)
     G.require_shape(out, x0.shape)
-    G.check_close(out, x0 * x0, name="values")
+    # required first: "x not modified" must not give points to a function that does nothing
+    G.require_close(out, x0 * x0, name="values", weight=1)
     G.check_unchanged(x0, x, name="x not modified")
 ''',
     "tests_hidden/test_hidden.py": '''import numpy as np
@@ -58,7 +59,7 @@ def test_square_edge_cases(student):
     G.check_close(student.square(x), x * x)
 ''',
     "mutants/no_square.py": '''# mutant: returns x instead of x squared
-# loses: 2
+# loses: 3
 def square(x):
     return x.copy()
 ''',

@@ -9,7 +9,10 @@
 3. every test tagged ``statistical`` passes on the solution under N base seeds (200 by
    default): a 6σ band that fails a correct solution would show up here;
 4. the solution's run takes well under the budget (less than half of it);
-5. every results.json produced validates against Gradescope's schema.
+5. every results.json produced validates against Gradescope's schema;
+6. trivial submissions — every required function returning zeros, its first argument, or
+   None — score at most 10 % (:data:`TRIVIAL_LIMIT`): a test that gives points for doing
+   nothing ("the shape matches", "the input is unchanged") is a weak test.
 """
 import json
 import os
@@ -19,6 +22,25 @@ from concurrent.futures import ThreadPoolExecutor
 from minidl.grading import writers
 from minidl.grading.results import totals
 from minidl.grading.runner import Homework, run_tests
+
+TRIVIAL_LIMIT = 0.10
+TRIVIAL = {
+    "zeros": "np.zeros_like(a) if isinstance(a, np.ndarray) else 0.0",
+    "identity": "a",
+    "None": "None",
+}
+
+
+def trivial_source(names, kind):
+    """A submission defining every name in ``names`` as a function that returns ``kind``
+    (see :data:`TRIVIAL`) of its first argument."""
+    lines = ["import numpy as np", ""]
+    for name in names:
+        lines += [f"def {name}(*args, **kwargs):",
+                  "    a = args[0] if args else next(iter(kwargs.values()), None)",
+                  f"    return {TRIVIAL[kind]}", ""]
+    return "\n".join(lines)
+
 
 HEADER = re.compile(r"^#\s*(mutant|loses)\s*:\s*(.+?)\s*$", re.MULTILINE)
 
@@ -72,12 +94,24 @@ def validate(path, seeds=200, jobs=2, budget=None, log=print):
     def grade(sub):
         return run_tests(sub, hw, budget=budget)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        sweep_future = pool.submit(run_tests, solution_dir, hw, sweep=seeds, tag="statistical", worker="module",
-                                   budget=max(budget, 1800.0)) if seeds else None
-        solution = grade(solution_dir)
-        mutant_records = list(pool.map(grade, mutants))
-        sweep = sweep_future.result() if sweep_future else None
+    import tempfile
+
+    required = list(settings.get("names") or [])
+    with tempfile.TemporaryDirectory(prefix="minidl-trivial-") as trivial_dir:
+        trivial = []
+        for kind in TRIVIAL if required else ():
+            os.makedirs(os.path.join(trivial_dir, kind))
+            path = os.path.join(trivial_dir, kind, settings.get("submission") or "submission.py")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(trivial_source(required, kind))
+            trivial.append((kind, path))
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            sweep_future = pool.submit(run_tests, solution_dir, hw, sweep=seeds, tag="statistical", worker="module",
+                                       budget=max(budget, 1800.0)) if seeds else None
+            solution = grade(solution_dir)
+            mutant_records = list(pool.map(grade, mutants))
+            trivial_records = list(pool.map(grade, [p for _, p in trivial]))
+            sweep = sweep_future.result() if sweep_future else None
 
     score, max_score = totals(solution)
     bad = [t for t in solution["tests"] if t["status"] != "passed"]
@@ -110,6 +144,15 @@ def validate(path, seeds=200, jobs=2, budget=None, log=print):
                           else "no test is tagged 'statistical'",
                           "; ".join(f"{t['name']}: {(t.get('checks') or [{}])[-1].get('message', t['kind'])}"
                                     for t in failed[:5])))
+    for (kind, _), record in zip(trivial, trivial_records):
+        got, _ = totals(record)
+        share = got / max_score if max_score else 0.0
+        scoring = [f"{t['name']} ({t['score']:g})" for t in record["tests"] if t["score"] > 0]
+        lines.append(Line(share <= TRIVIAL_LIMIT, f"a trivial submission ({kind}) scores {got:g}/{max_score:g} "
+                                                  f"({100 * share:.0f} %, at most {100 * TRIVIAL_LIMIT:.0f} % allowed)",
+                          ", ".join(scoring)))
+    if not required:
+        lines.append(Line(True, "trivial submissions not tried: grading.toml names no required functions"))
     elapsed = solution.get("execution_time", 0.0)
     lines.append(Line(elapsed < budget / 2, f"solution graded in {elapsed:.1f} s (budget {budget:g} s)"))
     problems = []

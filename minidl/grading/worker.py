@@ -1,12 +1,14 @@
 """The worker process: loads the submission and serves calls from the grader.
 
-Run by :mod:`minidl.grading.sandbox` as ``python -m minidl.grading.worker CONFIG_JSON``
-with the request/response pipes on file descriptors named in the config. The grader never
-imports the submission; this process is the only place student code runs. Whatever happens
-here — an exception, ``sys.exit``, ``os._exit``, an infinite loop, a huge allocation — the
-grader sees a failed call, never a blank grade.
+Forked by the zygote (:mod:`minidl.grading.zygote`) and confined before this module runs;
+the request/response pipes are file descriptors named in the config. It first reports how it
+was confined (the grader checks that from outside too), waits for the grader's "load", then
+loads the submission and serves calls. The grader never imports the submission; this process
+is the only place student code runs, and nothing it computes is trusted beyond the return
+values of the student's functions. Whatever happens here — an exception, ``sys.exit``,
+``os._exit``, an infinite loop, a huge allocation — the grader sees a failed call, never a
+blank grade.
 """
-import json
 import os
 import sys
 import traceback
@@ -148,43 +150,16 @@ class _Server:
         return True
 
     # -- operations beyond a plain call --------------------------------------------------
-    def numgrad(self, request):
-        """Centered differences of J(x) = Σ out ⊙ dout in one batched request (float64)."""
-        import numpy as np
-
+    def calls(self, request):
+        """Plain calls of one function, in order (the grader differences their results)."""
         protocol = self.protocol
-        x, dout = request["value"]
         target = getattr(self.module, request["name"])
-        args, kwargs = list(request.get("args") or []), dict(request.get("kwargs") or {})
-        slot, output, eps = request["x_slot"], request.get("output"), float(request["eps"])
-        gens = [(g, g.bit_generator.state) for g in _generators_in((args, kwargs))]
-
-        def objective():
-            for g, state in gens:          # the same stream on every evaluation
-                g.bit_generator.state = state
-            a, k = protocol.materialize(args), protocol.materialize(kwargs)
-            if isinstance(slot, int):     # a copy: a function that writes into its input
-                a[slot] = x.copy()         # must not move the point being differenced
-            else:
-                k[slot] = x.copy()
-            out = target(*a, **k)
-            if output is not None:
-                out = out[output]
-            out = np.asarray(out, dtype=np.float64)
-            return float(out.sum() if dout is None else np.sum(out * dout))
-
-        grad = np.zeros(x.shape, dtype=np.float64)
-        for idx in np.ndindex(x.shape):
-            old = x[idx]
-            x[idx] = old + eps
-            plus = objective()
-            x[idx] = old - eps
-            minus = objective()
-            x[idx] = old
-            grad[idx] = (plus - minus) / (2.0 * eps)
-        for g, state in gens:
-            g.bit_generator.state = state
-        return grad
+        values = []
+        for call in request["value"]:
+            args = protocol.materialize(list(call.get("args") or []))
+            kwargs = protocol.materialize(dict(call.get("kwargs") or {}))
+            values.append(target(*args, **kwargs))
+        return values
 
     def define(self, request):
         """Replace the submission's ``name`` with instructor code (``use_reference``)."""
@@ -227,8 +202,8 @@ class _Server:
                 elif op == "call_method":
                     obj = self.resolve(request["handle"], "object")
                     target = getattr(obj, request["name"])
-                elif op in ("numgrad", "define", "restore"):
-                    value = self.numgrad(request) if op == "numgrad" else \
+                elif op in ("calls", "define", "restore"):
+                    value = self.calls(request) if op == "calls" else \
                         self.define(request) if op == "define" else self.restore()
                     self.send({"ok": True, "value": value, "rng_states": []})
                     continue
@@ -255,13 +230,8 @@ class _Server:
             self.send({"ok": True, "value": value, "rng_states": states, "mutated": mutated})
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    run(json.loads(argv[0]))
-
-
 def run(config):
-    """Serve one submission until the grader closes the pipe; never returns."""
+    """Report, load and serve one submission until the grader closes the pipe; never returns."""
     # The grader's own directory must not be importable from here (a planted conftest.py or
     # numpy.py next to the submission is not picked up before the real packages).
     sys.path = [p for p in sys.path if p not in ("", os.getcwd())]
@@ -271,12 +241,17 @@ def run(config):
     import numpy  # noqa: F401  (imported before the guard: numpy may load native helpers)
 
     server = _Server(config)
+    server.send({"ok": True, "kind": "ready", "value": config.get("ready") or {}})
+    from minidl.grading import protocol
+
+    try:
+        request, _ = protocol.decode(protocol.read_message(server.fd_in))
+    except (EOFError, protocol.ProtocolError):
+        os._exit(0)
+    if request.get("op") != "load":
+        os._exit(0)
     _install_guard(config.get("deny_paths") or [])
     if server.load(config):
         server.serve()
     sys.stdout.flush()
     os._exit(0)
-
-
-if __name__ == "__main__":
-    main()

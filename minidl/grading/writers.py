@@ -38,7 +38,8 @@ def gradescope(record):
            "output": summary(record), "output_format": "text", "test_output_format": "text",
            "test_name_format": "text", "visibility": "visible", "stdout_visibility": "hidden",
            "extra_data": {"assignment": record.get("assignment"), "seed": record.get("base_seed"),
-                          "versions": record.get("versions", {})},
+                          "versions": record.get("versions", {}),
+                          "isolation": (record.get("isolation") or {}).get("level")},
            "tests": tests}
     if record.get("leaderboard"):
         out["leaderboard"] = record["leaderboard"]
@@ -99,8 +100,16 @@ def csv_text(records):
     return buf.getvalue()
 
 
+def _wrap(text, width):
+    """``text`` in lines of at most ``width`` characters, broken between words."""
+    import textwrap
+
+    return textwrap.wrap(text, width=max(10, width), break_long_words=True, break_on_hyphens=False) or [""]
+
+
 def table(record, audience="student", width=120):
-    """A readable terminal table (``minidl-grade check``)."""
+    """A readable terminal table (``minidl-grade check``); long names and results wrap at
+    word boundaries instead of being cut."""
     rows = [("#", "test", "score", "result")]
     for t in record.get("tests", []):
         text = test_output(t, record, audience=audience)
@@ -109,14 +118,17 @@ def table(record, audience="student", width=120):
         rows.append((str(t.get("number") or ""), t["name"], f"{float(t.get('score') or 0):g}/{float(t['points']):g}",
                      first))
     w0 = max(len(r[0]) for r in rows)
-    w1 = min(max(len(r[1]) for r in rows), 52)
+    w1 = min(max(len(r[1]) for r in rows), 44)
     w2 = max(len(r[2]) for r in rows)
+    w3 = max(20, width - (w0 + w1 + w2 + 6))
     lines = []
     for i, (a, b, c, d) in enumerate(rows):
-        line = f"{a:<{w0}}  {b[:w1]:<{w1}}  {c:>{w2}}  {d}"
-        lines.append(line[:width])
+        names, results = _wrap(b, w1), _wrap(d, w3)
+        for j in range(max(len(names), len(results))):
+            lines.append(f"{a if j == 0 else '':<{w0}}  {names[j] if j < len(names) else '':<{w1}}  "
+                         f"{c if j == 0 else '':>{w2}}  {results[j] if j < len(results) else ''}".rstrip())
         if i == 0:
-            lines.append("-" * min(width, len(line) + 10))
+            lines.append("-" * min(width, w0 + w1 + w2 + 6 + max(len(r[3]) for r in rows)))
     score, max_score = totals(record)
     lines.append("")
     lines.append(f"Total: {score:g}/{max_score:g}   {summary(record)}")

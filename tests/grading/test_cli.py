@@ -23,7 +23,7 @@ def test_init_scaffold_validates(hw, capsys):
     assert sorted(os.listdir(hw)) == ["grading.toml", "handout", "mutants", "solution", "tests", "tests_hidden"]
     assert main(["validate", str(hw), "--seeds", "3"]) == 0
     out = capsys.readouterr().out
-    assert "ok   solution scores 3/3" in out and "loses 2 of 2" in out and "validate: PASSED" in out
+    assert "ok   solution scores 3/3" in out and "loses 3 of 3" in out and "validate: PASSED" in out
 
 
 def test_validate_fails_when_a_mutant_header_lies(hw, tmp_path, capsys):
@@ -31,7 +31,7 @@ def test_validate_fails_when_a_mutant_header_lies(hw, tmp_path, capsys):
 
     copy = tmp_path / "sq"
     shutil.copytree(hw, copy)
-    text = (copy / "mutants" / "no_square.py").read_text().replace("# loses: 2", "# loses: 3")
+    text = (copy / "mutants" / "no_square.py").read_text().replace("# loses: 3", "# loses: 4")
     (copy / "mutants" / "no_square.py").write_text(text)
     assert main(["validate", str(copy), "--seeds", "0"]) == 1
     assert "FAIL mutant no_square.py" in capsys.readouterr().out

@@ -14,7 +14,7 @@ def test_layout():
                  "tests/test_public.py", "tests_hidden/test_hidden.py"):
         assert os.path.isfile(os.path.join(HW, name)), name
     mutants = sorted(os.listdir(os.path.join(HW, "mutants")))
-    assert len(mutants) == 7
+    assert len(mutants) == 9
     for m in mutants:
         description, loses = mutant_header(os.path.join(HW, "mutants", m))
         assert loses > 0 and description
@@ -25,7 +25,9 @@ def test_validate_passes(capsys):
     ok, lines = validate(HW, seeds=8, jobs=2, log=lambda *_: None)
     assert ok, "\n".join(map(str, lines))
     text = "\n".join(map(str, lines))
-    assert "solution scores 22/22" in text and text.count("ok   mutant") == 7
+    assert "solution scores 22/22" in text and text.count("ok   mutant") == 9
+    for kind in ("zeros", "identity", "None"):          # doing nothing earns at most 10 %
+        assert f"ok   a trivial submission ({kind})" in text
 
 
 def test_notebook_submission_with_a_training_cell(tmp_path):

@@ -1,5 +1,6 @@
 """The trusted/untrusted boundary: protocol, submission loading, worker isolation."""
 import json
+import os
 import time
 
 import numpy as np
@@ -169,3 +170,94 @@ def test_infinite_loop_at_import_times_out(tmp_path):
     path.write_text("while True:\n    pass\n")
     with pytest.raises(StudentTimeout):
         Worker(str(path), mode="full", load_timeout=1.5).start()
+
+
+# -- isolation: levels, verification, failures that say their cause ---------------------------
+def test_worker_is_confined_and_verified_from_outside(tmp_path):
+    from minidl.grading import isolation
+
+    level = isolation.probe()
+    if level.name == "audit":
+        pytest.skip(f"no isolation beyond the audit hook here: {level.reasons}")
+    path = tmp_path / "who.py"
+    path.write_text("import os\ndef who():\n    return [os.getpid(), os.getuid(), os.getcwd(), sorted(os.environ)]\n")
+    with Worker(str(path)) as w:
+        pid, uid, cwd, env = w.call("who")
+        assert w.level == level.name and uid == w.uid and uid != 0
+        assert isolation.verify_worker(w.proc.pid, w.level, w.uid, 512 * 2**20) == []
+        assert "PATH" in env and not any(k.startswith(("MINIDL", "PYTEST", "VIRTUAL_ENV")) for k in env)
+        if level.name == "namespace":
+            assert pid == 1 and cwd == "/submission"
+
+
+def test_setup_failure_reports_its_cause(tmp_path, monkeypatch):
+    """A worker that cannot be set up says why (the traceback from inside), not "exit status 70"."""
+    from minidl.grading import isolation
+    from minidl.grading.sandbox import IsolationError
+
+    level = isolation.probe()
+    if level.name != "namespace":
+        pytest.skip("needs namespace isolation")
+    path = tmp_path / "ok.py"
+    path.write_text("def f():\n    return 1\n")
+    original = Worker._prepare_files
+
+    def without_root(self):
+        out = original(self)
+        os.rmdir(os.path.join(self._workdir, "root"))       # the mount point the worker needs
+        return out
+
+    monkeypatch.setattr(Worker, "_prepare_files", without_root)
+    with pytest.raises(IsolationError, match="could not be set up at namespace level") as info:
+        Worker(str(path)).start()
+    assert "mount" in str(info.value) and "Traceback" in info.value.traceback
+
+
+def test_a_dead_zygote_is_reported_and_replaced(tmp_path):
+    from minidl.grading.sandbox import worker_environment
+    from minidl.grading.zygote import Zygote, ZygoteDied
+
+    path = tmp_path / "ok.py"
+    path.write_text("def f():\n    return 1\n")
+    z = Zygote(worker_environment())
+    z.proc.kill()
+    z.proc.wait()
+    with pytest.raises(ZygoteDied, match="fork server stopped"):
+        z.poll(12345)
+    with Worker(str(path), zygote=z) as w:          # the worker starts its own when the run's is gone
+        assert w.call("f") == 1
+    z.close()
+
+
+def test_reply_cap_is_enforced_while_reading(tmp_path):
+    from minidl.grading.sandbox import ReplyError
+
+    path = tmp_path / "big.py"
+    path.write_text("import numpy as np\ndef big():\n    return np.ones(3 * 2**20 // 8)\n"
+                    "def small():\n    return np.ones(10)\n")
+    with Worker(str(path), max_reply_mb=2) as w:
+        assert w.call("small").sum() == 10
+        with pytest.raises(ReplyError, match="more than the limit of 2 MiB"):
+            w.call("big")
+        assert not w.alive
+
+
+def test_forged_generator_state_is_refused():
+    rng, forged = np.random.default_rng(1), np.random.default_rng(2)
+    advanced = np.random.default_rng(1)
+    advanced.random(100)
+    assert protocol.check_advanced_state(rng, protocol.generator_state(advanced)) is None
+    assert "no sequence of draws" in protocol.check_advanced_state(
+        rng, dict(protocol.generator_state(forged), state={"state": 5, "inc": rng.bit_generator.state["state"]["inc"]}))
+
+
+def test_decoded_arrays_are_views_of_one_buffer_and_objects_are_refused():
+    data, _ = protocol.encode({"value": [np.arange(6.0), np.ones((2, 2), dtype=np.float32)]})
+    buf = bytearray(data)
+    message, _ = protocol.decode(buf)
+    a, b = message["value"]
+    assert a.base is not None and a.flags.writeable and b.dtype == np.float32 and b.shape == (2, 2)
+    bad = bytearray(data)
+    bad[-1:] = b""                                      # truncated
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode(bad)

@@ -1,7 +1,10 @@
 """Public tests of the dropout / He homework (shipped to students in the handout).
 
 Every random draw is reproduced on the trusted side from the same seed: the handout fixes the
-draw protocol (``mask = rng.random(x.shape) >= p``), so exact-mask checks are possible.
+draw protocol (``mask = rng.random(x.shape) >= p``), so exact-mask checks are possible. Data
+the student must not predict (``dout`` drawn after a call that saw ``rng``) comes from
+``trusted_rng``. Every test first requires a non-trivial answer, so a submission that returns
+zeros, None or its input earns nothing for "shapes match" or "inputs unchanged".
 """
 import numpy as np
 import pytest
@@ -18,17 +21,32 @@ def reference_mask(seed_rng_state, shape, p):
     return rng.random(shape) >= p
 
 
+def forward(student, x, p, training, rng):
+    """``student.dropout_forward(...)``, required to return ``(out, cache)`` with ``out`` an
+    array shaped like ``x``: the gate every dropout test starts with."""
+    result = student.dropout_forward(x, p, training, rng)
+    G.require_true(isinstance(result, tuple) and len(result) == 2,
+                   f"dropout_forward must return a tuple (out, cache), got {G.describe(result)}",
+                   name="returns (out, cache)")
+    G.require_shape(result[0], x.shape, name="out shape")
+    return result
+
+
+def require_drops_and_keeps(out, name="out"):
+    G.require_true(np.any(out != 0) and np.any(out == 0),
+                   f"in training mode {name} must keep some units and drop others "
+                   f"({'all zero' if not np.any(out != 0) else 'nothing dropped'})", name="drops and keeps")
+
+
 @G.test(1, number="1.1", name="interface: (out, cache) with x's shape and dtype",
         hint="return a tuple (out, cache); out has x's shape and dtype")
 def test_interface(student, rng):
     for dtype in (np.float32, np.float64):
-        x = rng.standard_normal((4, 7)).astype(dtype)
-        result = student.dropout_forward(x, 0.5, True, rng)
-        G.require_true(isinstance(result, tuple) and len(result) == 2,
-                       f"dropout_forward must return a tuple (out, cache), got {type(result).__name__}",
-                       name="returns (out, cache)")
-        G.check_shape(result[0], x.shape, name=f"{np.dtype(dtype).name} shape")
-        G.check_dtype(result[0], dtype, name=f"{np.dtype(dtype).name} dtype")
+        x = (rng.standard_normal((4, 7)) + 3.0).astype(dtype)
+        out, _ = forward(student, x, 0.5, True, rng)
+        require_drops_and_keeps(out)
+        G.check_shape(out, x.shape, name=f"{np.dtype(dtype).name} shape")
+        G.check_dtype(out, dtype, name=f"{np.dtype(dtype).name} dtype")
 
 
 @G.test(2, number="1.2", name="eval mode is the identity and draws nothing",
@@ -36,8 +54,8 @@ def test_interface(student, rng):
 def test_eval_identity(student, rng):
     x = rng.standard_normal((8, 16))
     before = rng.bit_generator.state
-    out, _ = student.dropout_forward(x, 0.5, False, rng)
-    G.check_equal(out, x, name="out == x")
+    out, _ = forward(student, x.copy(), 0.5, False, rng)
+    G.require_equal(out, x, name="out == x")
     G.check_true(rng.bit_generator.state == before, "rng was used in eval mode (its state changed)",
                  name="rng untouched")
 
@@ -47,7 +65,7 @@ def test_eval_identity(student, rng):
 def test_scaling_exact_mask(student, rng):
     x = rng.standard_normal((64, 100)).astype(np.float32)
     state = rng.bit_generator.state                  # the stream position the student draws from
-    out, _ = student.dropout_forward(x.copy(), 0.3, True, rng)
+    out, _ = forward(student, x.copy(), 0.3, True, rng)
     mask = reference_mask(state, x.shape, 0.3)
     G.check_close(out, (x * mask / np.float32(0.7)).astype(np.float32), name="out")
 
@@ -56,20 +74,31 @@ def test_scaling_exact_mask(student, rng):
 @G.test(1, number="1.4", name="drop rate within 6 sigma", tags=("statistical",),
         hint="the fraction of dropped units must be p, not 1 - p")
 def test_drop_rate(student, rng, p):
-    out, _ = student.dropout_forward(np.ones((100, 100)), p, True, rng)
-    G.require_shape(out, (100, 100), name="shape")
+    out, _ = forward(student, np.ones((100, 100)), p, True, rng)
     G.check_fraction(out == 0, p, name=f"fraction dropped at p={p}")
 
 
 @G.test(2, number="1.5", name="backward reuses the forward mask",
-        hint="keep the mask in the cache; do not draw a new one in backward")
-def test_backward_uses_mask(student, rng):
+        hint="dx = dout * mask / (1 - p), with the mask that forward saved in the cache")
+def test_backward_uses_mask(student, rng, trusted_rng):
     x = np.ones((32, 50))
-    out, cache = student.dropout_forward(x, 0.4, True, rng)
-    dout = rng.standard_normal(x.shape)
-    dx = student.dropout_backward(dout.copy(), cache)
+    out, cache = forward(student, x, 0.4, True, rng)
+    require_drops_and_keeps(out)
     kept = out != 0
-    G.check_close(dx, dout * kept / 0.6, name="dx")
+    dout = trusted_rng.standard_normal(x.shape)
+    dx = student.dropout_backward(dout.copy(), cache)
+    if not G.check_close(dx, dout * kept / 0.6, name="dx") and isinstance(dx, np.ndarray) \
+            and dx.shape == dout.shape:
+        # name the classic bug (weight 0: a diagnosis, not a second penalty)
+        if np.allclose(dx, dout * kept):
+            why = "dx = dout * mask: the mask is right, the 1/(1 - p) scale is missing"
+        elif np.allclose(dx, dout / 0.6) or np.allclose(dx, dout):
+            why = "dx keeps every unit: apply the mask of the forward pass"
+        elif not np.array_equal(dx != 0, kept):
+            why = "dx drops other units than the forward pass did: reuse the mask from the cache, do not draw a new one"
+        else:
+            why = "the kept units have the wrong scale: it is 1/(1 - p), with p the drop probability"
+        G.check_true(False, why, name="diagnosis", weight=0)
 
 
 @G.test(2, number="1.6", name="He init: mean 0 and std sqrt(2/fan_in)", tags=("statistical",),
