@@ -2,6 +2,9 @@
 
 Every test substitutes the grader's own ``two_layer_loss`` for the one in your file
 (``student.use_reference``), so the loss you difference is always the given one.
+
+Test data comes from ``trusted_rng`` (a Generator the submission never sees and cannot
+reconstruct); ``rng`` is only handed to functions whose contract draws from it.
 """
 import numpy as np
 
@@ -37,10 +40,10 @@ def centred(params, x, y, eps):
     return out
 
 
-def problem(rng):
-    params = {"W1": rng.standard_normal((5, 4)), "b1": rng.standard_normal(5),
-              "W2": rng.standard_normal((3, 5)), "b2": rng.standard_normal(3)}
-    return params, rng.standard_normal((10, 4)), rng.standard_normal((10, 3))
+def problem(trusted_rng):
+    params = {"W1": trusted_rng.standard_normal((5, 4)), "b1": trusted_rng.standard_normal(5),
+              "W2": trusted_rng.standard_normal((3, 5)), "b2": trusted_rng.standard_normal(3)}
+    return params, trusted_rng.standard_normal((10, 4)), trusted_rng.standard_normal((10, 3))
 
 
 def copies(params):
@@ -49,9 +52,9 @@ def copies(params):
 
 @G.test(1, number="1.1", name="numerical_gradient returns one array per parameter",
         hint="return a dict with the keys of params; each value has its parameter's shape")
-def test_interface(student, rng):
+def test_interface(student, trusted_rng):
     student.use_reference("two_layer_loss", two_layer_loss)
-    params, x, y = problem(rng)
+    params, x, y = problem(trusted_rng)
     approx = student.numerical_gradient(copies(params), x, y, 1e-3)
     G.require_true(isinstance(approx, dict) and set(approx) == set(params),
                    f"expected a dict with keys {sorted(params)}, got {type(approx).__name__}"
@@ -63,9 +66,9 @@ def test_interface(student, rng):
 @G.test(3, number="1.2", name="centred differences over every entry of every parameter",
         hint="gradapprox[i] = (J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps): perturb ONE entry both "
              "ways from the same starting point, and restore it before the next entry")
-def test_centred_differences(student, rng):
+def test_centred_differences(student, trusted_rng):
     student.use_reference("two_layer_loss", two_layer_loss)
-    params, x, y = problem(rng)
+    params, x, y = problem(trusted_rng)
     expected = centred(params, x, y, 1e-3)
     approx = student.numerical_gradient(copies(params), x, y, 1e-3)
     G.require_true(isinstance(approx, dict), f"expected a dict, got {type(approx).__name__}", name="a dict")
@@ -77,8 +80,8 @@ def test_centred_differences(student, rng):
 @G.test(2, number="1.3", name="the seed's relative difference",
         hint="difference = norm(grad - approx) / (norm(grad) + norm(approx)) with 2-norms (np.linalg.norm): "
              "square roots of sums of squares, not the sums themselves")
-def test_relative_difference(student, rng):
-    a, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+def test_relative_difference(student, trusted_rng):
+    a, b = trusted_rng.standard_normal((4, 5)), trusted_rng.standard_normal((4, 5))
     expected = np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b))
     G.check_close(student.relative_difference(a.copy(), b.copy()), expected, rtol=1e-9, name="two random arrays")
     G.check_close(student.relative_difference(a.copy(), -a), 1.0, rtol=1e-9, name="grad vs -grad gives 1")
@@ -87,9 +90,9 @@ def test_relative_difference(student, rng):
 
 @G.test(1, number="1.4", name="every perturbation is undone: params unchanged afterwards",
         hint="save theta[i], perturb, evaluate, and put the saved value back before the next entry")
-def test_params_restored(student, rng):
+def test_params_restored(student, trusted_rng):
     student.use_reference("two_layer_loss", two_layer_loss)
-    params, x, y = problem(rng)
+    params, x, y = problem(trusted_rng)
     work = copies(params)
     approx = student.numerical_gradient(work, x, y, 1e-3)
     G.require_true(isinstance(approx, dict) and set(approx) == set(params), "numerical_gradient returned no dict "
@@ -105,9 +108,9 @@ def test_params_restored(student, rng):
         tags=("statistical",),
         hint="the seed uses eps = 1e-7: the centred error shrinks like eps**2, so a large eps (1e-2) leaves "
              "a difference of ~1e-5 even for a correct backward pass")
-def test_default_eps(student, rng):
+def test_default_eps(student, trusted_rng):
     student.use_reference("two_layer_loss", two_layer_loss)
-    params, x, y = problem(rng)
+    params, x, y = problem(trusted_rng)
     grads = two_layer_grads(params, x, y)
     approx = student.numerical_gradient(copies(params), x, y)
     G.require_true(isinstance(approx, dict) and set(approx) == set(params), "expected a dict of gradients",

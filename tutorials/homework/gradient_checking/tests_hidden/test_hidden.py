@@ -2,6 +2,9 @@
 
 The find_bugs tests substitute the grader's numerical_gradient and relative_difference
 (``student.use_reference``): a bug there is charged by the tests above, not twice.
+
+Test data comes from ``trusted_rng`` (a Generator the submission never sees and cannot
+reconstruct); ``rng`` is only handed to functions whose contract draws from it.
 """
 import numpy as np
 
@@ -54,10 +57,10 @@ def relative_difference(grad, approx):
     return 0.0 if denominator == 0 else float(np.linalg.norm(grad - approx) / denominator)
 
 
-def problem(rng):
-    params = {"W1": rng.standard_normal((5, 4)), "b1": rng.standard_normal(5),
-              "W2": rng.standard_normal((3, 5)), "b2": rng.standard_normal(3)}
-    return params, rng.standard_normal((10, 4)), rng.standard_normal((10, 3))
+def problem(trusted_rng):
+    params = {"W1": trusted_rng.standard_normal((5, 4)), "b1": trusted_rng.standard_normal(5),
+              "W2": trusted_rng.standard_normal((3, 5)), "b2": trusted_rng.standard_normal(3)}
+    return params, trusted_rng.standard_normal((10, 4)), trusted_rng.standard_normal((10, 3))
 
 
 def with_references(student):
@@ -69,9 +72,9 @@ def with_references(student):
         visibility="after_due_date",
         hint="compute one difference PER PARAMETER; a single difference over all of them says that "
              "something is wrong, not where")
-def test_planted_bugs(student, rng):
+def test_planted_bugs(student, trusted_rng):
     with_references(student)
-    params, x, y = problem(rng)
+    params, x, y = problem(trusted_rng)
     grads = two_layer_grads(params, x, y)
     grads["W2"] = grads["W2"] * 2
     grads["b1"] = grads["b1"] * 4
@@ -80,9 +83,9 @@ def test_planted_bugs(student, rng):
 
 @G.test(1, number="2.2", name="find_bugs accepts a correct backward pass", visibility="after_due_date",
         hint="return [] when every difference is below the threshold")
-def test_no_bugs(student, rng):
+def test_no_bugs(student, trusted_rng):
     with_references(student)
-    params, x, y = problem(rng)
+    params, x, y = problem(trusted_rng)
     flipped = {k: -v for k, v in two_layer_grads(params, x, y).items()}
     G.require_equal(student.find_bugs(params, x, y, flipped), ["W1", "W2", "b1", "b2"],
                     name="every sign-flipped gradient is reported (a gate: returning [] is not enough)")
@@ -91,9 +94,9 @@ def test_no_bugs(student, rng):
 
 @G.test(1, number="2.3", name="find_bugs sees one wrong entry", visibility="after_due_date",
         hint="a single wrong entry of b2 must be enough to flag b2 and only b2")
-def test_one_entry(student, rng):
+def test_one_entry(student, trusted_rng):
     with_references(student)
-    params, x, y = problem(rng)
+    params, x, y = problem(trusted_rng)
     grads = two_layer_grads(params, x, y)
     grads["b2"][1] += 1e-3
     G.check_equal(student.find_bugs(params, x, y, grads), ["b2"], name="only b2 flagged")
@@ -101,10 +104,10 @@ def test_one_entry(student, rng):
 
 @G.test(1, number="2.4", name="relative difference of two dicts: all entries as one vector",
         visibility="after_due_date", hint="concatenate every parameter's entries, then apply the formula once")
-def test_relative_difference_dicts(student, rng):
-    params, x, y = problem(rng)
+def test_relative_difference_dicts(student, trusted_rng):
+    params, x, y = problem(trusted_rng)
     grads = two_layer_grads(params, x, y)
-    noisy = {k: v + 1e-3 * rng.standard_normal(v.shape) for k, v in grads.items()}
+    noisy = {k: v + 1e-3 * trusted_rng.standard_normal(v.shape) for k, v in grads.items()}
     G.check_close(student.relative_difference(grads, noisy), relative_difference(grads, noisy), rtol=1e-9,
                   name="difference over all parameters")
 
@@ -113,9 +116,9 @@ def test_relative_difference_dicts(student, rng):
         tags=("statistical",),
         hint="a one-sided difference (J(theta + eps) - J(theta)) / eps has an error proportional to eps; the "
              "centred one's error is proportional to eps**2")
-def test_second_order(student, rng):
+def test_second_order(student, trusted_rng):
     student.use_reference("two_layer_loss", two_layer_loss)
-    params, x, y = problem(rng)
+    params, x, y = problem(trusted_rng)
     grads = two_layer_grads(params, x, y)
     errors = []
     for eps in (1e-2, 1e-3):

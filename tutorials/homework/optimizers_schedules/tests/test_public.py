@@ -1,6 +1,9 @@
 """Public tests of the optimizers and schedules homework (shipped to students with the handout).
 
 WEIGHTS are the arrays with ndim ≥ 2, BIASES the 1-D ones; weight decay never touches biases.
+
+Test data comes from ``trusted_rng`` (a Generator the submission never sees and cannot
+reconstruct); ``rng`` is only handed to functions whose contract draws from it.
 """
 import math
 
@@ -9,9 +12,9 @@ import numpy as np
 from minidl.grading import G
 
 
-def problem(rng):
-    params = {"W": rng.standard_normal((4, 3)), "b": rng.standard_normal(4)}
-    grads = {"W": rng.standard_normal((4, 3)), "b": rng.standard_normal(4)}
+def problem(trusted_rng):
+    params = {"W": trusted_rng.standard_normal((4, 3)), "b": trusted_rng.standard_normal(4)}
+    grads = {"W": trusted_rng.standard_normal((4, 3)), "b": trusted_rng.standard_normal(4)}
     return params, grads
 
 
@@ -41,9 +44,9 @@ def parts(result, n, what):
 @G.test(2, number="1.1", name="SGD with momentum: two steps",
         hint="v = momentum * v + g, then w = w - lr * v (the momentum multiplies the OLD velocity, "
              "the gradient enters with weight 1)")
-def test_sgd_momentum(student, rng):
-    params, grads = problem(rng)
-    grads2 = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+def test_sgd_momentum(student, trusted_rng):
+    params, grads = problem(trusted_rng)
+    grads2 = {k: trusted_rng.standard_normal(v.shape) for k, v in params.items()}
     # copies: this test is about values (2.4, hidden, is about not modifying the arguments)
     p1, v1 = parts(student.sgd_momentum_step(copy(params), copy(grads), zeros(params), 0.1, 0.9), 2,
                    "sgd_momentum_step")
@@ -56,8 +59,8 @@ def test_sgd_momentum(student, rng):
 
 @G.test(2, number="1.2", name="SGD weight decay on the weights, never on the biases",
         hint="g = grad + weight_decay * w only for arrays with ndim >= 2; a 1-D bias keeps g = grad")
-def test_sgd_weight_decay(student, rng):
-    params, grads = problem(rng)
+def test_sgd_weight_decay(student, trusted_rng):
+    params, grads = problem(trusted_rng)
     p1, _ = parts(student.sgd_momentum_step(copy(params), copy(grads), zeros(params), 0.1, 0.9, 0.5), 2,
                   "sgd_momentum_step")
     G.require_true(isinstance(p1, dict) and set(p1) == {"W", "b"}, "expected a dict with keys W and b",
@@ -69,8 +72,8 @@ def test_sgd_weight_decay(student, rng):
 @G.test(2, number="1.3", name="Adam's first step moves every weight by about lr (bias correction)",
         hint="m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t) with t = 1 on the first step: then "
              "m_hat = g and v_hat = g**2, so the step is lr * g / (|g| + eps)")
-def test_adam_first_step(student, rng):
-    params, grads = problem(rng)
+def test_adam_first_step(student, trusted_rng):
+    params, grads = problem(trusted_rng)
     p1, m1, v1 = parts(student.adam_step(copy(params), copy(grads), zeros(params), zeros(params), 1, lr=0.01), 3,
                        "adam_step")
     G.check_close(p1, {k: params[k] - 0.01 * grads[k] / (np.abs(grads[k]) + 1e-8) for k in params},

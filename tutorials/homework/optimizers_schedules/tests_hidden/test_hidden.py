@@ -1,4 +1,8 @@
-"""Hidden tests of the optimizers and schedules homework (graded after the due date)."""
+"""Hidden tests of the optimizers and schedules homework (graded after the due date).
+
+Test data comes from ``trusted_rng`` (a Generator the submission never sees and cannot
+reconstruct); ``rng`` is only handed to functions whose contract draws from it.
+"""
 import math
 
 import numpy as np
@@ -6,9 +10,9 @@ import numpy as np
 from minidl.grading import G
 
 
-def problem(rng):
-    params = {"W": rng.standard_normal((4, 3)), "b": rng.standard_normal(4)}
-    grads = {"W": rng.standard_normal((4, 3)), "b": rng.standard_normal(4)}
+def problem(trusted_rng):
+    params = {"W": trusted_rng.standard_normal((4, 3)), "b": trusted_rng.standard_normal(4)}
+    grads = {"W": trusted_rng.standard_normal((4, 3)), "b": trusted_rng.standard_normal(4)}
     return params, grads
 
 
@@ -47,9 +51,9 @@ def reference_adam(params, grad_fn, steps, lr, beta1=0.9, beta2=0.999, eps=1e-8)
 
 @G.test(2, number="2.1", name="Adam: 20 steps on a quadratic", visibility="after_due_date",
         hint="bias-correct with the step number t = 1, 2, ... (not 0, and not once for all steps)")
-def test_adam_steps(student, rng):
-    params, _ = problem(rng)
-    scale = {k: rng.uniform(0.1, 10.0, v.shape) for k, v in params.items()}
+def test_adam_steps(student, trusted_rng):
+    params, _ = problem(trusted_rng)
+    scale = {k: trusted_rng.uniform(0.1, 10.0, v.shape) for k, v in params.items()}
 
     def grad_fn(p):                    # f(w) = ½ Σ scale · w²
         return {k: scale[k] * p[k] for k in p}
@@ -66,8 +70,8 @@ def test_adam_steps(student, rng):
 
 @G.test(1, number="2.2", name="SGD with momentum 0 is plain gradient descent", visibility="after_due_date",
         hint="with momentum = 0 the velocity is the gradient itself")
-def test_sgd_no_momentum(student, rng):
-    params, grads = problem(rng)
+def test_sgd_no_momentum(student, trusted_rng):
+    params, grads = problem(trusted_rng)
     p1, v1 = parts(student.sgd_momentum_step(copy(params), copy(grads), zeros(params), 0.3, 0.0), 2,
                    "sgd_momentum_step")
     G.check_close(p1, {k: params[k] - 0.3 * grads[k] for k in params}, name="params")
@@ -96,9 +100,9 @@ def test_schedules_whole_run(student):
 
 @G.test(1, number="2.4", name="arguments are not modified", visibility="after_due_date",
         hint="build new dicts and arrays (w - lr * v), do not update params, grads or state in place")
-def test_inputs_not_modified(student, rng):
-    params, grads = problem(rng)
-    velocity = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+def test_inputs_not_modified(student, trusted_rng):
+    params, grads = problem(trusted_rng)
+    velocity = {k: trusted_rng.standard_normal(v.shape) for k, v in params.items()}
     before = [{k: v.copy() for k, v in d.items()} for d in (params, grads, velocity)]
     p1, _ = parts(student.sgd_momentum_step(params, grads, velocity, 0.1, 0.9), 2, "sgd_momentum_step")
     expected = {k: before[0][k] - 0.1 * (0.9 * before[2][k] + before[1][k]) for k in params}

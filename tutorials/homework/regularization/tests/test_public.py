@@ -3,6 +3,9 @@
 Tests that step the model substitute the grader's own ``loss_and_grads`` for the one in your
 file (``student.use_reference``). WEIGHTS are the arrays with ndim ≥ 2; biases are never
 regularized.
+
+Test data comes from ``trusted_rng`` (a Generator the submission never sees and cannot
+reconstruct); ``rng`` is only handed to functions whose contract draws from it.
 """
 import numpy as np
 
@@ -33,16 +36,16 @@ def replay(state):
 @G.test(2, number="1.1", name="L2 cost: data cost + (lambda / 2m) * sum of squared weights",
         hint="cost = data_cost + lam / (2 * m) * sum(np.sum(W**2) for each WEIGHT) — divide by m (the seed's "
              "lambda/(2m)), and leave the biases out")
-def test_l2_cost(student, rng):
-    params, x, y = problem(rng)
+def test_l2_cost(student, trusted_rng):
+    params, x, y = problem(trusted_rng)
     expected = 1.25 + 0.7 / (2 * 8) * np.sum(params["W"] ** 2)
     G.check_close(student.l2_cost(1.25, copy(params), 0.7, 8), expected, rtol=1e-9, name="regularized cost")
 
 
 @G.test(2, number="1.2", name="L2 gradient: dW + (lambda / m) W, biases unchanged",
         hint="the derivative of lam/(2m) * ||W||^2 is (lam / m) * W; a bias gradient gets nothing added")
-def test_l2_grads(student, rng):
-    params, x, y = problem(rng)
+def test_l2_grads(student, trusted_rng):
+    params, x, y = problem(trusted_rng)
     _, grads = loss_and_grads(params, x, y)
     got = student.l2_grads(copy(grads), copy(params), 0.7, 8)
     G.require_true(isinstance(got, dict) and set(got) == {"W", "b"}, "expected a dict with keys W and b",
@@ -54,9 +57,9 @@ def test_l2_grads(student, rng):
 @G.test(2, number="1.3", name="decoupled weight decay: gradient at the current weights, decay on the weights",
         hint="grads = loss_and_grads(params, x, y) FIRST, at the current W; then W - lr * dW - lr * wd * W with "
              "the same current W; b - lr * db")
-def test_decoupled(student, rng):
+def test_decoupled(student, trusted_rng):
     student.use_reference("loss_and_grads", loss_and_grads)
-    params, x, y = problem(rng)
+    params, x, y = problem(trusted_rng)
     _, grads = loss_and_grads(params, x, y)
     got = student.decoupled_weight_decay_step(copy(params), x.copy(), y.copy(), 0.3, 0.2)
     G.require_true(isinstance(got, dict) and set(got) == {"W", "b"}, "expected a dict with keys W and b",

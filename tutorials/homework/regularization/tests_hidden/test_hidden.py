@@ -1,4 +1,8 @@
-"""Hidden tests of the regularization homework (graded after the due date)."""
+"""Hidden tests of the regularization homework (graded after the due date).
+
+Test data comes from ``trusted_rng`` (a Generator the submission never sees and cannot
+reconstruct); ``rng`` is only handed to functions whose contract draws from it.
+"""
 import numpy as np
 
 from minidl.grading import G
@@ -23,9 +27,9 @@ def copy(d):
         visibility="after_due_date",
         hint="l2_step: W - lr * (dW + (lam / m) * W) with m = x.shape[0]; for plain SGD this is decoupled decay "
              "with wd = lam / m (for Adam the two differ)")
-def test_l2_step_equivalence(student, rng):
+def test_l2_step_equivalence(student, trusted_rng):
     student.use_reference("loss_and_grads", loss_and_grads)
-    params, x, y = problem(rng, m=10)
+    params, x, y = problem(trusted_rng, m=10)
     _, grads = loss_and_grads(params, x, y)
     got = student.l2_step(copy(params), x.copy(), y.copy(), 0.2, 1.5)
     expected = {"W": params["W"] - 0.2 * (grads["W"] + 1.5 / 10 * params["W"]), "b": params["b"] - 0.2 * grads["b"]}
@@ -56,9 +60,9 @@ def test_dropout_expectation(student, rng):
 @G.test(1, number="2.3", name="weight decay steps over several iterations shrink the weights",
         visibility="after_due_date",
         hint="with a zero gradient, every decoupled step multiplies W by (1 - lr * wd) and leaves b alone")
-def test_decay_only(student, rng):
+def test_decay_only(student, trusted_rng):
     student.use_reference("loss_and_grads", loss_and_grads)
-    params, x, _ = problem(rng)
+    params, x, _ = problem(trusted_rng)
     x = np.zeros_like(x)                            # x = 0 and y = b: the data gradient is zero
     y = np.tile(params["b"], (x.shape[0], 1))
     p = copy(params)
