@@ -162,7 +162,9 @@ def _points(value):
 def index_markdown(course):
     """The course page (Markdown) for ``course`` = :func:`load_course`'s result."""
     described = [describe(e) for e in course["homework"]]
-    lines = [f"# {course['title']}", ""]
+    lines = [f"# {course['title']}", "",
+             "*Instructors' page: it names the hidden tests and the mutants — do not publish it to "
+             "students before the due date.*", ""]
     if course["description"]:
         lines += [course["description"], ""]
     total = sum(d["points"] for d in described)
