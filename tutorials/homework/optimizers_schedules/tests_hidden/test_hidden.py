@@ -50,6 +50,7 @@ def reference_adam(params, grad_fn, steps, lr, beta1=0.9, beta2=0.999, eps=1e-8)
 
 
 @G.test(2, number="2.1", name="Adam: 20 steps on a quadratic", visibility="after_due_date",
+        tags=("statistical",),     # random curvatures and a tolerance: validate sweeps it over 200 seeds
         hint="bias-correct with the step number t = 1, 2, ... (not 0, and not once for all steps)")
 def test_adam_steps(student, trusted_rng):
     params, _ = problem(trusted_rng)
