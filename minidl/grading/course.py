@@ -230,8 +230,12 @@ def build_course(course_dir, out_dir, wheel=None, log=print):
         if wheel is None:
             started = time.monotonic()
             log("building the minidl wheel once for every autograder ...")
-            root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-            wheel = bundle.build_wheel(root, tmp)
+            finder = getattr(bundle, "find_or_build_wheel", None)     # the checkout's, or the installed minidl
+            if finder is not None:
+                wheel = finder(tmp)
+            else:
+                wheel = bundle.build_wheel(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                           tmp)
             log(f"  {os.path.basename(wheel)} ({time.monotonic() - started:.0f} s)")
         for entry in course["homework"]:
             autograder = os.path.join(out_dir, "gradescope", f"{entry['folder']}.zip")
