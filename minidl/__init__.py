@@ -13,6 +13,9 @@ from minidl.dtypes import get_default_dtype, set_default_dtype
 from minidl.random import default_rng, manual_seed
 from minidl import backend, _kernels  # noqa: E402,F401  (_kernels sets up the dispatch)
 from minidl._memory import tune_malloc as _tune_malloc
+# Eager, not lazy: the function shares its name with its module, and importing the module
+# (``import minidl.info``) after a lazy lookup would rebind ``minidl.info`` to the module.
+from minidl.info import info
 
 _tune_malloc()   # keep freed activations for reuse: see minidl/_memory.py
 
@@ -29,8 +32,7 @@ _EXPORTS = {
     "backend": "backend:",
     "save": "io",
     "load": "io",
-    "info": "info",
 }
 
 __getattr__, __dir__, _lazy_all = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(set(_lazy_all) | {"get_default_dtype", "set_default_dtype", "default_rng", "manual_seed", "__version__"})
+__all__ = sorted(set(_lazy_all) | {"get_default_dtype", "set_default_dtype", "default_rng", "manual_seed", "info", "__version__"})

@@ -1,6 +1,5 @@
 """``minidl.info()``: what this installation is running on, for bug reports and benchmarks."""
 import os
-import platform
 import sys
 
 import numpy as np
@@ -31,10 +30,12 @@ def _blas_threads():
 
 
 def info(file=None) -> dict:
-    """Print (and return as a dict) minidl's version, backend, OpenMP, BLAS and thread settings,
-    and the instruction set the direct convolution kernels chose for this CPU."""
+    """Print (and return as a dict) minidl's version, backend, BLAS and thread settings,
+    and the instruction set and thread count the direct convolution kernels chose for this CPU."""
+    import platform
+
     import minidl
-    from minidl import _kernels, _memory, backend
+    from minidl import _memory, backend
 
     facts = {
         "minidl": minidl.__version__,
@@ -44,18 +45,11 @@ def info(file=None) -> dict:
         "backend": backend.current(),
         "backends_available": ", ".join(backend.available()),
         "compiled_kernels_missing": ", ".join(backend.missing_kernels()) or "none",
-        "openmp_compiled_in": _kernels.openmp_enabled(),
         "blas": _blas_description(),
         "cpu_count": os.cpu_count(),
         "default_dtype": str(minidl.get_default_dtype()),
         "malloc_tuning": _memory.malloc_tuned(),
     }
-    try:
-        from minidl._kernels import _build
-
-        facts["openmp_max_threads"] = _build.openmp_max_threads()
-    except ImportError:
-        pass
     try:
         from minidl._kernels import conv
 

@@ -11,7 +11,11 @@ holds a small JSON manifest (as uint8 bytes) describing the structure: dicts (th
 and order), lists, tuples, Python scalars and which member each array is.
 
 Safety: pickle is never used, for writing or reading (``numpy.load(allow_pickle=False)``),
-so loading a file cannot run code; object arrays are refused. Writes are atomic: the archive
+so loading a file cannot run code; object arrays are refused. Loading reads each member's
+.npy header first and refuses, with a ValueError, a file whose arrays declare more than
+``max_bytes`` in total (default 512 MiB: a 300-byte file declaring a 2^40-element array, or
+a 1 MB deflate "bomb" that expands to 1 GiB, is rejected before anything is allocated) or
+whose structure nests deeper than 100 levels. Writes are atomic: the archive
 goes to a temporary file in the destination folder, is flushed to disk, and then
 ``os.replace`` renames it over ``path`` — a crash mid-write leaves the old file intact and
 no partial file behind.
@@ -28,6 +32,8 @@ _MANIFEST = "__minidl__"
 _FORMAT = "minidl"
 _VERSION = 1
 _SCALARS = (bool, int, float, str, type(None))
+MAX_DEPTH = 100                   # nesting levels of dicts/lists/tuples, in save and load
+MAX_BYTES = 512 * 2**20           # load()'s default limit on the arrays' declared total size
 
 
 class _Flattener:
@@ -45,8 +51,10 @@ class _Flattener:
         self.arrays[name] = array
         return name
 
-    def node(self, obj, path):
+    def node(self, obj, path, depth=0):
         where = path or "<top level>"
+        if depth > MAX_DEPTH:
+            raise ValueError(f"minidl.save: {where} is nested deeper than {MAX_DEPTH} levels")
         if isinstance(obj, np.ndarray) or isinstance(obj, np.generic):
             array = np.asarray(obj)
             if array.dtype.hasobject:
@@ -64,11 +72,11 @@ class _Flattener:
                 if isinstance(key, bool) or not isinstance(key, (str, int)):
                     raise TypeError(f"minidl.save: dict keys must be str or int, got {key!r} "
                                     f"({type(key).__name__}) in {where}")
-                items.append([key, self.node(value, f"{path}/{key}" if path else str(key))])
+                items.append([key, self.node(value, f"{path}/{key}" if path else str(key), depth + 1)])
             return {"odict" if isinstance(obj, OrderedDict) else "dict": items}
         if isinstance(obj, (list, tuple)):
             kind = "tuple" if isinstance(obj, tuple) else "list"
-            return {kind: [self.node(v, f"{path}/{i}" if path else str(i)) for i, v in enumerate(obj)]}
+            return {kind: [self.node(v, f"{path}/{i}" if path else str(i), depth + 1) for i, v in enumerate(obj)]}
         hint = (" (save its state_dict(): minidl.save(model.state_dict(), path))"
                 if hasattr(obj, "state_dict") else "")
         raise TypeError(f"minidl.save: cannot store {type(obj).__name__} at {where}; minidl files hold "
@@ -110,9 +118,11 @@ class _Rebuilder:
     def __init__(self, arrays, path):
         self.arrays, self.path = arrays, path
 
-    def node(self, node):
+    def node(self, node, depth=0):
+        if depth > MAX_DEPTH:
+            raise ValueError(f"the structure is nested deeper than {MAX_DEPTH} levels")
         if not isinstance(node, dict) or len(node) != 1:
-            raise ValueError(f"bad manifest entry {node!r}")
+            raise ValueError(f"bad manifest entry {str(node)[:80]}")
         (kind, body), = node.items()
         if kind == "array":
             return self.arrays[body]
@@ -121,21 +131,45 @@ class _Rebuilder:
         if kind == "value":
             return body
         if kind in ("dict", "odict"):
-            pairs = [(key, self.node(value)) for key, value in body]
+            pairs = [(key, self.node(value, depth + 1)) for key, value in body]
             return OrderedDict(pairs) if kind == "odict" else dict(pairs)
         if kind == "list":
-            return [self.node(v) for v in body]
+            return [self.node(v, depth + 1) for v in body]
         if kind == "tuple":
-            return tuple(self.node(v) for v in body)
+            return tuple(self.node(v, depth + 1) for v in body)
         raise ValueError(f"unknown manifest entry kind {kind!r}")
 
 
-def load(path):
+def _declared_bytes(path):
+    """The total size the archive's .npy members declare in their headers (nothing else is
+    read): what loading them would allocate."""
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ValueError(f"member {info.filename!r} is not an .npy array")
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(member)
+            if dtype.hasobject:
+                raise ValueError(f"member {info.filename!r} is an object array (needs pickle)")
+            count = 1
+            for size in shape:
+                count *= int(size)
+            total += count * dtype.itemsize
+    return total
+
+
+def load(path, max_bytes=MAX_BYTES):
     """Read what :func:`save` wrote: the same structure, arrays as ndarrays (same dtype and
     shape), dicts in their original order (an ``OrderedDict`` stays one).
 
     Raises FileNotFoundError if ``path`` does not exist and ValueError naming ``path`` if it
-    is not a readable minidl file (corrupt, truncated, a plain ``.npz`` or pickle).
+    is not a readable minidl file (corrupt, truncated, a plain ``.npz`` or pickle), if its
+    arrays declare more than ``max_bytes`` bytes in total (checked before any is read: raise
+    the limit for larger checkpoints), or if its structure nests deeper than 100 levels.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -144,6 +178,9 @@ def load(path):
         with open(path, "rb") as f:
             if f.read(4) != b"PK\x03\x04":
                 raise ValueError("not an .npz (zip) archive")
+        declared = _declared_bytes(path)
+        if declared > max_bytes:
+            raise ValueError(f"its arrays declare {declared:,} bytes, more than max_bytes={max_bytes:,}")
         with np.load(path, allow_pickle=False) as archive:
             if not isinstance(archive, np.lib.npyio.NpzFile):
                 raise ValueError("a single .npy array, not a minidl .npz archive")
@@ -157,6 +194,10 @@ def load(path):
         if meta.get("version") != _VERSION:
             raise ValueError(f"format version {meta.get('version')!r}, this minidl reads version {_VERSION}")
         return _Rebuilder(arrays, path).node(meta["tree"])
-    except (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+    except RecursionError:
+        raise ValueError(f"minidl.load: {path!r} is not a readable minidl file: its manifest is nested "
+                         f"deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError,
+            MemoryError) as exc:
         raise ValueError(f"minidl.load: {path!r} is not a readable minidl file "
                          f"(corrupt, truncated or not written by minidl.save): {exc}") from exc

@@ -26,7 +26,7 @@ def pytest_sessionstart(session):
 
 def pytest_report_header(config):
     return (f"minidl {minidl.__version__}: backends {backend.available()}, "
-            f"openmp={_kernels.openmp_enabled()}, missing compiled={backend.missing_kernels()}")
+            f"missing compiled={backend.missing_kernels()}")
 
 
 @pytest.fixture(params=["cython", "numpy"])

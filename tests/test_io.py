@@ -1,6 +1,11 @@
+import io
+import json
 import os
 import pickle
+import struct
+import tracemalloc
 import zipfile
+import zlib
 from collections import OrderedDict
 
 import numpy as np
@@ -191,3 +196,107 @@ def test_numpy_integer_keys_become_int(tmp_path):
     loaded = minidl.load(tmp_path / "k.npz")
     assert list(loaded) == [0] and type(list(loaded)[0]) is int
     assert loaded[0]["step"] == 2 and loaded[0]["step"].dtype == np.int64
+
+
+# -- malformed files: every one is a ValueError, decided before anything large is allocated ----
+def _minidl_zip(path, members, compression=zipfile.ZIP_STORED):
+    """A zip holding the given raw ``name -> bytes`` members (names without .npy)."""
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name + ".npy", data)
+
+
+def _npy_header(shape, dtype):
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": np.dtype(dtype).str, "fortran_order": False,
+                                               "shape": shape})
+    return buf.getvalue()
+
+
+def _manifest(tree):
+    text = json.dumps({"format": "minidl", "version": 1, "tree": tree}).encode()
+    return _npy_header((len(text),), np.uint8) + text
+
+
+def test_a_deeply_nested_manifest_is_a_value_error(tmp_path):
+    for depth in (150, 100_000):        # deeper than the limit; deeper than Python's recursion limit
+        tree = '{"list": [' * depth + '{"value": 1}' + "]}" * depth
+        text = ('{"format": "minidl", "version": 1, "tree": ' + tree + "}").encode()
+        path = tmp_path / f"deep{depth}.npz"
+        _minidl_zip(path, {"__minidl__": _npy_header((len(text),), np.uint8) + text})
+        with pytest.raises(ValueError, match="nested deeper than 100 levels"):
+            minidl.load(path)
+    nested = 1
+    for _ in range(101):
+        nested = [nested]
+    with pytest.raises(ValueError, match="nested deeper than 100 levels"):
+        minidl.save(nested, tmp_path / "too_deep.npz")
+    fine = 1
+    for _ in range(100):
+        fine = [fine]
+    minidl.save(fine, tmp_path / "deep_but_fine.npz")
+    assert minidl.load(tmp_path / "deep_but_fine.npz") == fine
+
+
+def test_a_tiny_file_declaring_a_huge_array_is_a_value_error(tmp_path):
+    path = tmp_path / "huge.npz"
+    _minidl_zip(path, {"x": _npy_header((2**40,), np.float32), "__minidl__": _manifest({"array": "x"})},
+                zipfile.ZIP_DEFLATED)
+    assert path.stat().st_size < 512                              # a few hundred bytes
+    with pytest.raises(ValueError, match=r"declare 4,398,046,511,\d{3} bytes, more than max_bytes"):
+        minidl.load(path)
+
+
+def _deflate_bomb(path, total=2**30, chunk=16 * 2**20):
+    """A zip whose one member inflates to an .npy of ``total`` zero bytes: deflate blocks
+    ended by a full flush do not depend on earlier data, so one compressed chunk is repeated."""
+    header = _npy_header((total // 4,), np.float32)
+    pieces = []
+    for data in (header, bytes(chunk)):
+        z = zlib.compressobj(9, zlib.DEFLATED, -15)
+        pieces.append(z.compress(data) + z.flush(zlib.Z_FULL_FLUSH))
+    stream = pieces[0] + pieces[1] * (total // chunk) + b"\x03\x00"   # + an empty final block
+    crc = zlib.crc32(header)
+    zeros = bytes(chunk)
+    for _ in range(total // chunk):
+        crc = zlib.crc32(zeros, crc)
+    assert zlib.decompressobj(-15).decompress(stream[:4096], 100) == header[:100]
+    name, size = b"bomb.npy", len(header) + total
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(stream), size, len(name), 0)
+    manifest = _manifest({"array": "bomb"})
+    with open(path, "wb") as f:
+        f.write(local + name + stream)
+        central = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(stream), size,
+                              len(name), 0, 0, 0, 0, 0, 0) + name
+        offset_manifest = f.tell()
+        mname = b"__minidl__.npy"
+        mcrc = zlib.crc32(manifest)
+        f.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, mcrc, len(manifest), len(manifest),
+                            len(mname), 0) + mname + manifest)
+        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, mcrc, len(manifest),
+                               len(manifest), len(mname), 0, 0, 0, 0, 0, offset_manifest) + mname
+        start = f.tell()
+        f.write(central)
+        f.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 2, 2, len(central), start, 0))
+
+
+def test_a_deflate_bomb_is_a_value_error_before_it_is_inflated(tmp_path):
+    path = tmp_path / "bomb.npz"
+    _deflate_bomb(path)
+    assert path.stat().st_size < 1.1 * 2**20                      # ~1 MB on disk
+    with zipfile.ZipFile(path) as archive:                          # a valid archive: 1 GiB inside
+        assert archive.getinfo("bomb.npy").file_size > 2**30
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"declare 1,073,741,\d+ bytes, more than max_bytes"):
+            minidl.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2**20
+    # with the limit raised, the same file loads: the limit is what stopped it
+    small = tmp_path / "small_bomb.npz"
+    _deflate_bomb(small, total=2**20, chunk=2**16)
+    assert minidl.load(small, max_bytes=2**21).shape == (2**18,)
+    with pytest.raises(ValueError, match="max_bytes"):
+        minidl.load(small, max_bytes=2**19)

@@ -135,13 +135,4 @@ def _initialise():
     activate(wanted)
 
 
-def openmp_enabled() -> bool:
-    """Whether the compiled kernels were built with OpenMP."""
-    try:
-        from . import _build
-    except ImportError:
-        return False
-    return bool(_build.openmp_enabled())
-
-
 _initialise()

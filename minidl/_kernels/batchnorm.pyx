@@ -292,8 +292,7 @@ cdef int _forward_eval(const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t
 
 cdef int _backward(const floating* dy, const floating* x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
                    const floating* mean, const floating* inv_std, const floating* weight, bint batch_stats,
-                   floating* dx, floating* grad_weight, bint accumulate_weight,
-                   floating* grad_bias, bint accumulate_bias) noexcept nogil:
+                   floating* dx, floating* grad_weight, floating* grad_bias) noexcept nogil:
     cdef double* sums = <double*>malloc((2 * c + 1) * sizeof(double))
     cdef floating* work = <floating*>malloc((5 * c + 1) * sizeof(floating))
     cdef Py_ssize_t j, c0, c1, width = _block_width(c, s)
@@ -320,16 +319,11 @@ cdef int _backward(const floating* dy, const floating* x, Py_ssize_t n, Py_ssize
                 work[3 * c + j] = 0
                 work[4 * c + j] = 0
             if grad_weight != NULL:
-                if accumulate_weight:
-                    grad_weight[j] += <floating>dgamma
-                else:
-                    grad_weight[j] = <floating>dgamma
+                grad_weight[j] = <floating>dgamma
             if grad_bias != NULL:
-                if accumulate_bias:
-                    grad_bias[j] += <floating>dbeta
-                else:
-                    grad_bias[j] = <floating>dbeta
-        _grad_input(dy, x, dx, n, c, s, c0, c1, mean, work + 2 * c, work + 3 * c, work + 4 * c)
+                grad_bias[j] = <floating>dbeta
+        if dx != NULL:
+            _grad_input(dy, x, dx, n, c, s, c0, c1, mean, work + 2 * c, work + 3 * c, work + 4 * c)
         c0 = c1
     free(sums)
     free(work)
@@ -402,9 +396,9 @@ def batchnorm_forward_eval(cnp.ndarray x, weight, bias, cnp.ndarray running_mean
 
 
 def batchnorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray inv_std, weight,
-                       bint batch_stats, cnp.ndarray grad_input, grad_weight, bint accumulate_weight,
-                       grad_bias, bint accumulate_bias):
-    """Gradients of batch normalization given dy = grad_output (N, C, S).
+                       bint batch_stats, grad_input, grad_weight, grad_bias):
+    """Gradients of batch normalization given dy = grad_output (N, C, S); every output is
+    overwritten, None skips it.
 
     ``mean``, ``inv_std`` (C,): the statistics the forward pass used (batch statistics when
     ``batch_stats`` is True, running statistics in evaluation mode).
@@ -415,7 +409,8 @@ def batchnorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean,
     if (<object>grad_output).shape != (<object>x).shape:
         raise ValueError(f"batchnorm kernel: grad_output {(<object>grad_output).shape} must have "
                          f"x's shape {(<object>x).shape}")
-    _check_same_shape("batchnorm kernel", grad_input, x, "grad_input", True)
+    if grad_input is not None:
+        _check_same_shape("batchnorm kernel", grad_input, x, "grad_input", True)
     _check_vector("batchnorm kernel", mean, "mean", t, c, False, False)
     _check_vector("batchnorm kernel", inv_std, "inv_std", t, c, False, False)
     _check_vector("batchnorm kernel", weight, "weight", t, c, False, True)
@@ -424,17 +419,16 @@ def batchnorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean,
     cdef void* w = _data(weight)
     cdef void* gw = _data(grad_weight)
     cdef void* gb = _data(grad_bias)
+    cdef void* dx = _data(grad_input)
     if t == cnp.NPY_FLOAT32:
         with nogil:
             rc = _backward[float](<float*>cnp.PyArray_DATA(grad_output), <float*>cnp.PyArray_DATA(x), n, c, s,
                                   <float*>cnp.PyArray_DATA(mean), <float*>cnp.PyArray_DATA(inv_std), <float*>w,
-                                  batch_stats, <float*>cnp.PyArray_DATA(grad_input), <float*>gw,
-                                  accumulate_weight, <float*>gb, accumulate_bias)
+                                  batch_stats, <float*>dx, <float*>gw, <float*>gb)
     else:
         with nogil:
             rc = _backward[double](<double*>cnp.PyArray_DATA(grad_output), <double*>cnp.PyArray_DATA(x), n, c, s,
                                    <double*>cnp.PyArray_DATA(mean), <double*>cnp.PyArray_DATA(inv_std), <double*>w,
-                                   batch_stats, <double*>cnp.PyArray_DATA(grad_input), <double*>gw,
-                                   accumulate_weight, <double*>gb, accumulate_bias)
+                                   batch_stats, <double*>dx, <double*>gw, <double*>gb)
     if rc != 0:
         raise MemoryError()

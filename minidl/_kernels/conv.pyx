@@ -455,16 +455,20 @@ cdef inline void _backward_group(_Job* j, Py_ssize_t group, int worker, char* ac
 
 def conv2d_backward(x, weight, grad_out, Py_ssize_t stride_h, Py_ssize_t stride_w, Py_ssize_t pad_h,
                     Py_ssize_t pad_w, grad_x, grad_weight, grad_bias):
-    """Gradients of :func:`conv2d_forward` given grad_out (N, O, H_out, W_out): writes grad_x
-    (x's shape), grad_weight (weight's shape) and grad_bias (O,) (skipped if None). Returns None."""
+    """Gradients of :func:`conv2d_forward` given grad_out (N, O, H_out, W_out): overwrites grad_x
+    (x's shape), grad_weight (weight's shape) and grad_bias (O,); grad_x or grad_bias None skips
+    it. Returns None."""
     cdef int t = _check_direct("conv2d_backward", x, weight, None, stride_h, stride_w, pad_h, pad_w)
     shape = _out_shape(x, weight, stride_h, stride_w, pad_h, pad_w)
     _check_output("conv2d_backward", grad_out, "grad_out", shape, t)
-    _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
+    if grad_x is not None:
+        _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
     _check_output("conv2d_backward", grad_weight, "grad_weight", (<object>weight).shape, t)
     _check_vector("conv2d_backward", grad_bias, "grad_bias", t, weight.shape[0], True, True)
     if _plain(weight, stride_h, stride_w, pad_h, pad_w):
-        _backward_stride1(x, weight, grad_out, pad_h, pad_w, grad_x, grad_weight, grad_bias, t)
+        # The direct kernels compute dx together with dW: without grad_x it goes to a throwaway.
+        _backward_stride1(x, weight, grad_out, pad_h, pad_w, np.empty_like(x) if grad_x is None else grad_x,
+                          grad_weight, grad_bias, t)
         return
     if not _polyphase_pays(x, weight, stride_h, stride_w):
         gemm_backward(x, weight, grad_out, (stride_h, stride_w), (pad_h, pad_w), grad_x, grad_weight,
@@ -488,7 +492,8 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t stride_h, Py_ssize_t stride_
             dst[:, :, :rows, :cols] = dxq6[:, :, a, b, :rows, :cols]
             taps = grad_weight[:, :, a::stride_h, b::stride_w]
             taps[...] = dwq6[:, :, a, b, :taps.shape[2], :taps.shape[3]]
-    grad_x[...] = dx_pad[:, :, pad_h:pad_h + x.shape[2], pad_w:pad_w + x.shape[3]]
+    if grad_x is not None:
+        grad_x[...] = dx_pad[:, :, pad_h:pad_h + x.shape[2], pad_w:pad_w + x.shape[3]]
 
 
 cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, Py_ssize_t pad_h,

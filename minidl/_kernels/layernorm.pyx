@@ -108,8 +108,7 @@ cdef void _forward(const floating* x, Py_ssize_t m, Py_ssize_t d, const floating
 
 cdef int _backward(const floating* dy, const floating* x, Py_ssize_t m, Py_ssize_t d,
                    const floating* mean, const floating* inv_std, const floating* weight,
-                   floating* dx, floating* grad_weight, bint accumulate_weight,
-                   floating* grad_bias, bint accumulate_bias) noexcept nogil:
+                   floating* dx, floating* grad_weight, floating* grad_bias) noexcept nogil:
     # dγ, dβ: per-column sums over the rows, ROW_BLOCK rows at a time in the input precision
     cdef double* acc = <double*>calloc(2 * d + 1, sizeof(double))
     cdef floating* part = <floating*>calloc(3 * d + 1, sizeof(floating))
@@ -140,21 +139,17 @@ cdef int _backward(const floating* dy, const floating* x, Py_ssize_t m, Py_ssize
             for j in range(2 * d):
                 acc[j] += part[j]
                 part[j] = 0
+        if dx == NULL:
+            continue
         c_g = <floating>(sum_g / d)
         c_gx = <floating>(sum_gx / d)
         for j in range(d):
             q[j] = istd * (g_row[j] * gamma[j] - c_g - (p[j] - mu) * istd * c_gx)
     for j in range(d):
         if grad_weight != NULL:
-            if accumulate_weight:
-                grad_weight[j] += <floating>acc[j]
-            else:
-                grad_weight[j] = <floating>acc[j]
+            grad_weight[j] = <floating>acc[j]
         if grad_bias != NULL:
-            if accumulate_bias:
-                grad_bias[j] += <floating>acc[d + j]
-            else:
-                grad_bias[j] = <floating>acc[d + j]
+            grad_bias[j] = <floating>acc[d + j]
     free(acc)
     free(part)
     return 0
@@ -185,13 +180,14 @@ def layernorm_forward(cnp.ndarray x, weight, bias, double eps, cnp.ndarray out, 
 
 
 def layernorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray inv_std, weight,
-                       cnp.ndarray grad_input, grad_weight, bint accumulate_weight, grad_bias,
-                       bint accumulate_bias):
-    """Gradients of layer normalization given dy = grad_output (M, D)."""
+                       grad_input, grad_weight, grad_bias):
+    """Gradients of layer normalization given dy = grad_output (M, D); every output is
+    overwritten, None skips it."""
     cdef int t = _x_type(x), rc
     cdef Py_ssize_t m = x.shape[0], d = x.shape[1]
     _check_same_shape("layernorm kernel", grad_output, x, "grad_output", False)
-    _check_same_shape("layernorm kernel", grad_input, x, "grad_input", True)
+    if grad_input is not None:
+        _check_same_shape("layernorm kernel", grad_input, x, "grad_input", True)
     _check_vector("layernorm kernel", mean, "mean", t, m, False, False)
     _check_vector("layernorm kernel", inv_std, "inv_std", t, m, False, False)
     _check_vector("layernorm kernel", weight, "weight", t, d, False, True)
@@ -200,17 +196,16 @@ def layernorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean,
     cdef void* w = _data(weight)
     cdef void* gw = _data(grad_weight)
     cdef void* gb = _data(grad_bias)
+    cdef void* dx = _data(grad_input)
     if t == cnp.NPY_FLOAT32:
         with nogil:
             rc = _backward[float](<float*>cnp.PyArray_DATA(grad_output), <float*>cnp.PyArray_DATA(x), m, d,
                                   <float*>cnp.PyArray_DATA(mean), <float*>cnp.PyArray_DATA(inv_std), <float*>w,
-                                  <float*>cnp.PyArray_DATA(grad_input), <float*>gw, accumulate_weight,
-                                  <float*>gb, accumulate_bias)
+                                  <float*>dx, <float*>gw, <float*>gb)
     else:
         with nogil:
             rc = _backward[double](<double*>cnp.PyArray_DATA(grad_output), <double*>cnp.PyArray_DATA(x), m, d,
                                    <double*>cnp.PyArray_DATA(mean), <double*>cnp.PyArray_DATA(inv_std), <double*>w,
-                                   <double*>cnp.PyArray_DATA(grad_input), <double*>gw, accumulate_weight,
-                                   <double*>gb, accumulate_bias)
+                                   <double*>dx, <double*>gw, <double*>gb)
     if rc != 0:
         raise MemoryError()

@@ -3,13 +3,13 @@
 Shapes: x (N, in), W (out, in), b (out,), y (N, out).
 
     forward    y  = x Wᵀ + b
-    backward   dx = dy W,   dW (+)= dyᵀ x,   db (+)= Σ_n dy[n, :]
+    backward   dx = dy W,   dW = dyᵀ x,   db = Σ_n dy[n, :]   (outputs overwritten)
 
 The matrix products go to NumPy's BLAS (``np.dot`` / ``np.matmul`` with ``out=``); the bias
 add and the bias-gradient reduction are fused GIL-free loops. At batch size 1 the weight
 gradient is an outer product (inner dimension 1), for which ``np.matmul`` does not call
-BLAS and is ~10× slower: it is one streaming loop here, fused with db and with the
-accumulation into an existing gradient. Once a convolution has run on several threads, the
+BLAS and is ~10× slower: it is one streaming loop here, fused with db. dx is skipped (no
+GEMM) when ``grad_input`` is None. Once a convolution has run on several threads, the
 matrix products here run on one OpenBLAS thread (see minidl/_kernels/blas_threads.py).
 """
 import numpy as np
@@ -63,39 +63,27 @@ cdef void _add_bias(floating* out, const floating* bias, Py_ssize_t n, Py_ssize_
             row[j] += bias[j]
 
 
-cdef void _sum_rows(const floating* dy, floating* db, Py_ssize_t n, Py_ssize_t m, bint accumulate) noexcept nogil:
+cdef void _sum_rows(const floating* dy, floating* db, Py_ssize_t n, Py_ssize_t m) noexcept nogil:
     cdef Py_ssize_t i, j
     cdef const floating* row
-    if not accumulate:
-        for j in range(m):
-            db[j] = 0
+    for j in range(m):
+        db[j] = 0
     for i in range(n):
         row = dy + i * m
         for j in range(m):
             db[j] += row[j]
 
 
-cdef void _outer(const floating* dy, const floating* x, floating* dw, Py_ssize_t m, Py_ssize_t k,
-                 bint accumulate) noexcept nogil:
-    """dw[i, :] (+)= dy[i] * x: the weight gradient of one sample (rank-1)."""
+cdef void _outer(const floating* dy, const floating* x, floating* dw, Py_ssize_t m, Py_ssize_t k) noexcept nogil:
+    """dw[i, :] = dy[i] * x: the weight gradient of one sample (rank-1)."""
     cdef Py_ssize_t i, j
     cdef floating a
     cdef floating* row
     for i in range(m):
         a = dy[i]
         row = dw + i * k
-        if accumulate:
-            for j in range(k):
-                row[j] += a * x[j]
-        else:
-            for j in range(k):
-                row[j] = a * x[j]
-
-
-cdef void _add_into(floating* dst, const floating* src, Py_ssize_t size) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(size):
-        dst[i] += src[i]
+        for j in range(k):
+            row[j] = a * x[j]
 
 
 def linear_forward(cnp.ndarray x not None, cnp.ndarray weight not None, bias, cnp.ndarray out not None):
@@ -130,13 +118,13 @@ def linear_forward(cnp.ndarray x not None, cnp.ndarray weight not None, bias, cn
 
 
 def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cnp.ndarray weight not None,
-                    grad_input, cnp.ndarray grad_weight not None, bint accumulate_weight,
-                    grad_bias, bint accumulate_bias, scratch):
-    """Gradients of y = x Wᵀ + b given dy = grad_output (N, out).
+                    grad_input, cnp.ndarray grad_weight not None, grad_bias):
+    """Gradients of y = x Wᵀ + b given dy = grad_output (N, out); every output is
+    overwritten.
 
-    grad_input (N, in) = dy @ W, skipped when None.
-    grad_weight (out, in) (+)= dy.T @ x; accumulating needs ``scratch`` (out, in).
-    grad_bias (out,) (+)= dy.sum(0), skipped when None.
+    grad_input (N, in) = dy @ W, skipped (no GEMM) when None.
+    grad_weight (out, in) = dy.T @ x.
+    grad_bias (out,) = dy.sum(0), skipped when None.
     """
     cdef int t = _float_typenum("linear kernel", x, "x")
     _check("linear kernel", grad_output, "grad_output", 2, t, False)
@@ -148,7 +136,7 @@ def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cn
             or grad_weight.shape[0] != m or grad_weight.shape[1] != k):
         raise ValueError(f"linear kernel: shapes grad_output {_shape(grad_output)}, x {_shape(x)}, "
                          f"weight {_shape(weight)}, grad_weight {_shape(grad_weight)} do not fit")
-    cdef cnp.ndarray dx, db, tmp
+    cdef cnp.ndarray dx, db
     if grad_input is not None:
         dx = grad_input
         _check("linear kernel", dx, "grad_input", 2, t, True)
@@ -159,23 +147,13 @@ def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cn
         _check("linear kernel", db, "grad_bias", 1, t, True)
         if db.shape[0] != m:
             raise ValueError(f"linear kernel: grad_bias has shape {_shape(db)}, expected ({m},)")
-    if accumulate_weight and n != 1:
-        if scratch is None:
-            raise ValueError("linear kernel: accumulating the weight gradient needs a scratch buffer")
-        tmp = scratch
-        _check("linear kernel", tmp, "scratch", 2, t, True)
-        if tmp.shape[0] != m or tmp.shape[1] != k:
-            raise ValueError(f"linear kernel: scratch has shape {_shape(tmp)}, expected {_shape(grad_weight)}")
 
     cdef int restore = _gemm_threads_begin()
     try:
         if grad_input is not None:
             np.dot(grad_output, weight, out=dx)
         if n != 1:
-            if accumulate_weight:
-                np.matmul(grad_output.T, x, out=tmp)
-            else:
-                np.matmul(grad_output.T, x, out=grad_weight)
+            np.matmul(grad_output.T, x, out=grad_weight)
     finally:
         _gemm_threads_end(restore)
 
@@ -183,20 +161,15 @@ def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cn
     cdef void* px = cnp.PyArray_DATA(x)
     cdef void* pdw = cnp.PyArray_DATA(grad_weight)
     cdef void* pdb = cnp.PyArray_DATA(db) if grad_bias is not None else NULL
-    cdef void* ptmp = cnp.PyArray_DATA(tmp) if (accumulate_weight and n != 1) else NULL
     if t == cnp.NPY_FLOAT32:
         with nogil:
             if n == 1:
-                _outer(<const float*>pdy, <const float*>px, <float*>pdw, m, k, accumulate_weight)
-            elif accumulate_weight:
-                _add_into(<float*>pdw, <const float*>ptmp, m * k)
+                _outer(<const float*>pdy, <const float*>px, <float*>pdw, m, k)
             if pdb != NULL:
-                _sum_rows(<const float*>pdy, <float*>pdb, n, m, accumulate_bias)
+                _sum_rows(<const float*>pdy, <float*>pdb, n, m)
     else:
         with nogil:
             if n == 1:
-                _outer(<const double*>pdy, <const double*>px, <double*>pdw, m, k, accumulate_weight)
-            elif accumulate_weight:
-                _add_into(<double*>pdw, <const double*>ptmp, m * k)
+                _outer(<const double*>pdy, <const double*>px, <double*>pdw, m, k)
             if pdb != NULL:
-                _sum_rows(<const double*>pdy, <double*>pdb, n, m, accumulate_bias)
+                _sum_rows(<const double*>pdy, <double*>pdb, n, m)

@@ -6,7 +6,9 @@ is unpacked to /autograder/source)::
     setup.sh            pip-installs numpy, pytest and the bundled minidl wheel (no compiler)
     run_autograder      minidl-grade run /autograder/submission ... → /autograder/results/results.json
     grading.toml  tests/  tests_hidden/
-    wheels/minidl-*.whl built from the current checkout (or given with --wheel)
+    wheels/minidl-*.whl given with --wheel; else built from the source checkout minidl is
+                        imported from (pip wheel, build isolation: no build tools needed
+                        here); else the installed minidl re-packed as a wheel
 
 handout.zip: the contents of ``handout/``, the public ``tests/`` and ``grading.toml`` — never
 ``tests_hidden/``, ``solution/`` or ``mutants/``.
@@ -23,13 +25,18 @@ SETUP_SH = """#!/usr/bin/env bash
 set -euo pipefail
 apt-get install -y python3 python3-pip >/dev/null 2>&1 || true
 python3 -m pip install --upgrade pip
-python3 -m pip install "numpy>=2.0" "pytest>=7"
-python3 -m pip install --no-deps /autograder/source/wheels/*.whl
+wheel=$(ls /autograder/source/wheels/minidl-*.whl)
+python3 -m pip install "$wheel[grading]" || {
+  echo "setup.sh: $(basename "$wheel") does not install on $(python3 -V) / $(uname -m): rebuild the zip" >&2
+  echo "with --wheel pointing to a wheel for this Python and platform" >&2
+  exit 1
+}
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission; results.json is written after every test.
 cd /autograder/source
+python3 -m minidl.grading doctor || true        # the isolation level, in the instructor's log
 python3 -m minidl.grading run /autograder/submission --tests /autograder/source \\
     --format gradescope --out /autograder/results/results.json --budget {budget}
 """
@@ -57,15 +64,89 @@ def _source_copy(repo_root, dest):
     return dest
 
 
+class WheelError(RuntimeError):
+    """No minidl wheel could be found or built; the message says what to do."""
+
+
+def checkout_root():
+    """The source checkout this minidl is imported from (a clone, an editable install), or
+    None when minidl is an installed copy (site-packages)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    markers = ("pyproject.toml", "setup.py", os.path.join("minidl", "_kernels"))
+    return root if all(os.path.exists(os.path.join(root, m)) for m in markers) else None
+
+
 def build_wheel(repo_root, out_dir):
-    """Build a minidl wheel from ``repo_root`` (compiles the kernels once, here, in a copy)."""
+    """Build a minidl wheel from ``repo_root`` (compiles the kernels once, here, in a copy).
+    pip's build isolation fetches setuptools, Cython and NumPy: nothing to install by hand."""
     src = _source_copy(repo_root, os.path.join(out_dir, "src"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", out_dir,
-                    src], check=True)
+    print(f"minidl-grade: building a minidl wheel from {repo_root} (compiles the kernels: a minute or two)",
+          file=sys.stderr, flush=True)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out_dir, src],
+                          capture_output=True, text=True)
     wheels = glob.glob(os.path.join(out_dir, "minidl-*.whl"))
-    if not wheels:
-        raise RuntimeError("pip wheel produced no minidl wheel")
+    if proc.returncode != 0 or not wheels:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise WheelError(f"could not build a minidl wheel from {repo_root} (pip wheel exited {proc.returncode}):\n"
+                         f"{tail}\nBuild one yourself (python -m build --wheel) or download one, then pass "
+                         "--wheel path/to/minidl-*.whl")
     return wheels[0]
+
+
+def _wheel_tag(wheel_metadata):
+    """The compressed tag (``cp311-cp311-linux_x86_64``) from a dist-info ``WHEEL`` file."""
+    tags = [line.split(":", 1)[1].strip() for line in wheel_metadata.splitlines() if line.startswith("Tag:")]
+    if not tags:
+        raise WheelError("the installed minidl was not installed from a wheel (no dist-info/WHEEL tag): "
+                         "pass --wheel path/to/minidl-*.whl")
+    parts = list(zip(*(tag.split("-") for tag in tags)))
+    return "-".join(".".join(sorted(set(p), key=p.index)) for p in parts)
+
+
+def wheel_from_installed(out_dir):
+    """Re-pack the installed (non-editable) minidl, compiled kernels included, into a wheel:
+    exactly the files pip installed (``RECORD``), with a fresh ``RECORD``."""
+    import base64
+    import hashlib
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("minidl")
+    except metadata.PackageNotFoundError:
+        raise WheelError("minidl is not installed as a distribution (no dist-info): pass --wheel path/to/minidl-*.whl")
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    installed = os.path.dirname(os.path.abspath(str(dist.locate_file(os.path.join("minidl", "__init__.py")))))
+    if os.path.normcase(installed) != os.path.normcase(here) or not dist.files:
+        raise WheelError(f"the minidl imported from {here} is not the installed distribution at {installed}: "
+                         "pass --wheel path/to/minidl-*.whl")
+    info_dir = f"minidl-{dist.version}.dist-info"
+    skip = {f"{info_dir}/{name}" for name in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")}
+    path = os.path.join(out_dir, f"minidl-{dist.version}-{_wheel_tag(dist.read_text('WHEEL') or '')}.whl")
+    record = []
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for rel in sorted(str(f).replace(os.sep, "/") for f in dist.files):
+            full = str(dist.locate_file(rel))
+            if rel in skip or rel.startswith("../") or "__pycache__" in rel or not os.path.isfile(full):
+                continue            # console scripts outside site-packages are regenerated by pip
+            with open(full, "rb") as f:
+                data = f.read()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            zf.writestr(rel, data)
+            record.append(f"{rel},sha256={digest},{len(data)}")
+        record.append(f"{info_dir}/RECORD,,")
+        zf.writestr(f"{info_dir}/RECORD", "\n".join(record) + "\n")
+    return path
+
+
+def find_or_build_wheel(out_dir, repo_root=None):
+    """The wheel to bundle: built from the checkout minidl runs from, else the installed minidl."""
+    root = repo_root or checkout_root()
+    wheel = build_wheel(root, out_dir) if root else wheel_from_installed(out_dir)
+    with zipfile.ZipFile(wheel) as zf:
+        if not any(n.endswith((".so", ".pyd")) for n in zf.namelist()):
+            print(f"minidl-grade: warning: {os.path.basename(wheel)} has no compiled kernels (built without a C "
+                  "compiler?); the autograder will run minidl on its NumPy backend (slower)", file=sys.stderr)
+    return wheel
 
 
 def _add_tree(zf, folder, arc_prefix, skip=("__pycache__", ".pytest_cache")):
@@ -91,8 +172,7 @@ def build_autograder(homework, out_path, wheel=None, repo_root=None, budget=None
     budget = budget or float(hw.settings().get("budget", 540.0))
     with tempfile.TemporaryDirectory() as tmp:
         if wheel is None:
-            root = repo_root or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-            wheel = build_wheel(root, tmp)
+            wheel = find_or_build_wheel(tmp, repo_root)
         with zipfile.ZipFile(out_path, "w", zipfile.ZIP_DEFLATED) as zf:
             _add_text(zf, "setup.sh", SETUP_SH, executable=True)
             _add_text(zf, "run_autograder", RUN_AUTOGRADER.format(budget=budget), executable=True)

@@ -78,7 +78,10 @@ def cmd_build(args):
     if not (args.gradescope or args.student):
         raise SystemExit("minidl-grade build: give --gradescope ZIP and/or --student ZIP")
     if args.gradescope:
-        bundle.build_autograder(args.homework, args.gradescope, wheel=args.wheel)
+        try:
+            bundle.build_autograder(args.homework, args.gradescope, wheel=args.wheel)
+        except bundle.WheelError as exc:
+            raise SystemExit(f"minidl-grade build: {exc}")
         print(f"wrote {args.gradescope}")
     if args.student:
         bundle.build_handout(args.homework, args.student)
@@ -173,7 +176,7 @@ def build_parser():
     s.add_argument("homework", nargs="?", default=".")
     s.add_argument("--gradescope", default=None)
     s.add_argument("--student", default=None)
-    s.add_argument("--wheel", default=None, help="a prebuilt minidl wheel (default: build one from this checkout)")
+    s.add_argument("--wheel", default=None, help="a prebuilt minidl wheel (default: build one from the source checkout, or re-pack the installed minidl)")
     s.set_defaults(fn=cmd_build)
     s = sub.add_parser("batch", help="grade a folder of submissions into a CSV")
     s.add_argument("submissions")
@@ -191,8 +194,25 @@ def build_parser():
     return p
 
 
+def _require_grading_dependencies():
+    """pytest (and tomli on Python 3.10) come with ``pip install "minidl[grading]"``; say so
+    instead of ending in a ModuleNotFoundError."""
+    missing = []
+    for module, needed in (("pytest", True), ("tomli", sys.version_info < (3, 11))):
+        if needed:
+            try:
+                __import__(module)
+            except ImportError:
+                missing.append(module)
+    if missing:
+        raise SystemExit(f"minidl-grade needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+                         "not installed here: pip install \"minidl[grading]\" (from a clone: pip install \".[grading]\")")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.fn is not cmd_init:
+        _require_grading_dependencies()
     return args.fn(args)
 
 

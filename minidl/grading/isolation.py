@@ -5,7 +5,7 @@ A Python audit hook cannot stop a hostile submission (``_posixsubprocess.fork_ex
 all step around it), so each worker is confined by the kernel, at the strongest of three
 levels this machine allows:
 
-``namespace``  (Linux, root or user namespaces) its own PID, mount, network, IPC and UTS
+``namespace``  (Linux, grader running as root) its own PID, mount, network, IPC and UTS
                namespaces. The worker is PID 1 of its PID namespace: it cannot see or signal
                the grader, and every process it starts dies with it. Its filesystem is a fresh
                tmpfs holding the Python runtime, the system libraries and minidl read-only, a
@@ -93,6 +93,8 @@ def mount(source, target, fstype, flags, data=None):
 
 
 def prctl(option, arg2=0):
+    if not hasattr(libc(), "prctl"):
+        raise OSError(38, "prctl is Linux's")
     value = libc().prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(0), ctypes.c_ulong(0),
                          ctypes.c_ulong(0))
     if value < 0:
@@ -149,7 +151,7 @@ def _try_in_child(fn):
 
 
 def _namespace_probe():
-    unshare(NAMESPACE_FLAGS | (0 if os.geteuid() == 0 else CLONE_NEWUSER))
+    unshare(NAMESPACE_FLAGS)
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", "/tmp" if os.path.isdir("/tmp") else "/", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
     return True
@@ -176,8 +178,9 @@ def probe(cap=None):
         return Level("audit", [f"{sys.platform}: no Linux namespaces or fork-based workers"])
     if LEVELS.index(cap) < LEVELS.index("namespace"):
         reasons.append(f"namespace level not tried: {ENV_LEVEL}={cap}")
-    elif os.geteuid() != 0 and not os.path.exists("/proc/self/ns/user"):
-        reasons.append("namespace: the kernel has no user namespaces and the grader is not root")
+    elif os.geteuid() != 0:
+        reasons.append("namespace: the grader is not root (workers in a user namespace of their own, for an "
+                       "unprivileged grader, are not implemented)")
     elif _try_in_child(_namespace_probe):
         return Level("namespace", reasons)
     else:
@@ -300,17 +303,24 @@ def drop_privileges(uid, gid):
     os.setresuid(uid, uid, uid)
 
 
-def set_limits(memory_bytes, limits=None):
+def set_limits(memory_bytes, limits=None, strict=True):
+    """The worker's rlimits; ``strict=False`` (audit level, e.g. macOS without RLIMIT_AS)
+    skips the ones the platform refuses."""
     import resource
 
     limits = dict(LIMITS, **(limits or {}))
     pairs = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, limits["fsize"]),
-             (resource.RLIMIT_NOFILE, limits["nofile"]), (resource.RLIMIT_CPU, limits["cpu"]),
-             (resource.RLIMIT_NPROC, limits["nproc"])]
+             (resource.RLIMIT_NOFILE, limits["nofile"]), (resource.RLIMIT_CPU, limits["cpu"])]
+    if strict:      # RLIMIT_NPROC counts every process of the uid: only a worker's own uid can take it
+        pairs.append((resource.RLIMIT_NPROC, limits["nproc"]))
     if memory_bytes:
         pairs.append((resource.RLIMIT_AS, memory_bytes))
     for which, value in pairs:
-        resource.setrlimit(which, (value, value))
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            if strict:
+                raise
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
@@ -326,7 +336,7 @@ def confine(level, plan):
     else:
         os.setsid()
         os.chdir(plan["submission_dir"])
-    set_limits(plan.get("memory"), plan.get("limits"))
+    set_limits(plan.get("memory"), plan.get("limits"), strict=level != "audit")
     if level in ("namespace", "uid"):
         drop_privileges(plan["uid"], plan["gid"])
     try:
@@ -429,7 +439,7 @@ def processes_of(uid):
         except OSError:
             continue
         ids = [int(v) for v in status.get("Uid", [])[:2]]
-        if uid in ids:
+        if uid in ids and status.get("State", ["?"])[0] != "Z":       # a zombie is dead already
             found.append(int(name))
     return found
 
@@ -539,4 +549,10 @@ def doctor_lines(cap=None):
                  f"{platform.system()} {platform.release()}")
     if os.environ.get(ENV_LEVEL):
         lines.append(f"  capped by {ENV_LEVEL}={os.environ[ENV_LEVEL]}")
+    if level.name == "uid":
+        hidden = [p for p in dict.fromkeys((sys.base_prefix, sys.prefix)) if not reachable_by_others(p)]
+        if hidden:
+            lines.append(f"  note: {', '.join(hidden)} is not readable by other users: a worker can use the "
+                         f"modules the zygote preloads (numpy, minidl, much of the standard library), but "
+                         f"importing anything else fails; install Python where others can read it")
     return level, lines

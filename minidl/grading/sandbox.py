@@ -273,7 +273,7 @@ class Worker:
             problems = isolation.verify_worker(self.proc.pid, self.level, self.uid, memory)
             if self.report.get("visible_protected"):
                 problems.append(f"protected paths visible to the worker: {self.report['visible_protected']}")
-            if self.report.get("regained_root"):
+            if self.level != "audit" and self.report.get("regained_root"):
                 problems.append("the worker could switch back to root")
             if problems:
                 raise IsolationError(f"{self.level} isolation did not engage: " + "; ".join(problems))
@@ -301,17 +301,19 @@ class Worker:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def kill(self):
+    def kill(self, wait=True):
+        """SIGKILL the worker (at namespace level its PID namespace goes with it; at uid level
+        every process of its uid is killed)."""
         from minidl.grading import isolation
 
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None and self.proc.returncode is None:
             if self.level != "namespace":           # its session (PID 1 takes its namespace along)
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
             self.proc.kill()
-        if self.proc is not None:
+        if self.proc is not None and wait:
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:  # pragma: no cover
@@ -322,14 +324,16 @@ class Worker:
     def close(self):
         from minidl.grading import isolation
 
-        if self.proc is not None and self.proc.poll() is None and hasattr(self, "_req_w"):
-            try:
+        if self.proc is not None and self.proc.returncode is None and hasattr(self, "_req_w"):
+            try:                                    # let it flush its output, briefly
                 data, _ = protocol.encode({"op": "exit"})
+                os.set_blocking(self._req_w, True)
                 protocol.write_message(self._req_w, data)
-                self.proc.wait(timeout=2)
+                select.select([self._resp_r], [], [], 0.5)      # EOF when it has exited
             except Exception:
                 pass
-        self.kill()
+        # SIGKILL whatever is left without waiting for it: the zygote reaps it
+        self.kill(wait=False)
         for fd in ("_req_w", "_resp_r"):
             if hasattr(self, fd):
                 try:

@@ -32,7 +32,8 @@ SETUP_FAILED = 70
 PRELOAD = ("numpy", "minidl", "minidl.grading.worker", "minidl.grading.loading", "minidl.grading.protocol",
            "minidl.grading.isolation", "json", "random", "math", "ctypes", "subprocess", "signal", "socket",
            "tempfile", "shutil", "pathlib", "copy", "itertools", "functools", "collections", "dataclasses",
-           "typing", "pickle", "io", "time", "traceback", "inspect", "textwrap", "re", "string", "struct")
+           "typing", "pickle", "io", "time", "traceback", "inspect", "textwrap", "re", "string", "struct",
+           "glob", "gc", "types", "warnings", "contextlib", "fractions", "decimal", "statistics", "heapq", "bisect")
 
 
 def _report_setup_failure(resp_w, out_fd, exc):
@@ -118,7 +119,8 @@ def _spawn(request, fds):
         os.close(r)
         _close_other_fds((0, 1, 2, w) + tuple(fds))
         try:
-            isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+            if level != "audit":
+                isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
             if level == "namespace":
                 isolation.unshare(isolation.NAMESPACE_FLAGS)
                 inner = os.fork()
@@ -177,6 +179,14 @@ def serve(sock, log):
             return
         request = json.loads(line.decode("utf-8"))
         op = request["op"]
+        while True:                      # reap every child that has ended (workers killed unwaited)
+            try:
+                done, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if not done:
+                break
+            statuses[done] = os.waitstatus_to_exitcode(status)
         try:
             if op == "spawn":
                 pid, worker_pid = _spawn(request, fds)
@@ -190,7 +200,9 @@ def serve(sock, log):
                         done, status = pid, 0
                     if done:
                         statuses[pid] = os.waitstatus_to_exitcode(status)
-                reply = {"returncode": statuses.get(pid)}
+                reply = {"returncode": statuses.pop(pid, None)}
+                if reply["returncode"] is not None:
+                    statuses[pid] = reply["returncode"]
             else:
                 reply = {"error": f"unknown op {op!r}"}
         except Exception as exc:
@@ -307,9 +319,9 @@ class Zygote:
 
 if __name__ == "__main__":
     sys.path = [p for p in sys.path if p not in ("", os.getcwd())]     # as in a spawned worker
-    from minidl.grading.isolation import PR_SET_PDEATHSIG, prctl
+    from minidl.grading.sandbox import die_with_parent
 
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
     sock = socket.socket(fileno=int(sys.argv[1]))
     with open(os.path.join(os.getcwd(), "zygote.log"), "a") as log:
         try:

@@ -15,7 +15,7 @@ _EXPORTS = {
     "Sigmoid": "activation",
     "Tanh": "activation",
     "GELU": "activation",
-    "Softmax": "activation",
+    "Softmax": "softmax",
     "Identity": "basic",
     "Flatten": "basic",
     "Dropout": "dropout",

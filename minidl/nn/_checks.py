@@ -3,7 +3,10 @@ what was expected and what came, *before* any kernel runs. Kernels only ever see
 C-contiguous float arrays of the layer's dtype."""
 import numpy as np
 
+from minidl.dtypes import FLOAT_DTYPES, float_dtype_of
 from minidl.nn.parameter import Parameter
+
+_ndarray = np.ndarray
 
 
 def shape_str(shape) -> str:
@@ -30,6 +33,14 @@ def as_array(layer: str, x, dtype, what: str = "input") -> np.ndarray:
     return x
 
 
+def as_float_input(layer: str, x, what: str = "input") -> np.ndarray:
+    """For layers without parameters: x as a C-contiguous float array, float32/float64 kept,
+    anything else converted to the default dtype (:func:`minidl.dtypes.float_dtype_of`)."""
+    if type(x) is _ndarray and x.flags.c_contiguous and x.dtype in FLOAT_DTYPES:
+        return x
+    return as_array(layer, x, float_dtype_of(x), what)
+
+
 def check_features(layer: str, x: np.ndarray, features: int, what: str = "input") -> None:
     """Require ``x`` to be ``(N, features)``."""
     if x.ndim != 2 or x.shape[1] != features:
@@ -39,15 +50,3 @@ def check_features(layer: str, x: np.ndarray, features: int, what: str = "input"
 def check_same_shape(layer: str, grad: np.ndarray, expected_shape, what: str = "grad_output") -> None:
     if grad.shape != tuple(expected_shape):
         raise ValueError(f"{layer} expected {what} of shape {shape_str(expected_shape)}, got {shape_str(grad.shape)}")
-
-
-def require_forward(layer: str, saved) -> None:
-    """backward() before forward() is a usage error, not an AttributeError deep inside."""
-    if saved is None:
-        raise RuntimeError(f"{layer}: backward() called before forward()")
-
-
-def check_finite(layer: str, x: np.ndarray, what: str = "input") -> None:
-    if not np.isfinite(x).all():
-        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        raise FloatingPointError(f"{layer}: {what} contains {bad} NaN/inf value(s)")

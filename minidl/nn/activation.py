@@ -1,203 +1,187 @@
-"""Activation layers: elementwise nonlinearities and softmax, any input shape.
+"""Elementwise activation layers. Each class docstring holds its formula and derivative.
 
-    ReLU       y = max(x, 0)                    dx = dy · [y > 0]
-    LeakyReLU  y = x if x > 0 else a·x          dx = dy · (1 if x > 0 else a),  a = negative_slope
-    Sigmoid    y = 1 / (1 + e^{−x})             dx = dy · y (1 − y)
-    Tanh       y = tanh x                       dx = dy · (1 − y²)
-    GELU       y = x Φ(x) = ½ x (1 + erf(x/√2)) dx = dy · (Φ(x) + x φ(x))   (exact, PyTorch default)
-    Softmax    y_j = e^{x_j} / Σ_k e^{x_k}      dx = y ⊙ (dy − Σ_k dy_k y_k)   along ``dim``
-
-Each layer keeps what its backward formula reads (y, or x for LeakyReLU and GELU).
-Kernels: minidl/_kernels/activations.pyx (twin: reference/activations.py).
+All of them take any input shape and return the same shape (float32/float64 kept, other
+dtypes become the default dtype); backward keeps whichever of x or y gives the shorter
+derivative. Kernels: minidl/_kernels/activations.pyx (NumPy twin: reference/activations.py).
+Tutorials: 04_zero_init_symmetry (Sigmoid, Tanh), 07_kaiming_relu (ReLU, LeakyReLU).
+Softmax is in minidl/nn/softmax.py.
 """
-import math
-
 import numpy as np
 
 from minidl._kernels import kernels
-from minidl.dtypes import get_default_dtype
-from minidl.nn._checks import as_array, check_same_shape, require_forward
+from minidl.dtypes import FLOAT_DTYPES
+from minidl.nn._checks import as_array, as_float_input, check_same_shape
 from minidl.nn.module import Module
 
 _ndarray = np.ndarray
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _as_float(layer, x, what="input"):
-    """x as a C-contiguous float array; float32/float64 kept, anything else -> default dtype."""
-    if type(x) is _ndarray and x.flags.c_contiguous and x.dtype in _FLOATS:
-        return x
-    dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype in _FLOATS else get_default_dtype()
-    return as_array(layer, x, dtype, what)
 
 
 class _Elementwise(Module):
-    """y = f(x) elementwise; subclasses name the two kernels and what backward reads."""
+    """y = f(x) elementwise. A subclass writes ``_forward(x, y)`` and ``_backward(dy, saved,
+    dx)`` as its two kernel calls; ``saved`` is x if ``_saves_input``, else y."""
 
-    _forward_kernel = _backward_kernel = None
-    _saves_input = False            # backward reads x (True) or y (False)
-
-    def __init__(self):
-        super().__init__()
-        self._saved = None
-
-    def _args(self):
-        return ()
+    _saves_input = False
 
     def forward(self, x):
-        if type(x) is not _ndarray or not x.flags.c_contiguous or x.dtype not in _FLOATS:
-            x = _as_float(self._desc(), x)
-        out = np.empty_like(x)
-        getattr(kernels, self._forward_kernel)(x, *self._args(), out)
-        self.__dict__["_saved"] = x if self._saves_input else out   # plain attribute, fast path
-        return out
+        if type(x) is not _ndarray or not x.flags.c_contiguous or x.dtype not in FLOAT_DTYPES:
+            x = as_float_input(self._label(), x)
+        y = np.empty_like(x)
+        self._forward(x, y)
+        self._save_for_backward(x if self._saves_input else y)
+        return y
 
     def backward(self, grad_output):
-        saved = self._saved
-        if saved is None:
-            require_forward(self._desc(), None)
+        saved, = self._saved_for_backward()
         dy = grad_output
         if type(dy) is not _ndarray or dy.dtype != saved.dtype or not dy.flags.c_contiguous:
-            dy = as_array(self._desc(), dy, saved.dtype, what="grad_output")
+            dy = as_array(self._label(), dy, saved.dtype, what="grad_output")
         if dy.shape != saved.shape:
-            check_same_shape(self._desc(), dy, saved.shape)
-        grad_input = np.empty_like(saved)
-        getattr(kernels, self._backward_kernel)(dy, saved, *self._args(), grad_input)
-        return grad_input
-
-    def _desc(self):
-        return f"{type(self).__name__}({self.extra_repr()})"
+            check_same_shape(self._label(), dy, saved.shape)
+        dx = np.empty_like(saved)
+        self._backward(dy, saved, dx)
+        return dx
 
 
 class ReLU(_Elementwise):
-    """y = max(x, 0)."""
-    _forward_kernel, _backward_kernel = "relu_forward", "relu_backward"
+    """Rectified linear unit: y = max(x, 0),  dL/dx = dL/dy · [y > 0].
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> relu = nn.ReLU()
+        >>> relu(np.array([-1.0, 0.0, 2.0]))
+        array([0., 0., 2.])
+        >>> relu.backward(np.ones(3))
+        array([0., 0., 1.])
+    """
+
+    def _forward(self, x, y):
+        kernels.relu_forward(x, y)
+
+    def _backward(self, dy, y, dx):
+        kernels.relu_backward(dy, y, dx)
 
 
 class LeakyReLU(_Elementwise):
-    """y = x for x > 0, negative_slope · x otherwise."""
-    _forward_kernel, _backward_kernel = "leaky_relu_forward", "leaky_relu_backward"
+    """y = x if x > 0 else a·x,  dL/dx = dL/dy · (1 if x > 0 else a),  a = negative_slope.
+
+    Args:
+        negative_slope: a, the slope for x ≤ 0. Default: 0.01.
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> nn.LeakyReLU(0.1)(np.array([-2.0, 3.0], dtype=np.float64))
+        array([-0.2,  3. ])
+    """
+
     _saves_input = True
 
     def __init__(self, negative_slope=0.01):
         super().__init__()
         self.negative_slope = float(negative_slope)
 
-    def _args(self):
-        return (self.negative_slope,)
+    def _forward(self, x, y):
+        kernels.leaky_relu_forward(x, self.negative_slope, y)
+
+    def _backward(self, dy, x, dx):
+        kernels.leaky_relu_backward(dy, x, self.negative_slope, dx)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
 
 
 class Sigmoid(_Elementwise):
-    """y = 1 / (1 + exp(−x)), evaluated without overflow."""
-    _forward_kernel, _backward_kernel = "sigmoid_forward", "sigmoid_backward"
+    """Logistic function: y = 1 / (1 + e^{−x}),  dL/dx = dL/dy · y (1 − y).
+
+    Evaluated without overflow (e^{−|x|} only). Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> nn.Sigmoid()(np.array([0.0, 1000.0, -1000.0]))
+        array([0.5, 1. , 0. ])
+    """
+
+    def _forward(self, x, y):
+        kernels.sigmoid_forward(x, y)
+
+    def _backward(self, dy, y, dx):
+        kernels.sigmoid_backward(dy, y, dx)
 
 
 class Tanh(_Elementwise):
-    """y = tanh(x)."""
-    _forward_kernel, _backward_kernel = "tanh_forward", "tanh_backward"
+    """Hyperbolic tangent: y = tanh x,  dL/dx = dL/dy · (1 − y²).
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> tanh = nn.Tanh()
+        >>> y = tanh(np.zeros(2, dtype=np.float64))
+        >>> tanh.backward(np.ones(2))              # 1 − tanh(0)² = 1
+        array([1., 1.])
+    """
+
+    def _forward(self, x, y):
+        kernels.tanh_forward(x, y)
+
+    def _backward(self, dy, y, dx):
+        kernels.tanh_backward(dy, y, dx)
 
 
 class GELU(_Elementwise):
-    """y = x Φ(x), Φ the standard normal CDF (exact erf form)."""
-    _forward_kernel, _backward_kernel = "gelu_forward", "gelu_backward"
+    """Gaussian error linear unit, the exact form (PyTorch's default)::
+
+        y = x Φ(x),   Φ(x) = ½ (1 + erf(x/√2))          the standard normal CDF
+        dL/dx = dL/dy · (Φ(x) + x φ(x)),   φ(x) = e^{−x²/2} / √(2π)
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> nn.GELU()(np.array([0.0, 1.0], dtype=np.float64)).round(4)   # 1 · Φ(1)
+        array([0.    , 0.8413])
+    """
+
     _saves_input = True
 
+    def _forward(self, x, y):
+        kernels.gelu_forward(x, y)
 
-def _rows_view(x, dim, layer):
-    """Move ``dim`` last and flatten the rest: the (R, C) layout the softmax kernels use."""
-    if x.ndim == 0:
-        raise ValueError(f"{layer} expected an input with at least 1 dimension, got a scalar")
-    if not -x.ndim <= dim < x.ndim:
-        raise ValueError(f"{layer}: dim {dim} out of range for input of shape {x.shape}")
-    moved = np.moveaxis(x, dim, -1)
-    return np.ascontiguousarray(moved).reshape(math.prod(moved.shape[:-1]), x.shape[dim]), moved.shape
-
-
-def _rows_back(rows, moved_shape, dim):
-    return np.ascontiguousarray(np.moveaxis(rows.reshape(moved_shape), -1, dim))
-
-
-class Softmax(Module):
-    """y = softmax(x) along ``dim`` (default the last axis), shifted by the max for stability."""
-
-    def __init__(self, dim=-1):
-        super().__init__()
-        self.dim = int(dim)
-        self._saved = None
-
-    def forward(self, x):
-        desc = f"Softmax(dim={self.dim})"
-        x = _as_float(desc, x)
-        rows, moved_shape = _rows_view(x, self.dim, desc)
-        out = np.empty_like(rows)
-        kernels.softmax_forward(rows, out)
-        self._saved = (out, moved_shape, x.shape)
-        return _rows_back(out, moved_shape, self.dim)
-
-    def backward(self, grad_output):
-        desc = f"Softmax(dim={self.dim})"
-        require_forward(desc, self._saved)
-        y, moved_shape, shape = self._saved
-        dy = as_array(desc, grad_output, y.dtype, what="grad_output")
-        check_same_shape(desc, dy, shape)
-        dy_rows, _ = _rows_view(dy, self.dim, desc)
-        grad_input = np.empty_like(y)
-        kernels.softmax_backward(dy_rows, y, grad_input)
-        return _rows_back(grad_input, moved_shape, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+    def _backward(self, dy, x, dx):
+        kernels.gelu_backward(dy, x, dx)
 
 
 # -- functional forms: forward only, fresh outputs ------------------------------------------
-def _apply(name, x, *args):
-    x = _as_float(name, x)
-    out = np.empty_like(x)
-    getattr(kernels, f"{name}_forward")(x, *args, out)
-    return out
+def _apply(kernel, label, x, *args):
+    x = as_float_input(label, x)
+    y = np.empty_like(x)
+    kernel(x, *args, y)
+    return y
 
 
 def relu(x):
-    """max(x, 0) elementwise."""
-    return _apply("relu", x)
+    """max(x, 0) elementwise (:class:`ReLU`)."""
+    return _apply(kernels.relu_forward, "relu", x)
 
 
 def leaky_relu(x, negative_slope=0.01):
-    """x for x > 0, negative_slope · x otherwise."""
-    return _apply("leaky_relu", x, float(negative_slope))
+    """x for x > 0, negative_slope · x otherwise (:class:`LeakyReLU`)."""
+    return _apply(kernels.leaky_relu_forward, "leaky_relu", x, float(negative_slope))
 
 
 def sigmoid(x):
-    """1 / (1 + exp(−x)), without overflow."""
-    return _apply("sigmoid", x)
+    """1 / (1 + exp(−x)), without overflow (:class:`Sigmoid`)."""
+    return _apply(kernels.sigmoid_forward, "sigmoid", x)
 
 
 def tanh(x):
-    """tanh(x) elementwise."""
-    return _apply("tanh", x)
+    """tanh(x) elementwise (:class:`Tanh`)."""
+    return _apply(kernels.tanh_forward, "tanh", x)
 
 
 def gelu(x):
-    """x Φ(x) (exact erf form)."""
-    return _apply("gelu", x)
-
-
-def _softmax_along(name, x, dim):
-    x = _as_float(name, x)
-    rows, moved_shape = _rows_view(x, dim, name)
-    out = np.empty_like(rows)
-    getattr(kernels, f"{name}_forward")(rows, out)
-    return _rows_back(out, moved_shape, dim)
-
-
-def softmax(x, dim=-1):
-    """exp(x) / Σ exp(x) along ``dim``, shifted by the max for stability."""
-    return _softmax_along("softmax", x, dim)
-
-
-def log_softmax(x, dim=-1):
-    """x − max − log Σ exp(x − max) along ``dim`` (log-sum-exp, never overflows)."""
-    return _softmax_along("log_softmax", x, dim)
+    """x Φ(x), the exact erf form (:class:`GELU`)."""
+    return _apply(kernels.gelu_forward, "gelu", x)

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from minidl.dtypes import _as_float_dtype, get_default_dtype
-from minidl.nn._checks import as_array, check_same_shape, require_forward, shape_str
+from minidl.dtypes import float_dtype_of
+from minidl.nn._checks import as_array, check_same_shape, shape_str
 from minidl.nn.linear import Linear
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
@@ -88,6 +88,21 @@ class MultiHeadAttention(Module):
     ``out_proj.weight`` (E, E) U(±1/√E), ``out_proj.bias`` (E,) zeros.
     Backward is the chain rule through the three steps, using
     :func:`scaled_dot_product_attention_backward` for the middle one.
+
+    Args: ``embed_dim`` E, ``num_heads`` h (E divisible by h), ``bias`` (default True),
+    ``dtype``, ``rng`` (as :class:`Linear`). Shape: x (N, T, E) → (N, T, E).
+    Tutorial: 12_transformer_stability.
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> attention = nn.MultiHeadAttention(embed_dim=4, num_heads=2, rng=np.random.default_rng(0))
+        >>> x = np.ones((1, 3, 4), dtype=np.float32)
+        >>> causal = np.tril(np.ones((3, 3), dtype=bool))         # True = may attend
+        >>> y = attention(x, mask=causal)
+        >>> y.shape, bool(np.allclose(y[0, 0], y[0, 2]))          # equal inputs, equal outputs
+        ((1, 3, 4), True)
     """
 
     def __init__(self, embed_dim, num_heads, bias=True, dtype=None, rng=None):
@@ -96,28 +111,27 @@ class MultiHeadAttention(Module):
             raise ValueError(f"MultiHeadAttention: embed_dim ({embed_dim}) must be a positive multiple of "
                              f"num_heads ({num_heads})")
         self.embed_dim, self.num_heads, self.head_dim = int(embed_dim), int(num_heads), embed_dim // num_heads
-        dtype = _as_float_dtype(dtype if dtype is not None else get_default_dtype())
+        dtype = float_dtype_of(dtype=dtype)
         rng = resolve_rng(rng)
         bound = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))      # xavier_uniform_ on (3E, E)
         self.in_proj_weight = Parameter(rng.uniform(-bound, bound, (3 * embed_dim, embed_dim)), dtype=dtype)
-        self.in_proj_bias = Parameter(np.zeros(3 * embed_dim), dtype=dtype) if bias else None
+        self.register_parameter("in_proj_bias", Parameter(np.zeros(3 * embed_dim), dtype=dtype) if bias else None)
         # A Linear child, so that the names read out_proj.weight / out_proj.bias as in PyTorch,
         # which (unlike Linear's default) starts the bias at zero.
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype, rng=rng)
         if bias:
             self.out_proj.bias.data[...] = 0
-        self._saved = None
 
-    def _desc(self):
+    def _label(self):
         return f"MultiHeadAttention(E={self.embed_dim}, heads={self.num_heads})"
 
     def _split(self, t, n, steps):   # (N, T, E) -> (N, h, T, d)
         return t.reshape(n, steps, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
 
     def forward(self, x, mask=None):
-        x = as_array(self._desc(), x, self.in_proj_weight.data.dtype)
+        x = as_array(self._label(), x, self.in_proj_weight.data.dtype)
         if x.ndim != 3 or x.shape[2] != self.embed_dim:
-            raise ValueError(f"{self._desc()} expected input (N, T, {self.embed_dim}), got {shape_str(x.shape)}")
+            raise ValueError(f"{self._label()} expected input (N, T, {self.embed_dim}), got {shape_str(x.shape)}")
         n, steps, e = x.shape
         qkv = x @ self.in_proj_weight.data.T
         if self.in_proj_bias is not None:
@@ -128,19 +142,18 @@ class MultiHeadAttention(Module):
             try:
                 np.broadcast_shapes(mask.shape, (n, self.num_heads, steps, steps))
             except ValueError:
-                raise ValueError(f"{self._desc()}: mask {shape_str(mask.shape)} does not broadcast to "
+                raise ValueError(f"{self._label()}: mask {shape_str(mask.shape)} does not broadcast to "
                                  f"(N, heads, T, T) = {(n, self.num_heads, steps, steps)}") from None
         heads, weights = scaled_dot_product_attention(q, k, v, mask=mask, return_weights=True)
         concat = heads.transpose(0, 2, 1, 3).reshape(n, steps, e)
-        self._saved = (x, q, k, v, weights)
+        self._save_for_backward(x, q, k, v, weights)
         return self.out_proj(concat.reshape(n * steps, e)).reshape(n, steps, e)
 
     def backward(self, grad_output):
-        require_forward(self._desc(), self._saved)
-        x, q, k, v, weights = self._saved
+        x, q, k, v, weights = self._saved_for_backward()
         n, steps, e = x.shape
-        g = as_array(self._desc(), grad_output, x.dtype, "grad_output")
-        check_same_shape(self._desc(), g, x.shape)
+        g = as_array(self._label(), grad_output, x.dtype, "grad_output")
+        check_same_shape(self._label(), g, x.shape)
         d_concat = self.out_proj.backward(g.reshape(n * steps, e)).reshape(n, steps, e)
         dq, dk, dv = scaled_dot_product_attention_backward(self._split(d_concat, n, steps), q, k, v, weights)
         d_qkv = np.concatenate([t.transpose(0, 2, 1, 3).reshape(n, steps, e) for t in (dq, dk, dv)], axis=-1)

@@ -12,6 +12,18 @@ class Sequential(Module):
     """``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict(name=module, ...))``.
 
     Children are named "0", "1", ... so parameter names are "0.weight", "0.bias", as in PyTorch.
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+        >>> [name for name, _ in model.named_parameters()]
+        ['0.weight', '0.bias', '2.weight', '2.bias']
+        >>> y = model(np.ones((5, 4)))
+        >>> model.zero_grad()
+        >>> model.backward(np.ones((5, 2))).shape     # dL/dx, through 2, 1, 0 in reverse
+        (5, 4)
     """
 
     def __init__(self, *modules):

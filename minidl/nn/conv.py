@@ -1,15 +1,15 @@
-"""Conv2d: 2-D convolution (cross-correlation, as PyTorch): the matrix product below.
-
-Seed 004 (initialising conv layers: fan_in = C_in·kh·kw, as ``init.calculate_fan_in_and_fan_out``
-computes it for weights laid out (out, in, kh, kw)). Benchmark: benchmarks/bench_conv.py.
+"""Conv2d: 2-D convolution (cross-correlation, as PyTorch). The math is in the class
+docstring. Seed 004 (initialising conv layers: fan_in = C_in·kh·kw, as
+``init.calculate_fan_in_and_fan_out`` computes it for weights laid out (out, in, kh, kw)).
+Benchmark: benchmarks/bench_conv.py.
 """
 import math
 
 import numpy as np
 
 from minidl._kernels import kernels
-from minidl.dtypes import _as_float_dtype, get_default_dtype
-from minidl.nn._checks import as_array, check_same_shape, require_forward, shape_str
+from minidl.dtypes import float_dtype_of
+from minidl.nn._checks import as_array, check_same_shape, shape_str
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
 from minidl.random import resolve_rng
@@ -39,15 +39,36 @@ class Conv2d(Module):
         db   = Σ_{n, l} dY[n, :, l]             (C_out,)
         dx   = col2im(Wᵀ · dY[n])               (N, C_in, H, W)
 
-    Default init is PyTorch's: W and b ~ U(−1/√fan_in, 1/√fan_in), fan_in = C_in·kh·kw
-    (kaiming_uniform_ with a = √5).
+    Args:
+        in_channels, out_channels: C_in and C_out.
+        kernel_size: (kh, kw), or one int for both.
+        stride: (s_h, s_w) or an int. Default: 1.
+        padding: zero padding (p_h, p_w) or an int. Default: 0.
+        bias: learn b. Default: True.
+        dtype: float32 or float64. Default: :func:`minidl.get_default_dtype`.
+        rng: ``numpy.random.Generator`` for the initial values. Default: minidl's global one.
 
-    Computation: the kernels ``conv2d_forward`` / ``conv2d_backward``. The NumPy twins are
-    exactly the lines above (im2col, then GEMM). The compiled kernels compute the same sums
-    without materialising X (for a (32, 16, 28, 28) batch X is 14 MB; they work on a few
-    cached images at a time); a strided layer with few input channels first becomes a
-    stride-1 one over its stride² phase images, other strided layers use im2col + GEMM too.
-    The two backends agree up to floating-point rounding (summation order).
+    Shape:
+        - Input: (N, C_in, H, W); Output: (N, C_out, H_out, W_out).
+
+    Attributes:
+        weight: Parameter (C_out, C_in, kh, kw) from U(−k, k), k = 1/√fan_in,
+            fan_in = C_in·kh·kw (PyTorch's default: kaiming_uniform_ with a = √5).
+        bias: Parameter (C_out,) from U(−k, k).
+
+    Kernels: ``conv2d_forward`` / ``conv2d_backward`` (minidl/_kernels/conv.pyx). The NumPy
+    twins are exactly the lines above (im2col, then GEMM); the compiled kernels compute the
+    same sums without materialising X. The two agree up to rounding (summation order).
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> conv = nn.Conv2d(1, 1, kernel_size=2, bias=False, dtype=np.float64)
+        >>> conv.weight.data[...] = 1.0                           # a 2×2 box sum
+        >>> conv(np.arange(9.0).reshape(1, 1, 3, 3))
+        array([[[[ 8., 12.],
+                 [20., 24.]]]])
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
@@ -59,32 +80,33 @@ class Conv2d(Module):
         self.kernel_size = _pair("Conv2d kernel_size", kernel_size, 1)
         self.stride = _pair("Conv2d stride", stride, 1)
         self.padding = _pair("Conv2d padding", padding, 0)
-        dtype = _as_float_dtype(dtype if dtype is not None else get_default_dtype())
+        dtype = float_dtype_of(dtype=dtype)
         rng = resolve_rng(rng)
         kh, kw = self.kernel_size
         bound = 1.0 / math.sqrt(in_channels * kh * kw)
         self.weight = Parameter(rng.uniform(-bound, bound, (out_channels, in_channels, kh, kw)), dtype=dtype)
-        self.bias = Parameter(rng.uniform(-bound, bound, out_channels), dtype=dtype) if bias else None
-        self._saved = None
+        self.register_parameter("bias", Parameter(rng.uniform(-bound, bound, out_channels), dtype=dtype)
+                                if bias else None)
 
-    def _desc(self):
+    def _label(self):
         kh, kw = self.kernel_size
         k = kh if kh == kw else f"{kh}×{kw}"
         return f"Conv2d({self.in_channels}→{self.out_channels}, k={k})"
 
     def forward(self, x):
-        x = as_array(self._desc(), x, self.weight.data.dtype)
+        x = as_array(self._label(), x, self.weight.data.dtype)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"{self._desc()} expected input (N, {self.in_channels}, H, W), got {shape_str(x.shape)}")
+            raise ValueError(f"{self._label()} expected input (N, {self.in_channels}, H, W), got {shape_str(x.shape)}")
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         n, _, h, w = x.shape
         h_out, w_out = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
         if h_out < 1 or w_out < 1:
-            raise ValueError(f"{self._desc()}: input {shape_str(x.shape)} is smaller than the kernel "
+            raise ValueError(f"{self._label()}: input {shape_str(x.shape)} is smaller than the kernel "
                              f"{(kh, kw)} with padding {self.padding}")
         y = np.empty((n, self.out_channels, h_out, w_out), dtype=x.dtype)
-        kernels.conv2d_forward(x, self._weight(x.dtype), self._bias(x.dtype), sh, sw, ph, pw, y)
-        self._saved = x     # by reference, as Linear: changing x before backward changes dW
+        if n:       # an empty batch has an empty output (the kernels want at least one image)
+            kernels.conv2d_forward(x, self._weight(x.dtype), self._bias(x.dtype), sh, sw, ph, pw, y)
+        self._save_for_backward(x)      # by reference: changing x before backward changes dW
         return y
 
     def _weight(self, dtype):
@@ -96,24 +118,21 @@ class Conv2d(Module):
         return None if self.bias is None else np.ascontiguousarray(self.bias.data, dtype=dtype)
 
     def backward(self, grad_output):
-        require_forward(self._desc(), self._saved)
-        x = self._saved
-        g = as_array(self._desc(), grad_output, x.dtype, "grad_output")
-        check_same_shape(self._desc(), g, (x.shape[0], self.out_channels) + self._out_hw(x.shape))
+        x, = self._saved_for_backward()
+        dy = as_array(self._label(), grad_output, x.dtype, "grad_output")
+        check_same_shape(self._label(), dy, (x.shape[0], self.out_channels) + self._out_hw(x.shape))
         dx = np.empty_like(x)
-        grad_w, accumulate_w = self.weight.grad_target()
-        direct = not accumulate_w and grad_w.flags.c_contiguous and grad_w.dtype == x.dtype
-        grad_w_new = grad_w if direct else self._scratch_buffer("dweight", grad_w.shape, x.dtype)
-        grad_b = None
-        if self.bias is not None:
-            grad_b = self._scratch_buffer("dbias", self.bias.data.shape, x.dtype)
-        kernels.conv2d_backward(x, self._weight(x.dtype), g, *self.stride, *self.padding, dx, grad_w_new, grad_b)
-        if accumulate_w:
-            grad_w += grad_w_new
-        elif not direct:
-            np.copyto(grad_w, grad_w_new)
-        if grad_b is not None:
-            self.bias.accumulate_grad(grad_b)
+        dW = self.weight.grad_buffer(x.dtype)
+        db = None if self.bias is None else self.bias.grad_buffer(x.dtype)
+        if x.shape[0]:
+            kernels.conv2d_backward(x, self._weight(x.dtype), dy, *self.stride, *self.padding, dx, dW, db)
+        else:       # an empty batch: the sums over it are zero
+            dW[...] = 0
+            if db is not None:
+                db[...] = 0
+        self.weight.accumulate_grad(dW)
+        if db is not None:
+            self.bias.accumulate_grad(db)
         return dx
 
     def _out_hw(self, x_shape):

@@ -1,13 +1,9 @@
 """Dropout: zero each activation with probability p while training (seed 003, 正则化).
-
-Tutorial: tutorials/13_regularization_dropout.py. Kernels: minidl/_kernels/dropout.pyx
-(twin: minidl/_kernels/reference/dropout.py).
-"""
+The math is in the class docstring."""
 import numpy as np
 
 from minidl._kernels import kernels
-from minidl.dtypes import get_default_dtype
-from minidl.nn._checks import as_array, check_same_shape, require_forward
+from minidl.nn._checks import as_array, as_float_input, check_same_shape
 from minidl.nn.module import Module
 from minidl.random import default_rng
 
@@ -26,11 +22,6 @@ def _validate(p, mode, rng, layer="Dropout"):
     return float(p)
 
 
-def _input(layer, x):
-    dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64) else get_default_dtype()
-    return as_array(layer, x, dtype)
-
-
 def _train_scale(p, mode):
     """The factor kept units are multiplied by while training: 1/keep_prob or 1."""
     return 1.0 / (1.0 - p) if mode == "inverted" and p < 1.0 else 1.0
@@ -46,11 +37,37 @@ class Dropout(Module):
         backward                        train: dx = dy ⊙ m · (1/q or 1),  eval: dx = dy · (1 or q)
 
     Both keep E[y] equal between training and evaluation: inverted dropout scales up at
-    training time, so evaluation needs no knowledge of q. The mask is drawn from ``rng``
-    (kept as ``self.rng``) or, when None, from ``minidl.random.default_rng()`` at each
-    call; both backends draw the same mask from the same Generator state. p = 0 is the
-    identity and p = 1 outputs zeros; neither draws random numbers (as in PyTorch).
-    Input: any shape; output: same shape.
+    training time, so evaluation needs no knowledge of q. Both backends draw the same mask
+    from the same Generator state. p = 0 is the identity and p = 1 outputs zeros; neither
+    draws random numbers (as in PyTorch).
+
+    Args:
+        p: the probability of *dropping* an element, in [0, 1]. Default: 0.5.
+        mode: ``"inverted"`` or ``"traditional"``, as above. Default: ``"inverted"``.
+        rng: the ``numpy.random.Generator`` masks are drawn from (kept as ``self.rng``);
+            None: ``minidl.random.default_rng()`` at each call.
+
+    Shape:
+        - Input: any shape (float32/float64 kept, else the default dtype); Output: the same.
+
+    Attributes:
+        keep_prob: q = 1 − p (read-only).
+
+    Tutorial: 13_regularization_dropout. Kernels: ``dropout_forward`` / ``dropout_backward``
+    (minidl/_kernels/dropout.pyx, twin reference/dropout.py).
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> drop = nn.Dropout(p=0.5, rng=np.random.default_rng(0))
+        >>> y = drop(np.ones(10_000))
+        >>> sorted(set(y.tolist()))                 # dropped, or kept and scaled by 1/q
+        [0.0, 2.0]
+        >>> bool(abs(y.mean() - 1.0) < 0.05)        # E[y] = x
+        True
+        >>> drop.eval()(np.ones(3))                 # inverted: evaluation is the identity
+        array([1., 1., 1.])
     """
 
     def __init__(self, p=0.5, mode="inverted", rng=None):
@@ -58,46 +75,43 @@ class Dropout(Module):
         self.p = _validate(p, mode, rng)
         self.mode = mode
         self.rng = rng
-        self._saved = None
 
     @property
     def keep_prob(self):
         """q = 1 − p, the probability that an element survives."""
         return 1.0 - self.p
 
-    def _name(self):
+    def _label(self):
         return f"Dropout(p={self.p})"
 
     def forward(self, x):
-        x = _input(self._name(), x)
-        out = np.empty_like(x)
+        x = as_float_input(self._label(), x)
+        y = np.empty_like(x)
+        mask = None
         if not self.training:
             scale = self.keep_prob if self.mode == "traditional" else 1.0
-            np.multiply(x, scale, out=out)
-            self._saved = (x.shape, x.dtype, None, scale)
+            np.multiply(x, scale, out=y)
         elif self.p == 0.0 or self.p == 1.0:
             scale = 1.0 - self.p
-            np.multiply(x, scale, out=out)
-            self._saved = (x.shape, x.dtype, None, scale)
+            np.multiply(x, scale, out=y)
         else:
-            mask = self._scratch_buffer("mask", x.shape, np.uint8)
+            mask = np.empty(x.shape, np.uint8)
             scale = _train_scale(self.p, self.mode)
             rng = self.rng if self.rng is not None else default_rng()
-            kernels.dropout_forward(x, out, mask, self.keep_prob, scale, rng)
-            self._saved = (x.shape, x.dtype, mask, scale)
-        return out
+            kernels.dropout_forward(x, y, mask, self.keep_prob, scale, rng)    # y = x ⊙ m · scale
+        self._save_for_backward(x.shape, x.dtype, mask, scale)
+        return y
 
     def backward(self, grad_output):
-        require_forward(self._name(), self._saved)
-        shape, dtype, mask, scale = self._saved
-        g = as_array(self._name(), grad_output, dtype, what="grad_output")
-        check_same_shape(self._name(), g, shape)
-        grad_input = np.empty_like(g)
+        shape, dtype, mask, scale = self._saved_for_backward()
+        dy = as_array(self._label(), grad_output, dtype, what="grad_output")
+        check_same_shape(self._label(), dy, shape)
+        dx = np.empty_like(dy)
         if mask is None:
-            np.multiply(g, scale, out=grad_input)
+            np.multiply(dy, scale, out=dx)                      # dx = dy · scale
         else:
-            kernels.dropout_backward(g, mask, scale, grad_input)
-        return grad_input
+            kernels.dropout_backward(dy, mask, scale, dx)       # dx = dy ⊙ m · scale
+        return dx
 
     def extra_repr(self):
         return f"p={self.p}" + (", mode='traditional'" if self.mode == "traditional" else "")
@@ -106,7 +120,7 @@ class Dropout(Module):
 def dropout(x, p=0.5, training=True, mode="inverted", rng=None):
     """Functional dropout: a fresh output, no state kept (see :class:`Dropout` for the math)."""
     p = _validate(p, mode, rng, layer="dropout")
-    x = _input("dropout", x)
+    x = as_float_input("dropout", x)
     out = np.empty_like(x)
     if not training:
         np.multiply(x, (1.0 - p) if mode == "traditional" else 1.0, out=out)

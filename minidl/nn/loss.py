@@ -1,120 +1,169 @@
 """Losses (mean reduction). ``loss = criterion(pred, target)`` returns a Python float and
-keeps dL/dpred, which ``criterion.backward()`` returns (a fresh array, pred's dtype).
+keeps dL/dpred, which ``criterion.backward()`` returns once (a fresh array, pred's dtype).
 
-    CrossEntropyLoss   logits z (N, C), int labels y (N,):
-                       L = −(1/N) Σ_i log softmax(z_i)[y_i],   dL/dz = (softmax(z) − onehot(y)) / N
-                       computed with log-sum-exp, so logits of ±1e4 stay finite.
-    MSELoss            L = (1/n) Σ (ŷ − t)²,                     dL/dŷ = 2 (ŷ − t) / n
-    BCEWithLogitsLoss  L = (1/n) Σ max(z, 0) − z t + log(1 + e^{−|z|}),   dL/dz = (σ(z) − t) / n
-
-The kernel computes the loss and the gradient in one pass (forward already has every
-number backward needs). Kernels: minidl/_kernels/losses.pyx (twin: reference/losses.py).
+Each kernel computes the loss and its gradient in one pass (forward already has every number
+backward needs). The formulas are in the class docstrings. An empty batch raises a
+ValueError naming the loss: a mean over no elements is undefined (PyTorch returns nan).
+Kernels: minidl/_kernels/losses.pyx (twin: reference/losses.py).
 """
 import numpy as np
 
 from minidl._kernels import kernels
-from minidl.dtypes import get_default_dtype
-from minidl.nn._checks import as_array, require_forward, shape_str
+from minidl.nn._checks import as_array, as_float_input, shape_str
 from minidl.nn.module import Module
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+def _empty_input(label, pred):
+    return ValueError(f"{label}: empty input {shape_str(pred.shape)}: the mean over no elements is undefined")
 
 
-def _as_pred(layer, pred):
-    dtype = pred.dtype if isinstance(pred, np.ndarray) and pred.dtype in _FLOATS else get_default_dtype()
-    return as_array(layer, pred, dtype)
-
-
-def _cross_entropy(layer, logits, target):
-    logits = _as_pred(layer, logits)
+def _cross_entropy(label, logits, target):
+    logits = as_float_input(label, logits)
     if logits.ndim != 2:
-        raise ValueError(f"{layer} expected logits (N, C), got {shape_str(logits.shape)}")
+        raise ValueError(f"{label} expected logits (N, C), got {shape_str(logits.shape)}")
     labels = np.asarray(target)
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"{layer} expected integer class labels (int64), got dtype {labels.dtype}")
+        raise TypeError(f"{label} expected integer class labels (int64), got dtype {labels.dtype}")
     if labels.shape != (logits.shape[0],):
-        raise ValueError(f"{layer} expected target ({logits.shape[0]},) for logits {shape_str(logits.shape)}, "
+        raise ValueError(f"{label} expected target ({logits.shape[0]},) for logits {shape_str(logits.shape)}, "
                          f"got {shape_str(labels.shape)}")
+    if not logits.size:
+        raise _empty_input(label, logits)
     if labels.dtype != np.int64 or not labels.flags.c_contiguous:
         labels = np.ascontiguousarray(labels, dtype=np.int64)
     grad = np.empty_like(logits)
     try:
-        loss = kernels.cross_entropy_forward_backward(logits, labels, grad)
-    except ValueError:
+        return kernels.cross_entropy_forward_backward(logits, labels, grad), grad
+    except ValueError:      # the kernel checks the labels; say which one is out of range
         bad = np.flatnonzero((labels < 0) | (labels >= logits.shape[1]))
         if bad.size:
-            raise ValueError(f"{layer}: labels must lie in [0, {logits.shape[1]}) for logits "
+            raise ValueError(f"{label}: labels must lie in [0, {logits.shape[1]}) for logits "
                              f"{shape_str(logits.shape)}, got {labels[bad[0]]} at index {bad[0]}") from None
         raise
-    return loss, grad
 
 
-def _elementwise(layer, kernel, pred, target):
-    pred = _as_pred(layer, pred)
-    target = as_array(layer, target, pred.dtype, what="target")
-    if target.shape != pred.shape:
-        raise ValueError(f"{layer} expected target of shape {shape_str(pred.shape)}, got {shape_str(target.shape)}")
+def _mse(label, pred, target):
+    pred, target = _pred_and_target(label, pred, target)
     grad = np.empty_like(pred)
-    return kernel(pred, target, grad), grad
+    return kernels.mse_forward_backward(pred, target, grad), grad
+
+
+def _bce_with_logits(label, logits, target):
+    logits, target = _pred_and_target(label, logits, target)
+    grad = np.empty_like(logits)
+    return kernels.bce_with_logits_forward_backward(logits, target, grad), grad
+
+
+def _pred_and_target(label, pred, target):
+    pred = as_float_input(label, pred)
+    target = as_array(label, target, pred.dtype, what="target")
+    if target.shape != pred.shape:
+        raise ValueError(f"{label} expected target of shape {shape_str(pred.shape)}, got {shape_str(target.shape)}")
+    if not pred.size:
+        raise _empty_input(label, pred)
+    return pred, target
 
 
 class _Loss(Module):
-    def __init__(self):
-        super().__init__()
-        self._grad = None
+    """``loss(pred, target)`` → float; ``backward(grad_output=None)`` → dL/dpred."""
 
-    def _compute(self, pred, target):
-        raise NotImplementedError
+    _compute = None      # (label, pred, target) -> (loss, dL/dpred), set by each subclass
+
+    def _label(self):
+        return type(self).__name__
 
     def forward(self, pred, target):
-        loss, grad = self._compute(pred, target)
-        self._grad, self._returned = grad, False
+        loss, grad = self._compute(type(self).__name__, pred, target)
+        self._save_for_backward(grad)
         return loss
 
     def backward(self, grad_output=None):
         """dL/dpred (times ``grad_output`` if given, a scalar upstream gradient)."""
-        require_forward(type(self).__name__, self._grad)
-        grad = self._grad
-        if self._returned:          # a second call must not hand out the array given before
-            grad = grad.copy()
-        self._returned = True
+        grad, = self._saved_for_backward()
         if grad_output is not None:
             grad = grad * np.asarray(grad_output, dtype=grad.dtype)
         return grad
 
 
 class CrossEntropyLoss(_Loss):
-    """Softmax cross-entropy of logits (N, C) against integer labels (N,), mean over N."""
+    r"""Softmax cross-entropy of logits z (N, C) against integer labels y (N,), mean over N::
 
-    def _compute(self, logits, target):
-        return _cross_entropy("CrossEntropyLoss", logits, target)
+        log p_ij = z_ij − m_i − log Σ_k e^{z_ik − m_i},   m_i = max_k z_ik      (log-sum-exp)
+        L        = −(1/N) Σ_i log p_{i, y_i}
+        dL/dz_ij = (p_ij − [j = y_i]) / N
+
+    Logits of ±1e4 stay finite. Shape: logits (N, C), target (N,) ints in [0, C), N ≥ 1.
+    Tutorial: 00_quickstart.
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> criterion = nn.CrossEntropyLoss()
+        >>> round(criterion(np.zeros((2, 4)), np.array([0, 3])), 6)     # uniform: log 4
+        1.386294
+        >>> criterion.backward()                   # (p − onehot) / N, p = 1/4
+        array([[-0.375,  0.125,  0.125,  0.125],
+               [ 0.125,  0.125,  0.125, -0.375]])
+    """
+
+    _compute = staticmethod(_cross_entropy)
 
 
 class MSELoss(_Loss):
-    """Mean squared error over all elements; pred and target of the same shape."""
+    r"""Mean squared error over all n elements::
 
-    def _compute(self, pred, target):
-        return _elementwise("MSELoss", kernels.mse_forward_backward, pred, target)
+        L = (1/n) Σ (ŷ − t)²,   dL/dŷ = 2 (ŷ − t) / n
+
+    Shape: prediction ŷ and target t of the same (non-empty) shape. Tutorial: 01_learning_rate.
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> criterion = nn.MSELoss()
+        >>> criterion(np.array([1.0, 3.0]), np.array([0.0, 0.0]))       # (1 + 9) / 2
+        5.0
+        >>> criterion.backward()
+        array([1., 3.])
+    """
+
+    _compute = staticmethod(_mse)
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Binary cross-entropy on logits (sigmoid folded in, stable), mean over all elements."""
+    r"""Binary cross-entropy on logits z (the sigmoid folded in), mean over all n elements,
+    written so that e^{z} never overflows::
 
-    def _compute(self, logits, target):
-        return _elementwise("BCEWithLogitsLoss", kernels.bce_with_logits_forward_backward, logits, target)
+        L = (1/n) Σ max(z, 0) − z t + log(1 + e^{−|z|}),   dL/dz = (σ(z) − t) / n
+
+    Shape: logits z and targets t ∈ [0, 1] of the same (non-empty) shape.
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> criterion = nn.BCEWithLogitsLoss()
+        >>> round(criterion(np.array([0.0]), np.array([1.0])), 6)        # log 2
+        0.693147
+        >>> criterion.backward()                   # σ(0) − 1
+        array([-0.5])
+    """
+
+    _compute = staticmethod(_bce_with_logits)
 
 
 def cross_entropy(input, target):
-    """Mean softmax cross-entropy of logits (N, C) and int labels (N,), as a float."""
+    """Mean softmax cross-entropy of logits (N, C) and int labels (N,), as a float
+    (:class:`CrossEntropyLoss`)."""
     return _cross_entropy("cross_entropy", input, target)[0]
 
 
 def mse_loss(input, target):
-    """Mean of (input − target)², as a float."""
-    return _elementwise("mse_loss", kernels.mse_forward_backward, input, target)[0]
+    """Mean of (input − target)², as a float (:class:`MSELoss`)."""
+    return _mse("mse_loss", input, target)[0]
 
 
 def binary_cross_entropy_with_logits(input, target):
-    """Mean of max(z, 0) − z t + log(1 + e^{−|z|}) over all elements, as a float."""
-    return _elementwise("binary_cross_entropy_with_logits", kernels.bce_with_logits_forward_backward,
-                        input, target)[0]
+    """Mean binary cross-entropy on logits, as a float (:class:`BCEWithLogitsLoss`)."""
+    return _bce_with_logits("binary_cross_entropy_with_logits", input, target)[0]

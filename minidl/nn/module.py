@@ -19,17 +19,26 @@ assignment as in PyTorch::
             g = self.act.backward(g)
             return self.fc1.backward(g)
 
-``forward(x)`` computes the output and keeps what ``backward`` needs. ``backward(dL/dy)``
-returns ``dL/dx`` and *accumulates* ``dL/dθ`` into every parameter's ``.grad``.
+``forward(x)`` computes the output and keeps what ``backward`` needs
+(``self._save_for_backward(x, ...)``). ``backward(dL/dy)`` takes it back
+(``x, ... = self._saved_for_backward()``), returns ``dL/dx`` and *accumulates* ``dL/dθ``
+into every parameter's ``.grad`` (``self.weight.accumulate_grad(dW)``).
+
+One forward, one backward: what forward saved is used once, as in PyTorch. A second
+``backward`` raises a RuntimeError that names the layer, and so does a ``backward`` in
+another thread than its ``forward`` or after another thread's ``forward`` — the way
+minidl *detects* (it does not make safe) one model trained from two threads at once.
 """
 from collections import OrderedDict, namedtuple
+from threading import get_ident
 
 import numpy as np
 
-from minidl.dtypes import _as_float_dtype
+from minidl.dtypes import as_float_dtype
 from minidl.nn.parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_USED = (0, None)     # _saved once backward has taken it (no thread has ident 0)
 
 
 class Module:
@@ -39,7 +48,7 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_scratch", {})
+        object.__setattr__(self, "_saved", None)
         object.__setattr__(self, "training", True)
 
     # -- registration ---------------------------------------------------------------------
@@ -115,6 +124,38 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
+
+    def _label(self) -> str:
+        """How error messages name this layer, e.g. ``Linear(784→256)``."""
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    # -- what forward keeps for backward ----------------------------------------------------
+    # A plain instance attribute, written through __dict__: these run at every call, and
+    # Module.__setattr__'s registry checks are for parameters and children.
+    def _save_for_backward(self, *values) -> None:
+        """Keep ``values`` for the next ``backward`` (used once), tagged with this thread."""
+        self.__dict__["_saved"] = (get_ident(), values)
+
+    def _saved_for_backward(self) -> tuple:
+        """What forward saved; a RuntimeError naming the layer unless one forward in this
+        thread came before and no backward has used it yet."""
+        state = self.__dict__
+        saved = state["_saved"]
+        if saved is None or saved[0] != get_ident():
+            self._saved_error(saved)
+        state["_saved"] = _USED
+        return saved[1]
+
+    def _saved_error(self, saved):
+        label = self._label()
+        if saved is None:
+            raise RuntimeError(f"{label}: backward() called before forward()")
+        if saved[0] == 0:
+            raise RuntimeError(f"{label}: backward() called twice after one forward(); call forward() "
+                               "again before each backward()")
+        raise RuntimeError(f"{label}: backward() in another thread than the forward() it belongs to: one "
+                           "model cannot be used from two threads at once (give each thread its own "
+                           "copy, e.g. copy.deepcopy(model))")
 
     # -- traversal ------------------------------------------------------------------------
     def named_parameters(self, prefix="", recurse=True):
@@ -195,16 +236,16 @@ class Module:
 
     def to(self, dtype):
         """Cast every parameter (and its gradient) and floating buffer to ``dtype`` in place."""
-        dtype = _as_float_dtype(dtype)
+        dtype = as_float_dtype(dtype)
         for p in self.parameters():
             if p.data.dtype != dtype:
+                grad = p.grad
                 p.data = p.data.astype(dtype)
-                p.grad = p._grad.astype(dtype)
+                p.grad = grad
         for m in self.modules():
             for name, b in m._buffers.items():
                 if b is not None and b.dtype.kind == "f" and b.dtype != dtype:
                     m._buffers[name] = b.astype(dtype)
-            m._scratch.clear()
         return self
 
     def double(self):
@@ -212,18 +253,6 @@ class Module:
 
     def float(self):
         return self.to(np.float32)
-
-    def _scratch_buffer(self, key, shape, dtype):
-        """A reusable temporary owned by this module (no per-step allocation).
-
-        Only for arrays that never leave the module (masks, x_hat, partial sums): outputs
-        handed to the caller are freshly allocated so a kept result is never overwritten.
-        """
-        buf = self._scratch.get(key)
-        if buf is None or buf.shape != tuple(shape) or buf.dtype != dtype:
-            buf = np.empty(shape, dtype=dtype)
-            self._scratch[key] = buf
-        return buf
 
     # -- state dict -----------------------------------------------------------------------
     def state_dict(self):
@@ -249,7 +278,8 @@ class Module:
 
         Shapes must match exactly; values are cast to the existing dtype. With ``strict``
         missing or unexpected keys raise a KeyError listing them; otherwise they are returned
-        as ``(missing_keys, unexpected_keys)``.
+        as ``(missing_keys, unexpected_keys)``. All or nothing: every value is checked and
+        converted before the first one is written, so an error leaves the module unchanged.
         """
         targets = OrderedDict()
         for prefix, module in self.named_modules():
@@ -267,25 +297,29 @@ class Module:
                 f"load_state_dict into {type(self).__name__}: missing keys {missing}, "
                 f"unexpected keys {unexpected}"
             )
-        errors = []
+        errors, converted = [], []
         for key, (module, name, kind) in targets.items():
             if key not in state_dict:
                 continue
-            value = np.asarray(state_dict[key])
             current = module._parameters[name].data if kind == "param" else module._buffers[name]
-            if value.shape != current.shape:
-                errors.append(f"{key}: expected shape {current.shape}, got {value.shape}")
+            try:
+                value = np.asarray(state_dict[key])
+                if value.shape != current.shape:
+                    errors.append(f"{key}: expected shape {current.shape}, got {value.shape}")
+                    continue
+                if value.dtype.kind not in "biuf":
+                    raise TypeError(f"dtype {value.dtype}")
+                converted.append((module, name, kind, np.array(value, dtype=current.dtype, copy=True)))
+            except (TypeError, ValueError) as exc:
+                errors.append(f"{key}: expected a real-valued array of {current.dtype}, got {exc}")
         if errors:
-            raise ValueError(f"load_state_dict into {type(self).__name__}: shape mismatch: " + "; ".join(errors))
-        for key, (module, name, kind) in targets.items():
-            if key not in state_dict:
-                continue
-            value = np.asarray(state_dict[key])
+            raise ValueError(f"load_state_dict into {type(self).__name__} (nothing was changed): "
+                             + "; ".join(errors))
+        for module, name, kind, value in converted:      # no step below can fail
             if kind == "param":
-                np.copyto(module._parameters[name].data, value, casting="unsafe")
+                np.copyto(module._parameters[name].data, value)
             else:
-                buf = module._buffers[name]
-                module._buffers[name] = np.array(value, dtype=buf.dtype, copy=True).reshape(buf.shape)
+                module._buffers[name] = value
         return IncompatibleKeys(missing, unexpected)
 
     # -- repr -----------------------------------------------------------------------------

@@ -1,59 +1,82 @@
 """Parameter: a trainable array and the gradient that backward passes accumulate into it.
 
     p.data   ndarray, the values (float32 or float64)
-    p.grad   ndarray of the same shape and dtype; zeros until a backward pass writes it.
+    p.grad   ndarray of the same shape and dtype; zeros until a backward pass adds to it.
              Backward passes *accumulate* (+=) into it, as in PyTorch.
 
+A layer's backward adds its term dL/dθ with one call, ``p.accumulate_grad(term)``. When a
+kernel computes the term, the layer first asks the parameter where to write it::
+
+    dW = self.weight.grad_buffer()            # an array the kernel overwrites
+    kernels.linear_backward(dy, x, W, dx, dW, db)
+    self.weight.accumulate_grad(dW)           # grad += dW
+
 ``zero_grad()`` is lazy: it only marks the gradient as zero. The next read of ``p.grad``
-fills zeros; the next backward pass that owns this parameter *overwrites* the gradient
-instead of adding to it (see :meth:`grad_target`), which saves one pass over memory per
-parameter per step. What a user observes is exactly the eager semantics.
+fills zeros; the next backward pass gets the gradient array itself from ``grad_buffer()``,
+so the kernel writes the gradient in place and ``accumulate_grad`` has nothing left to
+add — one pass over memory saved per parameter per step (benchmarks/bench_dense.py).
+Otherwise ``grad_buffer()`` hands out a scratch array and ``accumulate_grad`` adds it. What
+a user observes is exactly the eager semantics.
 """
 import numpy as np
 
-from minidl.dtypes import _as_float_dtype, get_default_dtype
+from minidl.dtypes import float_dtype_of
 
 
 class Parameter:
-    """A trainable array. ``Parameter(data, dtype=None, requires_grad=True)``.
+    """A trainable array: ``Parameter(data, dtype=None, requires_grad=True)``.
 
-    ``requires_grad=False`` freezes it: optimizers skip it (its gradient is still computed).
+    Args:
+        data: array-like values, copied (C order).
+        dtype: float32 or float64; default: ``data``'s dtype if it is one of them, else
+            :func:`minidl.get_default_dtype`.
+        requires_grad: ``False`` freezes it: optimizers skip it (its gradient is still
+            computed).
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl.nn import Parameter
+        >>> p = Parameter(np.zeros(3))
+        >>> p.accumulate_grad(np.array([1.0, 2.0, 3.0]))
+        >>> p.accumulate_grad(np.array([1.0, 1.0, 1.0]))
+        >>> p.grad
+        array([2., 3., 4.])
+        >>> p.zero_grad(); p.grad
+        array([0., 0., 0.])
     """
 
-    __slots__ = ("data", "_grad", "_grad_is_stale", "_grad_owner", "requires_grad", "__weakref__")
+    __slots__ = ("data", "_grad", "_grad_is_stale", "_grad_owner", "_scratch", "_lent", "requires_grad",
+                 "__weakref__")
 
     def __init__(self, data, dtype=None, requires_grad=True):
         if isinstance(data, Parameter):
             data = data.data
-        dtype = _as_float_dtype(dtype if dtype is not None else (
-            data.dtype if isinstance(data, np.ndarray) and data.dtype.kind == "f" else get_default_dtype()))
-        self.data = np.array(data, dtype=dtype, order="C", copy=True)
-        self._grad = np.zeros_like(self.data)
+        self.data = np.array(data, dtype=float_dtype_of(data, dtype), order="C", copy=True)
+        self._grad = np.zeros(self.data.shape, self.data.dtype)
         self._grad_owner = self.data       # the array object _grad was made for
-        self._grad_is_stale = False
+        self._grad_is_stale = False        # True after zero_grad(): _grad's contents are garbage
+        self._scratch = None               # grad_buffer()'s array when the gradient is not stale
+        self._lent = False                 # a grad_buffer() is out, not yet accumulated
         self.requires_grad = bool(requires_grad)
 
     # -- gradient -------------------------------------------------------------------------
-    def _grad_matches_data(self) -> bool:
-        # Runs for every parameter on every step: the common case (``.data`` is still the
-        # array the gradient was made for) is one pointer comparison.
-        d = self.data
-        if d is self._grad_owner:
-            return True
-        g = self._grad
-        if g.shape == d.shape and g.dtype == d.dtype:
-            self._grad_owner = d
-            return True
-        return False
+    def _refit_grad(self) -> None:
+        """``.data`` was replaced: keep the gradient if it still fits, else start from zero."""
+        d, g = self.data, self._grad
+        if g.shape != d.shape or g.dtype != d.dtype:
+            self._grad = np.empty(d.shape, d.dtype)
+            self._grad_is_stale = True
+            self._scratch = None
+        self._grad_owner = d
 
+    # The three methods below run for every parameter at every step: the common case
+    # (``.data`` is still the array the gradient was made for) is one identity comparison.
     @property
     def grad(self) -> np.ndarray:
-        if not self._grad_matches_data():
-            # .data was replaced by an array of another shape/dtype: start from zero.
-            self._grad = np.zeros_like(self.data)
-            self._grad_owner = self.data
-            self._grad_is_stale = False
-        elif self._grad_is_stale:
+        if self.data is not self._grad_owner:
+            self._refit_grad()
+        if self._grad_is_stale:
             self._grad.fill(0)
             self._grad_is_stale = False
         return self._grad
@@ -61,9 +84,8 @@ class Parameter:
     @grad.setter
     def grad(self, value):
         if value is None:
-            self._grad = np.zeros_like(self.data)
-            self._grad_owner = self.data
-            self._grad_is_stale = False
+            self._grad_owner = None        # re-made on the next use, marked zero
+            self._grad_is_stale = True
             return
         value = np.asarray(value)
         if value.shape != self.data.shape:
@@ -75,29 +97,56 @@ class Parameter:
     def zero_grad(self) -> None:
         """Mark the gradient as zero (lazily; see the module docstring)."""
         self._grad_is_stale = True
+        self._lent = False
 
-    def grad_target(self):
-        """``(grad_array, accumulate)`` for a backward pass that writes this gradient.
+    def grad_buffer(self, dtype=None) -> np.ndarray:
+        """A C-contiguous array shaped like ``data`` for a kernel to *overwrite* with a
+        gradient term; pass it to :meth:`accumulate_grad` afterwards.
 
-        ``accumulate`` is False right after ``zero_grad()``: the caller must then overwrite
-        every element of ``grad_array`` (e.g. ``np.matmul(..., out=grad_array)``); otherwise it
-        must add into it. Either way the parameter's gradient is up to date afterwards.
+        Right after ``zero_grad()`` this is the gradient itself (no copy, no addition);
+        otherwise a scratch array the parameter owns. A layer computing in another
+        ``dtype`` than ``data``'s (a user assigned float32 values to a float64 layer) gets
+        a fresh array of that dtype.
         """
-        if not self._grad_matches_data():
-            self._grad = np.empty_like(self.data)
-            self._grad_owner = self.data
-            self._grad_is_stale = True
-        accumulate = not self._grad_is_stale
-        self._grad_is_stale = False
-        return self._grad, accumulate
+        if self._lent:
+            raise RuntimeError(f"{self!r}: a second gradient buffer was asked for before the first was "
+                               "accumulated: two backward passes are writing this gradient at once (one "
+                               "model used from two threads?), or an earlier backward failed half-way "
+                               "(call zero_grad())")
+        if self.data is not self._grad_owner:
+            self._refit_grad()
+        self._lent = True
+        if dtype is not None and dtype != self._grad.dtype:
+            return np.empty(self.data.shape, dtype)
+        if self._grad_is_stale:
+            return self._grad
+        if self._scratch is None:
+            self._scratch = np.empty(self.data.shape, self.data.dtype)
+        return self._scratch
 
-    def accumulate_grad(self, value) -> None:
-        """``grad += value`` (or ``grad = value`` right after zero_grad)."""
-        grad, accumulate = self.grad_target()
-        if accumulate:
-            np.add(grad, value, out=grad)
+    def accumulate_grad(self, term) -> None:
+        """``grad += term``: how a backward pass adds its gradient term dL/dθ.
+
+        ``term`` has ``data``'s shape (it is converted to ``data``'s dtype). If it is the
+        array :meth:`grad_buffer` handed out right after ``zero_grad()``, it already is the
+        gradient and nothing is copied.
+        """
+        self._lent = False
+        grad = self._grad
+        if term is grad and self.data is self._grad_owner:       # the common case: nothing to add
+            self._grad_is_stale = False
+            return
+        if self.data is not self._grad_owner:
+            self._refit_grad()
+            grad = self._grad
+        if np.shape(term) != grad.shape:
+            raise ValueError(f"Parameter{grad.shape}: gradient term must have shape {grad.shape}, "
+                             f"got {np.shape(term)}")
+        if self._grad_is_stale:
+            np.copyto(grad, term, casting="unsafe")
+            self._grad_is_stale = False
         else:
-            np.copyto(grad, value)
+            np.add(grad, term, out=grad, casting="unsafe")
 
     # -- array-like conveniences ----------------------------------------------------------
     @property

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from minidl.dtypes import _as_float_dtype, get_default_dtype
-from minidl.nn._checks import as_array, check_same_shape, require_forward, shape_str
+from minidl.dtypes import float_dtype_of
+from minidl.nn._checks import as_array, check_same_shape, shape_str
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
 from minidl.random import resolve_rng
@@ -31,9 +31,30 @@ class RNN(Module):
     The repeated product of W_hhᵀ diag(φ') is why gradients vanish or explode over many
     steps unless W_hh's singular values stay near 1 (orthogonal init).
 
-    Parameters (PyTorch names and init, all ~ U(−1/√hidden, 1/√hidden)):
-    ``weight_ih_l0`` (hidden, input), ``weight_hh_l0`` (hidden, hidden), ``bias_ih_l0``,
-    ``bias_hh_l0`` (hidden,).
+    Args:
+        input_size, hidden_size: the sizes of x_t and h_t.
+        nonlinearity: ``"tanh"`` or ``"relu"``. Default: ``"tanh"``.
+        bias: learn b_ih and b_hh. Default: True.
+        dtype, rng: as :class:`Linear`.
+
+    Shape:
+        - Input: x (N, T, input_size), h0 (N, hidden_size) or (1, N, hidden_size).
+        - Output: (N, T, hidden_size).
+
+    Attributes (PyTorch names and init, all from U(−k, k), k = 1/√hidden_size):
+        weight_ih_l0: Parameter (hidden, input).   weight_hh_l0: Parameter (hidden, hidden).
+        bias_ih_l0, bias_hh_l0: Parameters (hidden,).
+
+    Tutorial: 09_orthogonal_and_pretrained.
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn
+        >>> rnn = nn.RNN(input_size=2, hidden_size=3, rng=np.random.default_rng(0))
+        >>> h = rnn(np.zeros((4, 5, 2)))
+        >>> h.shape, bool(np.array_equal(rnn.h_n, h[:, -1]))
+        ((4, 5, 3), True)
     """
 
     def __init__(self, input_size, hidden_size, nonlinearity="tanh", bias=True, dtype=None, rng=None):
@@ -43,7 +64,7 @@ class RNN(Module):
         if input_size < 1 or hidden_size < 1:
             raise ValueError(f"RNN: sizes must be positive, got input_size={input_size}, hidden_size={hidden_size}")
         self.input_size, self.hidden_size, self.nonlinearity = int(input_size), int(hidden_size), nonlinearity
-        dtype = _as_float_dtype(dtype if dtype is not None else get_default_dtype())
+        dtype = float_dtype_of(dtype=dtype)
         rng = resolve_rng(rng)
         bound = 1.0 / math.sqrt(hidden_size)
         shapes = [("weight_ih_l0", (hidden_size, input_size)), ("weight_hh_l0", (hidden_size, hidden_size))]
@@ -55,29 +76,28 @@ class RNN(Module):
             self.register_parameter("bias_ih_l0", None)
             self.register_parameter("bias_hh_l0", None)
         self.h_n = self.grad_h0 = None
-        self._saved = None
 
-    def _desc(self):
+    def _label(self):
         return f"RNN({self.input_size}→{self.hidden_size})"
 
     def forward(self, x, h0=None):
         dtype = self.weight_ih_l0.data.dtype
-        x = as_array(self._desc(), x, dtype)
+        x = as_array(self._label(), x, dtype)
         if x.ndim != 3 or x.shape[2] != self.input_size:
-            raise ValueError(f"{self._desc()} expected input (N, T, {self.input_size}), got {shape_str(x.shape)}")
+            raise ValueError(f"{self._label()} expected input (N, T, {self.input_size}), got {shape_str(x.shape)}")
         n, steps, _ = x.shape
         # Time-major internal states: hs[0] = h0, hs[t] = h_t; a contiguous (N, H) per step.
-        hs = self._scratch_buffer("hidden_states", (steps + 1, n, self.hidden_size), dtype)
+        hs = np.empty((steps + 1, n, self.hidden_size), dtype)
         if h0 is None:
             hs[0] = 0
         else:
-            h0 = as_array(self._desc(), h0, dtype, "h0")
+            h0 = as_array(self._label(), h0, dtype, "h0")
             if h0.shape not in ((n, self.hidden_size), (1, n, self.hidden_size)):
-                raise ValueError(f"{self._desc()} expected h0 (N, {self.hidden_size}) = ({n}, {self.hidden_size}), "
+                raise ValueError(f"{self._label()} expected h0 (N, {self.hidden_size}) = ({n}, {self.hidden_size}), "
                                  f"got {shape_str(h0.shape)}")
             hs[0] = h0.reshape(n, self.hidden_size)
         # Input contributions of all steps in one GEMM: (T, N, I) @ W_ihᵀ.
-        a = self._scratch_buffer("preactivations", (steps, n, self.hidden_size), dtype)
+        a = np.empty((steps, n, self.hidden_size), dtype)
         np.matmul(x.transpose(1, 0, 2), self.weight_ih_l0.data.T, out=a)
         if self.bias_ih_l0 is not None:
             a += self.bias_ih_l0.data + self.bias_hh_l0.data
@@ -88,17 +108,16 @@ class RNN(Module):
                 np.tanh(a[t], out=hs[t + 1])
             else:
                 np.maximum(a[t], 0, out=hs[t + 1])
-        self._saved = (x, hs)
+        self._save_for_backward(x, hs)
         self.h_n = hs[steps].copy()
         return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
 
     def backward(self, grad_output):
-        require_forward(self._desc(), self._saved)
-        x, hs = self._saved
+        x, hs = self._saved_for_backward()
         n, steps, _ = x.shape
-        g = as_array(self._desc(), grad_output, hs.dtype, "grad_output")
-        check_same_shape(self._desc(), g, (n, steps, self.hidden_size))
-        da = self._scratch_buffer("grad_preactivations", (steps, n, self.hidden_size), hs.dtype)
+        g = as_array(self._label(), grad_output, hs.dtype, "grad_output")
+        check_same_shape(self._label(), g, (n, steps, self.hidden_size))
+        da = np.empty((steps, n, self.hidden_size), hs.dtype)
         dh_next = np.zeros((n, self.hidden_size), dtype=hs.dtype)
         w_hh = self.weight_hh_l0.data
         for t in range(steps - 1, -1, -1):

@@ -1,15 +1,4 @@
-"""Adagrad — PyTorch's ``torch.optim.Adagrad`` (lr_decay 0; use a scheduler for decay).
-
-For each parameter θ (η learning rate, λ weight_decay, G₀ = initial_accumulator_value):
-
-    g = ∇ + λ·θ
-    G ← G + g²                       every squared gradient so far, per coordinate
-    θ ← θ − η·g / (√G + ε)
-
-Rarely-updated coordinates keep a large effective rate η/√G; G only grows, so the rate
-only shrinks — which is why Adagrad can stall on long runs (RMSProp forgets, Adagrad does
-not). One fused kernel per parameter (``adagrad_update``).
-"""
+"""Adagrad. The formulas are in the class docstring."""
 import numpy as np
 
 from minidl._kernels import kernels
@@ -17,7 +6,37 @@ from minidl.optim.optimizer import Optimizer
 
 
 class Adagrad(Optimizer):
-    """``Adagrad(params, learning_rate=0.01, epsilon=1e-10, initial_accumulator_value=0.0, weight_decay=0.0)``."""
+    r"""Adagrad — PyTorch's ``torch.optim.Adagrad`` (lr_decay 0; use a scheduler for decay).
+
+    For each parameter θ (η learning rate, λ weight_decay, G₀ = initial_accumulator_value)::
+
+        g = ∇ + λ·θ
+        G ← G + g²                       every squared gradient so far, per coordinate
+        θ ← θ − η·g / (√G + ε)
+
+    Rarely-updated coordinates keep a large effective rate η/√G; G only grows, so the rate
+    only shrinks — which is why Adagrad can stall on long runs (RMSProp forgets, Adagrad
+    does not).
+
+    Args:
+        params: an iterable of Parameters, or of parameter-group dicts (see Optimizer).
+        learning_rate: η ≥ 0. Default: 0.01.
+        epsilon: ε > 0. Default: 1e-10.
+        initial_accumulator_value: G₀ ≥ 0. Default: 0.
+        weight_decay: λ ≥ 0. Default: 0.
+
+    State per parameter: ``step``, ``sum`` G. Kernel: ``adagrad_update`` (one fused pass).
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn, optim
+        >>> theta = nn.Parameter(np.array([1.0, -2.0]))
+        >>> optimizer = optim.Adagrad([theta], learning_rate=0.1)
+        >>> theta.accumulate_grad(2 * theta.data)           # ∇ of θ², as a backward pass leaves it
+        >>> optimizer.step()
+        >>> theta.data
+        array([ 0.9, -1.9])
+    """
 
     def __init__(self, params, learning_rate=0.01, epsilon=1e-10, initial_accumulator_value=0.0,
                  weight_decay=0.0):
@@ -26,7 +45,7 @@ class Adagrad(Optimizer):
                                       weight_decay=weight_decay))
 
     def _check_group(self, group):
-        self._require(group["epsilon"] >= 0, f"invalid epsilon {group['epsilon']} (must be >= 0)")
+        self._require(group["epsilon"] > 0, f"invalid epsilon {group['epsilon']} (must be > 0)")
         self._require(group["initial_accumulator_value"] >= 0,
                       f"invalid initial_accumulator_value {group['initial_accumulator_value']} (must be >= 0)")
         self._require(group["weight_decay"] >= 0,

@@ -184,7 +184,7 @@ class Optimizer:
                 continue
             if param.data is not data or state is None:
                 data, state = self._prepare(slot, index)
-            yield data, (param.grad if param._grad_is_stale else param._grad), state
+            yield data, param.grad, state
 
     def _prepare(self, slot, index):
         """(Re)build a slot: create the state, or follow a replaced ``param.data``."""
@@ -236,7 +236,8 @@ class Optimizer:
 
     def load_state_dict(self, state_dict):
         """Restore hyperparameters and state saved by ``state_dict()`` (arrays are copied
-        and cast to each parameter's dtype). The groups must have the same sizes."""
+        and cast to each parameter's dtype). The groups must have the same sizes. All or
+        nothing: an error leaves the optimizer unchanged."""
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups) or any(
                 len(s["params"]) != len(g["params"]) for s, g in zip(saved_groups, self.param_groups)):
@@ -262,7 +263,9 @@ class Optimizer:
                                          f"{index} has shape {value.shape}, the parameter {p.data.shape}")
                     restored[key] = np.array(value, dtype=p.data.dtype, order="C", copy=True)
                 new_state[p] = restored
+        new_groups = []
         for saved, group in zip(saved_groups, self.param_groups):
+            group = dict(group)
             for key, value in saved.items():
                 key = _ALIASES.get(key, key)
                 if key == "params" or key not in self.defaults:
@@ -272,6 +275,10 @@ class Optimizer:
                 group[key] = value.item() if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0 \
                     else value
             self._validate(group)
+            new_groups.append(group)
+        # Everything is checked: only now is the optimizer changed (all or nothing).
+        for group, new_group in zip(self.param_groups, new_groups):
+            group.update(new_group)
         self.state = new_state
         self._slots = [None] * len(self.param_groups)
 

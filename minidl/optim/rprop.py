@@ -1,18 +1,4 @@
-"""Rprop (resilient backpropagation) — PyTorch's ``torch.optim.Rprop``. Seed 000 §2
-recommends it for full-batch training. Tutorial: 03_batch_size.
-
-Only the *sign* of each gradient coordinate is used; each coordinate adapts its own step
-size Δ (started at the learning rate). With p = ∇ₜ·∇ₜ₋₁ per coordinate:
-
-    p > 0  same direction again:      Δ ← min(Δ·η₊, Δ_max)             (speed up)
-    p < 0  the sign flipped:          Δ ← max(Δ·η₋, Δ_min), ∇ₜ ← 0     (overshot: slow down,
-                                                                     skip this move)
-    θ ← θ − sign(∇ₜ)·Δ
-
-Because the gradient's magnitude is ignored, Rprop needs exact (full-batch) gradients:
-mini-batch noise flips signs at random. ``learning_rate`` is only the initial Δ, read at a
-parameter's first step, as in PyTorch. One fused kernel per parameter (``rprop_update``).
-"""
+"""Rprop (resilient backpropagation). The rule is in the class docstring."""
 import numpy as np
 
 from minidl._kernels import kernels
@@ -20,7 +6,39 @@ from minidl.optim.optimizer import Optimizer
 
 
 class Rprop(Optimizer):
-    """``Rprop(params, learning_rate=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50))``."""
+    r"""Rprop — PyTorch's ``torch.optim.Rprop``. Seed 000 §2 recommends it for full-batch
+    training.
+
+    Only the *sign* of each gradient coordinate is used; each coordinate adapts its own step
+    size Δ (started at the learning rate). With p = ∇ₜ·∇ₜ₋₁ per coordinate::
+
+        p > 0  same direction again:      Δ ← min(Δ·η₊, Δ_max)             (speed up)
+        p < 0  the sign flipped:          Δ ← max(Δ·η₋, Δ_min), ∇ₜ ← 0     (overshot: slow
+                                                                         down, skip this move)
+        θ ← θ − sign(∇ₜ)·Δ
+
+    Because the gradient's magnitude is ignored, Rprop needs exact (full-batch) gradients:
+    mini-batch noise flips signs at random.
+
+    Args:
+        params: an iterable of Parameters, or of parameter-group dicts (see Optimizer).
+        learning_rate: the initial Δ, read at a parameter's first step (as PyTorch). Default: 0.01.
+        etas: (η₋, η₊) with 0 < η₋ < 1 < η₊. Default: (0.5, 1.2).
+        step_sizes: (Δ_min, Δ_max). Default: (1e-6, 50).
+
+    State per parameter: ``step``, ``prev`` ∇ₜ₋₁, ``step_size`` Δ. Tutorial: 03_batch_size.
+    Kernel: ``rprop_update``.
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import nn, optim
+        >>> theta = nn.Parameter(np.array([1.0, -2.0]))
+        >>> optimizer = optim.Rprop([theta], learning_rate=0.01)
+        >>> theta.accumulate_grad(2 * theta.data)           # ∇ of θ², as a backward pass leaves it
+        >>> optimizer.step()
+        >>> theta.data
+        array([ 0.99, -1.99])
+    """
 
     def __init__(self, params, learning_rate=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50)):
         super().__init__(params, dict(learning_rate=learning_rate, etas=etas, step_sizes=step_sizes))

@@ -36,6 +36,7 @@ ATTACKS = ["open_hidden", "os_open_dir_fd", "link_solution", "symlink_solution",
            "read_other_worker", "write_outside", "flood_reply", "big_reply", "truncated_reply", "malformed_reply"]
 
 TESTS = '''
+import numpy as np
 import pytest
 from minidl.grading import G
 
@@ -86,6 +87,7 @@ def test_good(student):
 '''
 
 HIDDEN = f'''
+import numpy as np
 from minidl.grading import G
 
 # {SECRET}: the text of this file must never reach a student
@@ -103,6 +105,7 @@ def good(x):
 
 SUBMISSION = r'''
 import os, sys, glob, signal, subprocess, types
+import numpy as np
 
 HW = {hw!r}                     # literals: "defs" mode keeps constants, not expressions
 HW_PARENT = {hw_parent!r}
@@ -110,7 +113,7 @@ HIDDEN = {hidden!r}
 SOLUTION = {solution!r}
 RESULTS = {results!r}
 MARK = {mark!r}
-SECRET_HINT = "hidden-" + "s3cr3t-"          # split: this file itself must not look like a win
+SECRET_HINT = {secret_a!r} + {secret_b!r}     # split: this file itself must not look like a win
 RECORD_HINT = '"base' + '_seed"'
 
 def good(x):
@@ -298,22 +301,22 @@ def _server():
     from minidl.grading import worker
     return [o for o in gc.get_objects() if isinstance(o, worker._Server)][0]
 
-def flood_reply(x):
-    """A 1 GiB reply, written straight to the protocol pipe."""
+def _flood(mib):
+    """A reply of ``mib`` MiB of garbage, written straight to the protocol pipe."""
     fd = _server().fd_out
-    os.write(fd, (1 << 30).to_bytes(8, "little"))
+    os.write(fd, (mib << 20).to_bytes(8, "little"))
     chunk = b"x" * (1 << 20)
-    for _ in range(1024):
+    for _ in range(mib):
         os.write(fd, chunk)
+
+def flood_reply(x):
+    """1 GiB: refused from its announced size, unread."""
+    _flood(1024)
     return x
 
 def big_reply(x):
-    """200 MiB (under the cap) of garbage: read into one buffer, then refused."""
-    fd = _server().fd_out
-    os.write(fd, (200 << 20).to_bytes(8, "little"))
-    chunk = b"y" * (1 << 20)
-    for _ in range(200):
-        os.write(fd, chunk)
+    """200 MiB (under the cap): read into one buffer, then refused as malformed."""
+    _flood(200)
     return x
 
 def truncated_reply(x):
@@ -427,8 +430,9 @@ def attacked(request):
     sub = os.path.join(root, "submission")
     os.makedirs(sub)
     with open(os.path.join(sub, "hw.py"), "w") as f:
-        f.write(SUBMISSION.format(hw=hw, hw_parent=root, hidden=os.path.join(hw, "tests_hidden", "test_secret.py"),
-                                  solution=os.path.join(hw, "solution", "hw.py"), results=results, mark=MARK))
+        f.write(SUBMISSION.format(secret_a=SECRET[:9], secret_b=SECRET[9:], hw=hw, hw_parent=root, results=results,
+                                  hidden=os.path.join(hw, "tests_hidden", "test_secret.py"),
+                                  solution=os.path.join(hw, "solution", "hw.py"), mark=MARK))
     old = os.environ.get(isolation.ENV_LEVEL)
     os.environ[isolation.ENV_LEVEL] = level
     try:
@@ -525,6 +529,7 @@ def test_grader_memory_stays_bounded_under_a_flood(attacked):
 
 # -- batch: no submission reaches another ---------------------------------------------------
 BATCH_TESTS = '''
+import numpy as np
 from minidl.grading import G
 
 G.assignment("batch", names=["f"], budget=60, load_timeout=10)
@@ -584,6 +589,7 @@ def test_batch_submissions_cannot_reach_each_other(level, monkeypatch, capsys):
 HW = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials", "homework", "dropout_init")
 
 IN_PLACE_CHEAT = '''
+import numpy as np
 
 def dropout_forward(x, p, training, rng):
     """Write zeros into x: a test that compared with its own x after the call would pass."""

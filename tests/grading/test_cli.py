@@ -102,7 +102,15 @@ def test_wheel_is_built_from_tracked_files_only(tmp_path):
     assert (tmp_path / "copy" / "setup.py").read_text() == "# tracked, edited\n"
 
 
-@pytest.mark.parametrize("command", [[], ["init"], ["check"], ["run"], ["validate"], ["build"], ["batch"]])
+def test_doctor_names_the_level_and_starts_a_worker(hw, capsys):
+    assert main(["doctor", str(hw)]) == 0
+    out = capsys.readouterr().out
+    assert "isolation level: " in out and "protects: " in out
+    assert "was verified from outside and answered: yes" in out and "isolation = auto" in out
+
+
+@pytest.mark.parametrize("command", [[], ["init"], ["check"], ["run"], ["validate"], ["build"], ["batch"],
+                                     ["doctor"]])
 def test_help_of_every_command_prints(command, capsys):
     from minidl.grading.cli import main
 

@@ -261,3 +261,19 @@ def test_decoded_arrays_are_views_of_one_buffer_and_objects_are_refused():
     bad[-1:] = b""                                      # truncated
     with pytest.raises(protocol.ProtocolError):
         protocol.decode(bad)
+
+
+def test_audit_level_still_grades_and_says_so(tmp_path, monkeypatch):
+    """MINIDL_GRADE_ISOLATION caps the level (audit: a student's own check on a laptop)."""
+    from minidl.grading import isolation
+
+    monkeypatch.setenv(isolation.ENV_LEVEL, "audit")
+    level = isolation.probe()
+    assert level.name == "audit" and any("MINIDL_GRADE_ISOLATION=audit" in r for r in level.reasons)
+    path = tmp_path / "ok.py"
+    path.write_text("import os\ndef f():\n    return os.getuid()\n")
+    with Worker(str(path), level="audit") as w:
+        assert w.call("f") == os.getuid()
+    with pytest.raises(ValueError, match="MINIDL_GRADE_ISOLATION must be one of"):
+        monkeypatch.setenv(isolation.ENV_LEVEL, "none")
+        isolation.probe()

@@ -251,6 +251,23 @@ def test_direct_convolution_is_deterministic(kernel_pair, conv_threads):
 
 
 @pytest.mark.parametrize("twin", ["reference", "compiled"])
+@pytest.mark.parametrize("stride, channels", [(1, 3), (2, 1), (2, 8)])   # direct, polyphase, im2col
+def test_backward_without_grad_x_gives_the_same_parameter_gradients(kernel_pair, twin, stride, channels):
+    _, backward = (kernel_pair(k)[twin == "compiled"] for k in ("conv2d_forward", "conv2d_backward"))
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, channels, 9, 9))
+    weight = rng.standard_normal((4, channels, 3, 3))
+    h_out = out_size(9, 3, stride, 1)
+    g = rng.standard_normal((3, 4, h_out, h_out))
+    full = (np.empty_like(x), np.empty_like(weight), np.empty(4))
+    backward(x, weight, g, stride, stride, 1, 1, *full)
+    dw, db = np.full_like(weight, np.nan), np.full(4, np.nan)
+    backward(x, weight, g, stride, stride, 1, 1, None, dw, db)
+    np.testing.assert_allclose(dw, full[1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(db, full[2], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("twin", ["reference", "compiled"])
 def test_direct_convolution_rejects_bad_arguments(kernel_pair, twin):
     forward, backward = (kernel_pair(k)[twin == "compiled"] for k in ("conv2d_forward", "conv2d_backward"))
     x, weight = np.zeros((2, 3, 5, 5)), np.zeros((4, 3, 3, 3))

@@ -63,12 +63,23 @@ def test_lazy_zero_grad_is_observably_eager():
     p.accumulate_grad(np.full(4, 1.0))
     np.testing.assert_array_equal(p.grad, np.ones(4))
     p.zero_grad()
-    buf, accumulate = p.grad_target()
-    assert accumulate is False                                   # caller must overwrite
-    buf[:] = 7.0
+    buf = p.grad_buffer()                 # right after zero_grad: the gradient itself
+    buf[:] = 7.0                          # a kernel overwrites it ...
+    p.accumulate_grad(buf)                # ... and nothing is left to add
     np.testing.assert_array_equal(p.grad, np.full(4, 7.0))
-    buf, accumulate = p.grad_target()
-    assert accumulate is True
+    buf = p.grad_buffer()                 # now a scratch array, added on accumulate_grad
+    assert buf is not p.grad
+    buf[:] = 2.0
+    p.accumulate_grad(buf)
+    np.testing.assert_array_equal(p.grad, np.full(4, 9.0))
+
+
+def test_grad_buffer_that_was_never_handed_back_leaves_the_gradient_zero():
+    # A kernel that raised after grad_buffer() must not leave garbage behind.
+    p = Parameter(np.ones(3, dtype=np.float64))
+    p.zero_grad()
+    p.grad_buffer()[:] = np.nan
+    np.testing.assert_array_equal(p.grad, np.zeros(3))
 
 
 def test_grad_setter_checks_shape():

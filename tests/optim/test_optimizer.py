@@ -243,3 +243,35 @@ def test_set_lr():
 def test_non_numeric_hyperparameter_is_a_type_error_naming_the_optimizer():
     with pytest.raises(TypeError, match="RMSProp: hyperparameters must be numbers"):
         RMSProp([Parameter(np.zeros(1))], momentum="0.9")
+
+
+@pytest.mark.parametrize("make", ["Adam", "AdamW", "RMSProp", "Adagrad"])
+@pytest.mark.parametrize("epsilon", [0.0, -1e-8, float("nan")])
+def test_epsilon_must_be_positive(make, epsilon):
+    # ε = 0 divides 0 by 0 where a gradient coordinate stays 0: NaN weights (issue 14).
+    from minidl import optim
+    p = Parameter(np.ones(3))
+    with pytest.raises(ValueError, match=rf"^{make}: invalid epsilon .* \(must be > 0\)"):
+        getattr(optim, make)([p], epsilon=epsilon)
+    optimizer = getattr(optim, make)([p], epsilon=1e-12)        # tiny but positive is fine
+    optimizer.step()                                               # zero gradient: no NaN
+    assert np.isfinite(p.data).all()
+
+
+def test_load_state_dict_is_all_or_nothing():
+    a, b = Parameter(np.ones(2)), Parameter(np.ones(2))
+    optimizer = Adam([{"params": [a]}, {"params": [b], "learning_rate": 0.5}], learning_rate=0.1)
+    a.accumulate_grad(np.ones(2))
+    b.accumulate_grad(np.ones(2))
+    optimizer.step()
+    saved = optimizer.state_dict()
+    saved["param_groups"][0]["beta1"] = 0.5                 # fine on its own ...
+    saved["param_groups"][1]["epsilon"] = 0.0               # ... but the second group is invalid
+    before = optimizer.state_dict()
+    with pytest.raises(ValueError, match="epsilon"):
+        optimizer.load_state_dict(saved)
+    after = optimizer.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    for index, entry in before["state"].items():
+        for key, value in entry.items():
+            np.testing.assert_array_equal(after["state"][index][key], value)

@@ -1,20 +1,11 @@
 """NumPy twin of ``minidl/_kernels/activations.pyx``: elementwise activations and softmax.
 
-Elementwise kernels take arrays of any shape (same shape in and out). Backward passes use
-whichever of x or y = f(x) gives the shorter formula:
-
-    ReLU        y = max(x, 0)                      dx = dy · [y > 0]
-    LeakyReLU   y = x if x > 0 else a·x            dx = dy · (1 if x > 0 else a)
-    Sigmoid     y = 1 / (1 + e^{−x})               dx = dy · y (1 − y)
-    Tanh        y = tanh x                         dx = dy · (1 − y²)
-    GELU        y = x Φ(x),  Φ(x) = ½(1 + erf(x/√2))   dx = dy · (Φ(x) + x φ(x)),
-                φ(x) = e^{−x²/2} / √(2π)           (the exact form, PyTorch's default)
-
-Softmax works on the rows of a 2-D array (R, C); the layer moves ``dim`` to the last axis:
-
-    y_j = e^{x_j − m} / Σ_k e^{x_k − m},  m = max_k x_k     (subtracting m avoids overflow)
-    dx_j = y_j (dy_j − Σ_k dy_k y_k)
-    log_softmax_j = x_j − m − log Σ_k e^{x_k − m}
+The formulas (value and derivative) are in the class docstrings of ``minidl.nn.ReLU``,
+``LeakyReLU``, ``Sigmoid``, ``Tanh``, ``GELU`` (minidl/nn/activation.py) and
+``minidl.nn.Softmax`` (minidl/nn/softmax.py); each function here is those lines in NumPy.
+Elementwise kernels take arrays of any shape (same shape in and out); a backward kernel
+takes whichever of x or y = f(x) its derivative reads. The softmax kernels work on the rows
+of a 2-D array (R, C): the layer moves ``dim`` to the last axis.
 """
 import math
 

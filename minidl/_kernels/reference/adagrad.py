@@ -1,12 +1,6 @@
 """NumPy twin of the Adagrad update kernel (compiled version: ``minidl/_kernels/adagrad.pyx``).
 
-PyTorch's rule (``torch.optim.Adagrad``, lr_decay 0):
-
-    g = ∇ + λ·θ
-    G ← G + g²                           sum of all squared gradients so far (state_sum)
-    θ ← θ − η·g / (√G + ε)
-
-G only grows, so each coordinate's effective rate η/√G only shrinks.
+The rule is in the class docstring of ``minidl.optim.Adagrad`` (G is ``state_sum``).
 """
 import numpy as np
 

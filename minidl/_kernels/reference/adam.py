@@ -1,14 +1,8 @@
 """NumPy twin of the Adam / AdamW update kernel (compiled version: ``minidl/_kernels/adam.pyx``).
 
-PyTorch's rule (``torch.optim.Adam`` / ``AdamW``) for one parameter θ at step t = 1, 2, …:
-
-    Adam (L2-coupled):   g = ∇ + λ·θ
-    AdamW (decoupled):   θ ← θ·(1 − η·λ),   g = ∇
-    m ← β₁·m + (1 − β₁)·g                      first moment  (exp_avg)
-    v ← β₂·v + (1 − β₂)·g²                     second moment (exp_avg_sq)
-    θ ← θ − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
-
-The bias corrections 1 − βᵗ undo the pull of m, v towards their zero start.
+The rule is in the class docstring of ``minidl.optim.Adam`` (m is ``exp_avg``, v is
+``exp_avg_sq``). Here the bias corrections are folded into the step, as PyTorch computes it:
+θ ← θ − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε).
 """
 import math
 

@@ -1,30 +1,11 @@
 """NumPy twin of ``minidl/_kernels/batchnorm.pyx``: batch normalization, per channel.
 
-Seed 003 (Batch Normalization). The input is viewed as x (N, C, S): N samples, C channels,
-S positions per channel (S = 1 for BatchNorm1d on (N, C); S = H·W for BatchNorm2d). Each
-channel c is normalized over its M = N·S values:
-
-    μ_c      = (1/M) Σ x                         batch mean
-    σ²_c     = (1/M) Σ (x − μ_c)²                biased batch variance (normalizes)
-    inv_std  = 1 / √(σ²_c + ε)
-    x̂        = (x − μ_c) · inv_std               mean 0, variance 1 per channel
-    y        = γ_c · x̂ + β_c                     scale and shift (γ = 1, β = 0 if None)
-
-Running statistics (PyTorch's rule, ``momentum`` = weight of the new batch):
-
-    running_mean ← (1 − momentum) · running_mean + momentum · μ_c
-    running_var  ← (1 − momentum) · running_var  + momentum · σ²_c · M / (M − 1)   (unbiased)
-
-Evaluation uses them instead: y = γ · (x − running_mean) / √(running_var + ε) + β.
-
-Backward (training), with the batch statistics depending on x:
-
-    dβ = Σ dy,   dγ = Σ dy · x̂
-    dx = (γ · inv_std / M) · (M · dy − Σ dy − x̂ · Σ (dy · x̂))
-
-In evaluation mode (``batch_stats=False``) μ and inv_std are constants: dx = γ · inv_std · dy.
-Sums run over n and s for each channel. Parameter gradients are overwritten, or added to
-when ``accumulate_*`` is True; ``None`` skips them.
+The formulas (forward, running statistics, backward) are in the class docstring of
+``minidl.nn.BatchNorm1d`` / ``BatchNorm2d`` (minidl/nn/batchnorm.py); the functions here are
+those lines in NumPy. Kernel layout: x (N, C, S), S positions per channel (S = 1 for
+(N, C), H·W for images); mean and inv_std (C,) are what forward computed, backward reads;
+``batch_stats=False`` (evaluation) treats them as constants. Every gradient output is
+overwritten; ``None`` skips it.
 """
 import numpy as np
 
@@ -71,7 +52,7 @@ def batchnorm_forward_eval(x, weight, bias, running_mean, running_var, eps, out)
 
 
 def batchnorm_backward(grad_output, x, mean, inv_std, weight, batch_stats,
-                       grad_input, grad_weight, accumulate_weight, grad_bias, accumulate_bias):
+                       grad_input, grad_weight, grad_bias):
     """Gradients of batch normalization given dy = grad_output (N, C, S).
 
     ``mean``, ``inv_std`` (C,): the statistics the forward pass used (batch statistics when
@@ -82,17 +63,15 @@ def batchnorm_backward(grad_output, x, mean, inv_std, weight, batch_stats,
     dbeta = grad_output.sum(axis=(0, 2))
     dgamma = (grad_output * x_hat).sum(axis=(0, 2))
     gamma = np.ones_like(inv_std) if weight is None else weight
-    if batch_stats:
+    if grad_input is None:
+        pass
+    elif batch_stats:
         k = gamma * inv_std / count
         grad_input[...] = _per_channel(k) * (
             count * grad_output - _per_channel(dbeta) - x_hat * _per_channel(dgamma))
     else:
         grad_input[...] = _per_channel(gamma * inv_std) * grad_output
-    for grad, value, accumulate in ((grad_weight, dgamma, accumulate_weight),
-                                    (grad_bias, dbeta, accumulate_bias)):
-        if grad is None:
-            continue
-        if accumulate:
-            grad += value
-        else:
-            grad[...] = value
+    if grad_weight is not None:
+        grad_weight[...] = dgamma
+    if grad_bias is not None:
+        grad_bias[...] = dbeta

@@ -92,12 +92,13 @@ def conv2d_forward(x, weight, bias, stride_h, stride_w, pad_h, pad_w, out):
 
 
 def conv2d_backward(x, weight, grad_out, stride_h, stride_w, pad_h, pad_w, grad_x, grad_weight, grad_bias):
-    """Gradients of :func:`conv2d_forward` given grad_out (N, O, H_out, W_out): writes grad_x
-    (x's shape), grad_weight (weight's shape) and grad_bias (O,) (skipped if None). Returns None."""
+    """Gradients of :func:`conv2d_forward` given grad_out (N, O, H_out, W_out): overwrites grad_x
+    (x's shape), grad_weight (weight's shape) and grad_bias (O,); grad_x or grad_bias None skips
+    it. Returns None."""
     n, o, kh, kw, h_out, w_out = _check_direct("conv2d_backward", x, weight, None, stride_h, stride_w, pad_h, pad_w)
     if grad_out.shape != (n, o, h_out, w_out):
         raise ValueError(f"conv2d_backward: grad_out has shape {grad_out.shape}, expected {(n, o, h_out, w_out)}")
-    if grad_x.shape != x.shape:
+    if grad_x is not None and grad_x.shape != x.shape:
         raise ValueError(f"conv2d_backward: grad_x has shape {grad_x.shape}, expected {x.shape}")
     if grad_weight.shape != weight.shape:
         raise ValueError(f"conv2d_backward: grad_weight has shape {grad_weight.shape}, expected {weight.shape}")
@@ -117,7 +118,7 @@ def gemm_forward(x, weight, bias, stride, padding, out, im2col):
 
 
 def gemm_backward(x, weight, grad_out, stride, padding, grad_x, grad_weight, grad_bias, im2col, col2im):
-    """Backward of :func:`gemm_forward` (checked arguments)."""
+    """Backward of :func:`gemm_forward` (checked arguments; grad_x or grad_bias None skips it)."""
     n, o, kh, kw = x.shape[0], weight.shape[0], weight.shape[2], weight.shape[3]
     cols = np.empty((n, weight[0].size, grad_out.shape[2] * grad_out.shape[3]), dtype=x.dtype)
     im2col(x, kh, kw, *stride, *padding, cols)
@@ -127,4 +128,5 @@ def gemm_backward(x, weight, grad_out, stride, padding, grad_x, grad_weight, gra
     grad_weight.reshape(o, -1)[...] = np.matmul(cols, g.transpose(0, 2, 1)).sum(axis=0).T
     if grad_bias is not None:
         grad_bias[...] = g.sum(axis=(0, 2))                                   # db = Σ_{n,l} dY
-    col2im(np.matmul(w2.T, g), kh, kw, *stride, *padding, grad_x)          # dx = col2im(Wᵀ dY)
+    if grad_x is not None:
+        col2im(np.matmul(w2.T, g), kh, kw, *stride, *padding, grad_x)      # dx = col2im(Wᵀ dY)

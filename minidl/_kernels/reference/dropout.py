@@ -1,12 +1,11 @@
 """NumPy twin of ``minidl/_kernels/dropout.pyx``: the dropout mask and its application.
 
-Seed 003 (正则化, dropout). With keep probability q = 1 − p each unit survives with
-probability q; the mask is one Bernoulli(q) draw per element:
+The formulas are in the class docstring of ``minidl.nn.Dropout`` (minidl/nn/dropout.py).
+How the mask is drawn (what makes the two backends bit-identical): with keep probability
+q = 1 − p, one Bernoulli(q) draw per element,
 
     u    = rng.random(shape, dtype=float32)      uniform in [0, 1), 24-bit resolution
     mask = u < float32(q)                        1 byte per element (uint8)
-    out  = x · mask · scale                      scale = 1/q (inverted), 1 (traditional)
-    dx   = dy · mask · scale                     the same mask, the same scale
 
 The compiled kernel reads the *same* Generator stream (numpy draws the float32 as
 ``(next_uint32 >> 8) · 2⁻²⁴``) and therefore produces a bit-identical mask and leaves the

@@ -1,22 +1,9 @@
 """NumPy twin of ``minidl/_kernels/layernorm.pyx``: layer normalization over each row.
 
-Seed 002 (Transformer中的优化方案: residual + LayerNorm). The input is viewed as x (M, D):
-M rows (every leading index: batch, time, ...), D = the product of ``normalized_shape``.
-Each row is normalized over its own D values, so the result does not depend on the batch:
-
-    μ        = (1/D) Σ_j x_j
-    σ²       = (1/D) Σ_j (x_j − μ)²               biased variance
-    inv_std  = 1 / √(σ² + ε)
-    x̂        = (x − μ) · inv_std
-    y        = γ ⊙ x̂ + β                          γ, β (D,) shared by all rows (None: 1, 0)
-
-Backward, per row, with g = dy ⊙ γ:
-
-    dx = inv_std · (g − mean_j(g) − x̂ · mean_j(g · x̂))
-    dγ = Σ_rows dy ⊙ x̂,   dβ = Σ_rows dy
-
-Parameter gradients are overwritten, or added to when ``accumulate_*`` is True; ``None``
-skips them.
+The formulas (forward and backward) are in the class docstring of ``minidl.nn.LayerNorm``
+(minidl/nn/layernorm.py); the functions here are those lines in NumPy. Kernel layout:
+x (M, D), M rows (every leading index), D = the product of ``normalized_shape``; mean and
+inv_std (M,). Every gradient output is overwritten; ``None`` skips it.
 """
 import numpy as np
 
@@ -36,18 +23,14 @@ def layernorm_forward(x, weight, bias, eps, out, mean, inv_std):
         out += bias
 
 
-def layernorm_backward(grad_output, x, mean, inv_std, weight, grad_input,
-                       grad_weight, accumulate_weight, grad_bias, accumulate_bias):
+def layernorm_backward(grad_output, x, mean, inv_std, weight, grad_input, grad_weight, grad_bias):
     """Gradients of layer normalization given dy = grad_output (M, D)."""
     x_hat = (x - mean[:, None]) * inv_std[:, None]
-    g = grad_output if weight is None else grad_output * weight
-    grad_input[...] = inv_std[:, None] * (
-        g - g.mean(axis=1, keepdims=True) - x_hat * (g * x_hat).mean(axis=1, keepdims=True))
-    for grad, value, accumulate in ((grad_weight, lambda: (grad_output * x_hat).sum(axis=0), accumulate_weight),
-                                    (grad_bias, lambda: grad_output.sum(axis=0), accumulate_bias)):
-        if grad is None:
-            continue
-        if accumulate:
-            grad += value()
-        else:
-            grad[...] = value()
+    if grad_input is not None:
+        g = grad_output if weight is None else grad_output * weight
+        grad_input[...] = inv_std[:, None] * (
+            g - g.mean(axis=1, keepdims=True) - x_hat * (g * x_hat).mean(axis=1, keepdims=True))
+    if grad_weight is not None:
+        grad_weight[...] = (grad_output * x_hat).sum(axis=0)
+    if grad_bias is not None:
+        grad_bias[...] = grad_output.sum(axis=0)

@@ -1,17 +1,8 @@
 """NumPy twin of ``minidl/_kernels/losses.pyx``: losses with mean reduction, each computing
 the loss *and* its gradient with respect to the prediction in one call.
 
-Softmax cross-entropy, logits z (N, C), integer labels y (N,):
-
-    log p_ij = z_ij − m_i − log Σ_k e^{z_ik − m_i},   m_i = max_k z_ik   (log-sum-exp)
-    L        = −(1/N) Σ_i log p_{i, y_i}
-    dL/dz_ij = (p_ij − [j = y_i]) / N
-
-Mean squared error over all n elements:   L = (1/n) Σ (ŷ − t)²,   dL/dŷ = 2 (ŷ − t) / n.
-
-Binary cross-entropy on logits z with targets t in [0, 1], written so exp never overflows:
-
-    L = (1/n) Σ max(z, 0) − z t + log(1 + e^{−|z|}),   dL/dz = (σ(z) − t) / n
+The formulas are in the class docstrings of ``minidl.nn.CrossEntropyLoss``, ``MSELoss`` and
+``BCEWithLogitsLoss`` (minidl/nn/loss.py); each function here is those lines in NumPy.
 """
 import numpy as np
 

@@ -1,12 +1,7 @@
 """NumPy twins of the RMSProp update kernels (compiled versions: ``minidl/_kernels/rmsprop.pyx``).
 
-PyTorch's rule (``torch.optim.RMSprop``, not centered; ρ is PyTorch's ``alpha``):
-
-    g = ∇ + λ·θ
-    s ← ρ·s + (1 − ρ)·g²                 running mean of squared gradients (square_avg)
-    a = √s + ε                           ε outside the square root, as PyTorch
-    θ ← θ − η·g / a                      (no momentum)
-    b ← μ·b + g / a;   θ ← θ − η·b       (momentum μ > 0)
+The rule is in the class docstring of ``minidl.optim.RMSProp`` (s is ``square_avg``, b the
+momentum buffer).
 """
 import numpy as np
 

@@ -1,13 +1,8 @@
 """NumPy twin of the Rprop update kernel (compiled version: ``minidl/_kernels/rprop.pyx``).
 
-PyTorch's rule (``torch.optim.Rprop``): each coordinate has its own step size Δ and only
-the *sign* of the gradient is used. With p = ∇ · ∇_prev:
-
-    p > 0  (same sign as last step):   Δ ← min(Δ·η₊, Δ_max)
-    p < 0  (sign flipped, overshot):   Δ ← max(Δ·η₋, Δ_min),  and ∇ is set to 0 for this
-                                       coordinate (no move now, no flip detected next step)
-    p = 0:                             Δ unchanged (clamped to [Δ_min, Δ_max])
-    θ ← θ − sign(∇)·Δ;   ∇_prev ← ∇ (after the zeroing)
+The rule is in the class docstring of ``minidl.optim.Rprop``. One detail it leaves out:
+with p = ∇ · ∇_prev = 0 the step size Δ is unchanged (clamped to [Δ_min, Δ_max]), and
+∇_prev ← ∇ after the zeroing of flipped coordinates.
 """
 import numpy as np
 

@@ -1,14 +1,8 @@
 """NumPy twins of the SGD update kernels (compiled versions: ``minidl/_kernels/sgd.pyx``).
 
-PyTorch's rule (``torch.optim.SGD``, dampening 0), for one parameter θ with gradient ∇:
-
-    g   = ∇ + λ·θ                      (L2 weight decay, λ = weight_decay)
-    b   = μ·b + g                      (momentum buffer; b starts at 0, so b₁ = g₁ exactly)
-    d   = g + μ·b   if nesterov  else  b
-    θ  ← θ − η·d
-
-All arrays are C-contiguous, of one dtype and one size; ``param`` and the state arrays are
-updated in place, ``grad`` is only read.
+The rule is in the class docstring of ``minidl.optim.SGD``. All arrays are C-contiguous, of
+one dtype and one size; ``param`` and the state arrays are updated in place, ``grad`` is
+only read.
 """
 __all__ = ["sgd_update", "sgd_momentum_update"]
 

@@ -9,6 +9,8 @@ from minidl.grading import G
 
 
 def forward(student, x, p, training, rng):
+    """As in tests/test_public.py (the hidden file does not import the public one: each file
+    must stand alone, students have only the public one)."""
     result = student.dropout_forward(x, p, training, rng)
     G.require_true(isinstance(result, tuple) and len(result) == 2,
                    f"dropout_forward must return a tuple (out, cache), got {G.describe(result)}",
