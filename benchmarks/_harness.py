@@ -10,6 +10,29 @@ import time
 import numpy as np
 
 
+CLOCK = [time.perf_counter]
+
+
+def use_cpu_time():
+    """Time with the CPU seconds this process gets (``time.process_time``) instead of the
+    wall clock: on a machine shared with other users' jobs the wall clock mostly measures
+    them. Fair only when every contender runs on one thread (OPENBLAS_NUM_THREADS=1, torch
+    with one thread): a spinning worker thread would be billed too."""
+    CLOCK[0] = time.process_time
+
+
+def add_cpu_time_option(parser):
+    """--cpu-time on a benchmark's command line; call ``apply_cpu_time_option(args)`` after parsing."""
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time CPU seconds, not wall clock (with OPENBLAS_NUM_THREADS=1 and one torch "
+                             "thread: the mode for a loaded machine)")
+
+
+def apply_cpu_time_option(args):
+    if args.cpu_time:
+        use_cpu_time()
+
+
 def measure(fn, number=None, repeat=15, min_time=0.02, warmup=3, statistic="median"):
     """Median (or, with ``statistic="min"``, fastest) seconds per call of ``fn()``.
 
@@ -17,29 +40,42 @@ def measure(fn, number=None, repeat=15, min_time=0.02, warmup=3, statistic="medi
 
     ``number`` calls per sample are chosen so one sample takes >= ``min_time`` unless given.
     """
+    clock = CLOCK[0]
     for _ in range(warmup):
         fn()
     if number is None:
         number, elapsed = 1, 0.0
         while True:
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(number):
                 fn()
-            elapsed = time.perf_counter() - t0
+            elapsed = clock() - t0
             if elapsed >= min_time or number >= 1 << 20:
                 break
             number *= 2
     samples = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(number):
             fn()
-        samples.append((time.perf_counter() - t0) / number)
+        samples.append((clock() - t0) / number)
     if statistic == "min":
         return min(samples)
     if statistic != "median":
         raise ValueError(f"statistic must be 'median' or 'min', got {statistic!r}")
     return statistics.median(samples)
+
+
+def backward_only(layer, grad_output):
+    """A closure timing ``layer.backward`` alone: forward's saved state is used once
+    (Module._saved_for_backward), so each call puts back what the last forward saved."""
+    saved = layer.__dict__["_saved"][1]
+
+    def step():
+        layer._save_for_backward(*saved)
+        return layer.backward(grad_output)
+
+    return step
 
 
 def fmt_time(seconds):
@@ -63,18 +99,27 @@ def try_import_torch():
     return torch
 
 
+COLUMN_NAMES = {"cython": "minidl", "numpy": "minidl NumPy twin", "plain": "plain NumPy", "torch": "torch"}
+
+
 def print_table(title, rows, columns=("cython", "numpy", "torch")):
-    """rows: list of (label, {column: seconds or None}, note). Prints times and ratios."""
+    """rows: list of (label, {column: seconds or None}, note). Prints times and ratios.
+
+    Columns: ``cython`` (minidl's compiled backend), ``numpy`` (minidl with its NumPy twin
+    kernels), ``plain`` (hand-written NumPy code, no minidl), ``torch``. Every other column is
+    divided by ``cython``: a ratio > 1 means minidl's compiled backend is faster.
+    """
+    others = [c for c in columns if c != "cython"]
     print(f"\n## {title}")
-    head = "| workload | " + " | ".join(columns) + " | numpy/cython | torch/cython | note |"
+    head = ("| workload | " + " | ".join(COLUMN_NAMES.get(c, c) for c in columns) + " | "
+            + " | ".join(f"{c}/cython" for c in others) + " | note |")
     print(head)
-    print("|" + "---|" * (len(columns) + 4))
+    print("|" + "---|" * (len(columns) + len(others) + 2))
     for label, times, note in rows:
         cells = [fmt_time(times[c]) if times.get(c) else "—" for c in columns]
         base = times.get("cython")
-        r_np = f"{times['numpy'] / base:.2f}×" if base and times.get("numpy") else "—"
-        r_t = f"{times['torch'] / base:.2f}×" if base and times.get("torch") else "—"
-        print(f"| {label} | " + " | ".join(cells) + f" | {r_np} | {r_t} | {note} |")
+        ratios = [f"{times[c] / base:.2f}×" if base and times.get(c) else "—" for c in others]
+        print(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(ratios) + f" | {note} |")
 
 
 def environment_line():

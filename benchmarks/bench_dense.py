@@ -5,13 +5,16 @@
 
 Workloads:
   * plain MLP 784-256-128-10 (Linear/ReLU), CE loss, plain SGD (lr 0.01): one training
-    step at N = 1 — the seeds' pure-SGD case, where per-call overhead dominates
-  * the same step at N = 32, 128, 1024
+    step at N = 1 (the seeds' pure-SGD case, where per-call overhead dominates), 32, 128, 1024
+  * the MLP with BatchNorm1d + Dropout(0.2) after each hidden Linear, SGD momentum 0.9, at
+    N = 32, 128, 1024 (batch norm needs more than one sample)
   * Linear(784, 256) forward + backward (after zero_grad, as in training) at
     N = 1, 32, 128, 1024
   * softmax cross-entropy forward + backward on (N, 10)
-minidl's cython backend, its numpy backend and PyTorch (when installed) run in the same
-process; ratios numpy/cython and torch/cython > 1 mean the compiled backend is faster.
+minidl's cython backend, its numpy backend, the hand-written NumPy step of the same network
+(``plain``: benchmarks/_plain_numpy.py, the code a student writes after cs231n) and PyTorch
+(when installed) run in the same process; ratios X/cython > 1 mean the compiled backend is
+faster. The issue-15 target is min(plain, torch)/cython ≥ 1.25 for the MLP steps.
 
 On a shared machine multi-threaded BLAS timings swing by 100× with the load; to compare
 single-threaded, run with OPENBLAS_NUM_THREADS=1 (torch then gets one thread as well), and
@@ -25,19 +28,14 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import environment_line, measure, print_table, try_import_torch  # noqa: E402
-from bench_foundation import minidl_step, torch_step  # noqa: E402
+from _harness import (  # noqa: E402
+    add_cpu_time_option, apply_cpu_time_option, environment_line, measure, print_table,
+    try_import_torch,
+)
+from bench_foundation import _batches, minidl_step, torch_step  # noqa: E402
+import _plain_numpy  # noqa: E402
 
 from minidl import backend, nn  # noqa: E402
-
-
-def minidl_mlp_step(n):
-    """Plain MLP (Linear/ReLU), CE, SGD without momentum: the seeds' textbook step."""
-    return minidl_step(n, bn_dropout=False, momentum=0.0)
-
-
-def torch_mlp_step(torch, n):
-    return torch_step(torch, n, bn_dropout=False, momentum=0.0)
 
 
 def minidl_linear(n):
@@ -96,12 +94,14 @@ def best(fn, repeat):
 TIMER = [measure]
 
 
-def compare(make_minidl, make_torch, torch, repeat):
+def compare(make_minidl, make_torch, torch, repeat, make_plain=None):
     timer = TIMER[0]
     times = {}
     for name in backend.available():
         with backend.using(name):
             times[name] = timer(make_minidl(), repeat=repeat)
+    if make_plain is not None:
+        times["plain"] = timer(make_plain(), repeat=repeat)
     if torch is not None:
         times["torch"] = timer(make_torch(torch), repeat=repeat)
     return times
@@ -111,7 +111,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--best", action="store_true", help="report the fastest sample, not the median")
+    add_cpu_time_option(parser)
     args = parser.parse_args()
+    apply_cpu_time_option(args)
     repeat = 5 if args.quick else 15
     if args.best:
         TIMER[0], repeat = best, 3 * repeat
@@ -121,12 +123,20 @@ def main():
         torch.set_num_threads(int(threads))
     print(environment_line(), f"OPENBLAS_NUM_THREADS={threads or 'unset'}", "best-of" if args.best else "median", f"| torch {torch.__version__ if torch else 'not installed'}")
 
-    rows = []
-    for n in (1, 32, 128, 1024):
-        note = "target ≤ 100 µs" if n == 1 else ""
-        rows.append((f"plain MLP step N={n}",
-                     compare(lambda n=n: minidl_mlp_step(n), lambda t, n=n: torch_mlp_step(t, n), torch, repeat), note))
-    print_table("plain MLP 784-256-128-10 training step (float32)", rows)
+    columns = ("cython", "numpy", "plain", "torch")
+    for bn_dropout, sizes, title in (
+            (False, (1, 32, 128, 1024), "plain MLP 784-256-128-10 training step, SGD (float32)"),
+            (True, (32, 128, 1024), "MLP 784-256-128-10 with BatchNorm1d + Dropout(0.2), SGD momentum 0.9 (float32)")):
+        momentum = 0.9 if bn_dropout else 0.0
+        rows = []
+        for n in sizes:
+            times = compare(lambda n=n: minidl_step(n, bn_dropout, momentum=momentum),
+                            lambda t, n=n: torch_step(t, n, bn_dropout, momentum=momentum), torch, repeat,
+                            lambda n=n: _plain_numpy.mlp_step(_batches(n), bn_dropout, momentum=momentum))
+            best_other = min(times[c] for c in ("plain", "torch") if times.get(c))
+            note = f"best of plain/torch ÷ minidl {best_other / times['cython']:.2f}× (target ≥ 1.25)"
+            rows.append((f"{'plain' if not bn_dropout else 'BN+dropout'} MLP step N={n}", times, note))
+        print_table(title, rows, columns)
 
     rows = [(f"Linear(784, 256) fwd+bwd N={n}",
              compare(lambda n=n: minidl_linear(n), lambda t, n=n: torch_linear(t, n), torch, repeat), "")

@@ -27,6 +27,8 @@ import warnings
 
 import numpy as np
 
+from minidl.nn.container import _backward_without_input_grad
+
 __all__ = ["fit", "evaluate", "History"]
 
 
@@ -233,7 +235,7 @@ def fit(model, loss, optimizer, loader, epochs, scheduler=None, val_loader=None,
                         f"fit: the loss became {batch_loss} at epoch {epoch + 1}, step {step} "
                         f"(learning rate {history.lr[-1]:.4g}); the learning rate may be too large")
                 optimizer.zero_grad()
-                model.backward(loss.backward())
+                _backward_without_input_grad(model, loss.backward())   # dL/d(data): nobody needs it
                 optimizer.step()
                 if scheduler is not None and scheduler_interval == "step":
                     scheduler.step(batch_loss) if plateau else scheduler.step()

@@ -105,10 +105,14 @@ def _describe_exit(code):
 
 
 def worker_environment(extra=None):
-    """The environment the zygote starts in: the grader's minus its own settings, one
-    BLAS/OpenMP thread, a fixed hash seed, no bytecode files, a non-interactive plotting
-    backend. (A worker replaces it with :func:`clean_environment` before student code runs.)"""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIDL_GRADE", "PYTEST"))}
+    """The environment the zygote starts in, and so the first environment block every worker
+    inherits (``/proc/self/environ`` shows it even after ``os.environ`` is replaced): what
+    Python and minidl need to start — the interpreter's own variables, minidl's settings but
+    the grader's — one BLAS/OpenMP thread, a fixed hash seed, no bytecode files, a
+    non-interactive plotting backend. Nothing else of the grader's (no tokens, no paths)."""
+    keep = ("PYTHONPATH", "PYTHONHOME", "LD_LIBRARY_PATH", "PATH", "LANG", "LC_ALL", "TZ")
+    env = {k: v for k, v in os.environ.items()
+           if k in keep or (k.startswith("MINIDL_") and not k.startswith("MINIDL_GRADE"))}
     env.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                 "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"})
     env.update(extra or {})
@@ -210,7 +214,7 @@ class Worker:
     # -- lifecycle ------------------------------------------------------------------------
     def _prepare_files(self):
         self._workdir = tempfile.mkdtemp(prefix="minidl-worker-")
-        os.chmod(self._workdir, 0o711)           # a uid-level worker may enter, not list
+        os.chmod(self._workdir, 0o711)
         sub_dir = os.path.join(self._workdir, "submission")
         os.makedirs(sub_dir)
         name = os.path.basename(self.submission_file)
@@ -233,11 +237,15 @@ class Worker:
         from minidl.grading import isolation
         from minidl.grading.zygote import Zygote
 
-        sub_dir, name = self._prepare_files()
         if self.level in ("namespace", "uid"):
             self.uid, gid = isolation.worker_ids(self.user)
         else:
             self.uid, gid = os.getuid(), os.getgid()
+        sub_dir, name = self._prepare_files()
+        if self.level == "uid":
+            # its own folder only: another worker of the batch (another uid) must not even enter
+            os.chown(self._workdir, self.uid, gid)
+            os.chmod(self._workdir, 0o700)
         memory = self.memory_mb * 1024 * 1024 if self.memory_mb else None
         in_view = self.level == "namespace"
         filename = (SUBMISSION_DIR if in_view else sub_dir) + "/" + name

@@ -61,6 +61,14 @@ def _worker(config, fds, plan, level):
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
         _close_other_fds((0, 1, 2, req_r, resp_w, out_fd))
+        import io
+
+        # unbuffered: what the student printed is in the capture file when the grader reads it,
+        # even if the worker is then killed
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
+                                      write_through=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
+                                      write_through=True)
         report = isolation.confine(level, plan)
         os.environ.clear()
         os.environ.update(plan["env"])

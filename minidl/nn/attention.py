@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from minidl._kernels import kernels
 from minidl.dtypes import float_dtype_of
 from minidl.nn._checks import as_array, check_same_shape, shape_str
 from minidl.nn.linear import Linear
@@ -86,8 +87,10 @@ class MultiHeadAttention(Module):
     Parameters, named and initialised as torch.nn.MultiheadAttention's so state dicts line up:
     ``in_proj_weight`` (3E, E) xavier_uniform, ``in_proj_bias`` (3E,) zeros,
     ``out_proj.weight`` (E, E) U(±1/√E), ``out_proj.bias`` (E,) zeros.
-    Backward is the chain rule through the three steps, using
-    :func:`scaled_dot_product_attention_backward` for the middle one.
+    Backward is the chain rule through the three steps; the middle one is
+    :func:`scaled_dot_product_attention_backward` per head. Each attention step is one kernel
+    call on the packed [Q | K | V] (minidl/_kernels/attention.pyx, NumPy twin
+    reference/attention.py), the projections are Linear kernels.
 
     Args: ``embed_dim`` E, ``num_heads`` h (E divisible by h), ``bias`` (default True),
     ``dtype``, ``rng`` (as :class:`Linear`). Shape: x (N, T, E) → (N, T, E).
@@ -125,43 +128,49 @@ class MultiHeadAttention(Module):
     def _label(self):
         return f"MultiHeadAttention(E={self.embed_dim}, heads={self.num_heads})"
 
-    def _split(self, t, n, steps):   # (N, T, E) -> (N, h, T, d)
-        return t.reshape(n, steps, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
-
     def forward(self, x, mask=None):
         x = as_array(self._label(), x, self.in_proj_weight.data.dtype)
         if x.ndim != 3 or x.shape[2] != self.embed_dim:
             raise ValueError(f"{self._label()} expected input (N, T, {self.embed_dim}), got {shape_str(x.shape)}")
         n, steps, e = x.shape
-        qkv = x @ self.in_proj_weight.data.T
-        if self.in_proj_bias is not None:
-            qkv += self.in_proj_bias.data
-        q, k, v = (self._split(qkv[..., i * e:(i + 1) * e], n, steps) for i in range(3))
+        shape = (n, self.num_heads, steps, steps)
         if mask is not None:
             mask = np.asarray(mask, dtype=bool)
             try:
-                np.broadcast_shapes(mask.shape, (n, self.num_heads, steps, steps))
+                mask = np.broadcast_to(mask, shape)
             except ValueError:
                 raise ValueError(f"{self._label()}: mask {shape_str(mask.shape)} does not broadcast to "
-                                 f"(N, heads, T, T) = {(n, self.num_heads, steps, steps)}") from None
-        heads, weights = scaled_dot_product_attention(q, k, v, mask=mask, return_weights=True)
-        concat = heads.transpose(0, 2, 1, 3).reshape(n, steps, e)
-        self._save_for_backward(x, q, k, v, weights)
-        return self.out_proj(concat.reshape(n * steps, e)).reshape(n, steps, e)
+                                 f"(N, heads, T, T) = {shape}") from None
+            if steps and not mask.any(axis=-1).all():
+                raise ValueError(f"{self._label()}: a query row of the mask attends to nothing")
+        x2 = x.reshape(n * steps, e)
+        qkv = np.empty((n * steps, 3 * e), x.dtype)
+        in_bias = None if self.in_proj_bias is None else self.in_proj_bias.data
+        kernels.linear_forward(x2, self.in_proj_weight.data, in_bias, qkv)     # [Q | K | V] = x W_inᵀ + b_in
+        qkv = qkv.reshape(n, steps, 3 * e)
+        heads, weights = np.empty((n, steps, e), x.dtype), np.empty(shape, x.dtype)
+        # head_i = softmax(Q_i K_iᵀ/√d + mask) V_i, written as concat(head_1 … head_h)
+        kernels.attention_forward(qkv, self.num_heads, 1.0 / math.sqrt(self.head_dim), mask, heads, weights)
+        self._save_for_backward(x2, qkv, weights)
+        return self.out_proj(heads.reshape(n * steps, e)).reshape(n, steps, e)
 
     def backward(self, grad_output):
-        x, q, k, v, weights = self._saved_for_backward()
-        n, steps, e = x.shape
-        g = as_array(self._label(), grad_output, x.dtype, "grad_output")
-        check_same_shape(self._label(), g, x.shape)
-        d_concat = self.out_proj.backward(g.reshape(n * steps, e)).reshape(n, steps, e)
-        dq, dk, dv = scaled_dot_product_attention_backward(self._split(d_concat, n, steps), q, k, v, weights)
-        d_qkv = np.concatenate([t.transpose(0, 2, 1, 3).reshape(n, steps, e) for t in (dq, dk, dv)], axis=-1)
-        d_qkv2 = d_qkv.reshape(n * steps, 3 * e)
-        self.in_proj_weight.accumulate_grad(d_qkv2.T @ x.reshape(n * steps, e))
-        if self.in_proj_bias is not None:
-            self.in_proj_bias.accumulate_grad(d_qkv2.sum(axis=0))
-        return d_qkv @ self.in_proj_weight.data
+        x2, qkv, weights = self._saved_for_backward()
+        n, steps, e = qkv.shape[0], qkv.shape[1], self.embed_dim
+        g = as_array(self._label(), grad_output, x2.dtype, "grad_output")
+        check_same_shape(self._label(), g, (n, steps, e))
+        d_heads = self.out_proj.backward(g.reshape(n * steps, e)).reshape(n, steps, e)
+        # dV = Pᵀ dO, dP = dO Vᵀ, dS = P ⊙ (dP − Σ dP ⊙ P)/√d, dQ = dS K, dK = dSᵀ Q  → d[Q | K | V]
+        d_qkv = np.empty(qkv.shape, x2.dtype)
+        kernels.attention_backward(d_heads, qkv, weights, self.num_heads, 1.0 / math.sqrt(self.head_dim), d_qkv)
+        dx = np.empty(x2.shape, x2.dtype) if self.input_grad else None   # None: not computed
+        d_w = self.in_proj_weight.grad_buffer(x2.dtype)
+        db = None if self.in_proj_bias is None else self.in_proj_bias.grad_buffer(x2.dtype)
+        kernels.linear_backward(d_qkv.reshape(n * steps, 3 * e), x2, self.in_proj_weight.data, dx, d_w, db)
+        self.in_proj_weight.accumulate_grad(d_w)
+        if db is not None:
+            self.in_proj_bias.accumulate_grad(db)
+        return None if dx is None else dx.reshape(n, steps, e)
 
     def extra_repr(self):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"

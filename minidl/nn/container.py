@@ -47,11 +47,21 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, input_grad=None):
+        """dL/dx through every child in reverse. ``input_grad=False`` (default: this module's
+        ``input_grad`` attribute, True) skips the first child's dL/dx and returns None."""
+        if input_grad is None:
+            input_grad = self.input_grad
+        modules = list(self._modules.values())
         g = grad_output
-        for m in reversed(self._modules.values()):
+        for m in reversed(modules[1:]):
             g = m.backward(g)
-        return g
+        if not modules:
+            return g
+        if input_grad:
+            return modules[0].backward(g)
+        _backward_without_input_grad(modules[0], g)
+        return None
 
     def append(self, module):
         self._check(module, len(self))
@@ -71,3 +81,19 @@ class Sequential(Module):
         if not -len(mods) <= idx < len(mods):
             raise IndexError(f"Sequential index {idx} out of range for {len(mods)} modules")
         return mods[idx]
+
+
+def _backward_without_input_grad(module, grad_output):
+    """``module.backward(grad_output)`` with ``module.input_grad`` False for this one call."""
+    if isinstance(module, Sequential):
+        module.backward(grad_output, input_grad=False)
+        return
+    before = module.__dict__.get("input_grad")
+    module.__dict__["input_grad"] = False
+    try:
+        module.backward(grad_output)
+    finally:
+        if before is None:
+            del module.__dict__["input_grad"]
+        else:
+            module.__dict__["input_grad"] = before

@@ -98,7 +98,7 @@ class Linear(Module):
             dy = as_array(self._label(), dy, x.dtype, what="grad_output")
         if dy.shape != (x.shape[0], weight.shape[0]):
             check_same_shape(self._label(), dy, (x.shape[0], weight.shape[0]))
-        dx = np.empty(x.shape, x.dtype)
+        dx = np.empty(x.shape, x.dtype) if self.input_grad else None     # None: not computed
         dW = weight.grad_buffer()
         db = None if bias is None else bias.grad_buffer()
         kernels.linear_backward(dy, x, weight.data, dx, dW, db)    # dx = dy W, dW = dyᵀ x, db = Σ_n dy

@@ -24,6 +24,13 @@ assignment as in PyTorch::
 (``x, ... = self._saved_for_backward()``), returns ``dL/dx`` and *accumulates* ``dL/dθ``
 into every parameter's ``.grad`` (``self.weight.accumulate_grad(dW)``).
 
+Skipping dL/dx: nobody needs the gradient of the data, and for the first layer it is about
+a third of that layer's backward. ``model.input_grad = False`` (or, for a Sequential,
+``model.backward(g, input_grad=False)``) says so: layers that can skip it (Linear, RNN,
+MultiHeadAttention, a Sequential's first child) then return None from ``backward``; others
+ignore the flag. This is PyTorch's default (inputs do not require grad); ``minidl.train.fit``
+uses it, gradcheck and the grader keep the default True.
+
 One forward, one backward: what forward saved is used once, as in PyTorch. A second
 ``backward`` raises a RuntimeError that names the layer, and so does a ``backward`` in
 another thread than its ``forward`` or after another thread's ``forward`` — the way
@@ -43,6 +50,8 @@ _USED = (0, None)     # _saved once backward has taken it (no thread has ident 0
 
 class Module:
     """Base class for all layers. Subclasses implement ``forward`` and ``backward``."""
+
+    input_grad = True      # False: backward may skip dL/dx and return None (module docstring)
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from minidl._kernels import kernels
 from minidl.dtypes import float_dtype_of
 from minidl.nn._checks import as_array, check_same_shape, shape_str
 from minidl.nn.module import Module
@@ -30,6 +31,9 @@ class RNN(Module):
 
     The repeated product of W_hhᵀ diag(φ') is why gradients vanish or explode over many
     steps unless W_hh's singular values stay near 1 (orthogonal init).
+
+    Both passes are one kernel call each (minidl/_kernels/rnn.pyx, NumPy twin
+    reference/rnn.py: the loops over time above, written out).
 
     Args:
         input_size, hidden_size: the sizes of x_t and h_t.
@@ -86,56 +90,41 @@ class RNN(Module):
         if x.ndim != 3 or x.shape[2] != self.input_size:
             raise ValueError(f"{self._label()} expected input (N, T, {self.input_size}), got {shape_str(x.shape)}")
         n, steps, _ = x.shape
-        # Time-major internal states: hs[0] = h0, hs[t] = h_t; a contiguous (N, H) per step.
-        hs = np.empty((steps + 1, n, self.hidden_size), dtype)
-        if h0 is None:
-            hs[0] = 0
-        else:
+        if h0 is not None:
             h0 = as_array(self._label(), h0, dtype, "h0")
             if h0.shape not in ((n, self.hidden_size), (1, n, self.hidden_size)):
                 raise ValueError(f"{self._label()} expected h0 (N, {self.hidden_size}) = ({n}, {self.hidden_size}), "
                                  f"got {shape_str(h0.shape)}")
-            hs[0] = h0.reshape(n, self.hidden_size)
-        # Input contributions of all steps in one GEMM: (T, N, I) @ W_ihᵀ.
-        a = np.empty((steps, n, self.hidden_size), dtype)
-        np.matmul(x.transpose(1, 0, 2), self.weight_ih_l0.data.T, out=a)
-        if self.bias_ih_l0 is not None:
-            a += self.bias_ih_l0.data + self.bias_hh_l0.data
-        w_hh_t = self.weight_hh_l0.data.T
-        for t in range(steps):
-            a[t] += hs[t] @ w_hh_t
-            if self.nonlinearity == "tanh":
-                np.tanh(a[t], out=hs[t + 1])
-            else:
-                np.maximum(a[t], 0, out=hs[t + 1])
-        self._save_for_backward(x, hs)
-        self.h_n = hs[steps].copy()
-        return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+            h0 = np.ascontiguousarray(h0.reshape(n, self.hidden_size))
+        bias = None if self.bias_ih_l0 is None else self.bias_ih_l0.data + self.bias_hh_l0.data
+        hs = np.empty((n, steps, self.hidden_size), dtype)     # hs[:, t−1] = h_t
+        kernels.rnn_forward(x, self.weight_ih_l0.data, self.weight_hh_l0.data, bias, h0, hs,
+                            self.nonlinearity == "relu")       # h_t = φ(x_t W_ihᵀ + h_{t−1} W_hhᵀ + b)
+        self._save_for_backward(x, h0, hs)
+        if steps:
+            self.h_n = hs[:, -1].copy()
+        else:
+            self.h_n = np.zeros((n, self.hidden_size), dtype) if h0 is None else h0.copy()
+        return hs.copy()        # the caller may change its output; backward needs the saved one
 
     def backward(self, grad_output):
-        x, hs = self._saved_for_backward()
-        n, steps, _ = x.shape
+        x, h0, hs = self._saved_for_backward()
         g = as_array(self._label(), grad_output, hs.dtype, "grad_output")
-        check_same_shape(self._label(), g, (n, steps, self.hidden_size))
-        da = np.empty((steps, n, self.hidden_size), hs.dtype)
-        dh_next = np.zeros((n, self.hidden_size), dtype=hs.dtype)
-        w_hh = self.weight_hh_l0.data
-        for t in range(steps - 1, -1, -1):
-            dh = g[:, t] + dh_next
-            h = hs[t + 1]
-            da[t] = dh * (1.0 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0)
-            dh_next = da[t] @ w_hh
-        self.grad_h0 = dh_next
-        # Parameter gradients: whole-sequence GEMMs over the stacked (T·N) rows.
-        da2 = da.reshape(steps * n, self.hidden_size)
-        x_tm = x.transpose(1, 0, 2).reshape(steps * n, self.input_size)
-        self.weight_ih_l0.accumulate_grad(da2.T @ x_tm)
-        self.weight_hh_l0.accumulate_grad(da2.T @ hs[:steps].reshape(steps * n, self.hidden_size))
-        if self.bias_ih_l0 is not None:
-            db = da2.sum(axis=0)
+        check_same_shape(self._label(), g, hs.shape)
+        dx = np.empty(x.shape, x.dtype) if self.input_grad else None     # None: not computed
+        d_w_ih, d_w_hh = self.weight_ih_l0.grad_buffer(hs.dtype), self.weight_hh_l0.grad_buffer(hs.dtype)
+        db = None if self.bias_ih_l0 is None else np.empty(self.hidden_size, hs.dtype)
+        self.grad_h0 = np.empty((x.shape[0], self.hidden_size), hs.dtype)
+        # BPTT: da_t = (dH_t + da_{t+1} W_hh) ⊙ φ'(h_t); dW_ih = Σ da_tᵀ x_t, dW_hh = Σ da_tᵀ h_{t−1},
+        # db = Σ da_t, dx_t = da_t W_ih, dh0 = da_1 W_hh
+        kernels.rnn_backward(g, x, self.weight_ih_l0.data, self.weight_hh_l0.data, h0, hs, dx, d_w_ih, d_w_hh,
+                             db, self.grad_h0, self.nonlinearity == "relu")
+        self.weight_ih_l0.accumulate_grad(d_w_ih)
+        self.weight_hh_l0.accumulate_grad(d_w_hh)
+        if db is not None:
             self.bias_ih_l0.accumulate_grad(db)
             self.bias_hh_l0.accumulate_grad(db)
-        return np.ascontiguousarray((da @ self.weight_ih_l0.data).transpose(1, 0, 2))
+        return dx
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"

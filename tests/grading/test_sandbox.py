@@ -173,16 +173,25 @@ def test_infinite_loop_at_import_times_out(tmp_path):
 
 
 # -- isolation: levels, verification, failures that say their cause ---------------------------
-def test_worker_is_confined_and_verified_from_outside(tmp_path):
+def test_worker_is_confined_and_verified_from_outside(tmp_path, monkeypatch):
     from minidl.grading import isolation
+
+    monkeypatch.setenv("GRADER_TOKEN", "tok-123")          # the grader's secrets stay the grader's
 
     level = isolation.probe()
     if level.name == "audit":
         pytest.skip(f"no isolation beyond the audit hook here: {level.reasons}")
     path = tmp_path / "who.py"
-    path.write_text("import os\ndef who():\n    return [os.getpid(), os.getuid(), os.getcwd(), sorted(os.environ)]\n")
+    path.write_text("import os\ndef who():\n    return [os.getpid(), os.getuid(), os.getcwd(), sorted(os.environ)]\n"
+                    "def first_environ():\n    return open('/proc/self/environ', 'rb').read()\n")
     with Worker(str(path)) as w:
         pid, uid, cwd, env = w.call("who")
+        with open(f"/proc/{w.proc.pid}/environ", "rb") as f:   # the block it started with
+            assert b"tok-123" not in f.read()
+        try:                                                    # (not even readable by itself)
+            assert b"tok-123" not in w.call("first_environ")
+        except StudentError as exc:
+            assert "PermissionError" in str(exc)
         assert w.level == level.name and uid == w.uid and uid != 0
         assert isolation.verify_worker(w.proc.pid, w.level, w.uid, 512 * 2**20) == []
         assert "PATH" in env and not any(k.startswith(("MINIDL", "PYTEST", "VIRTUAL_ENV")) for k in env)
