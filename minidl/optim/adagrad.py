@@ -26,16 +26,19 @@ class Adagrad(Optimizer):
         weight_decay: λ ≥ 0. Default: 0.
 
     State per parameter: ``step``, ``sum`` G. Kernel: ``adagrad_update`` (one fused pass).
-    Example::
+
+    The rate only shrinks: the same gradient twice moves θ by η, then by η/√2::
 
         >>> import numpy as np
         >>> from minidl import nn, optim
-        >>> theta = nn.Parameter(np.array([1.0, -2.0]))
+        >>> theta = nn.Parameter(np.array([1.0]))
         >>> optimizer = optim.Adagrad([theta], learning_rate=0.1)
-        >>> theta.accumulate_grad(2 * theta.data)           # ∇ of θ², as a backward pass leaves it
-        >>> optimizer.step()
-        >>> theta.data
-        array([ 0.9, -1.9])
+        >>> for _ in range(2):
+        ...     optimizer.zero_grad()
+        ...     theta.accumulate_grad(np.array([3.0]))
+        ...     optimizer.step()
+        >>> theta.data.round(4)                                # 1 − 0.1 − 0.1/√2
+        array([0.8293])
     """
 
     def __init__(self, params, learning_rate=0.01, epsilon=1e-10, initial_accumulator_value=0.0,

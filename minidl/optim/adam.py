@@ -34,12 +34,12 @@ class Adam(Optimizer):
 
         >>> import numpy as np
         >>> from minidl import nn, optim
-        >>> theta = nn.Parameter(np.array([1.0, -2.0]))
+        >>> theta = nn.Parameter(np.array([1.0, 1.0]))
         >>> optimizer = optim.Adam([theta], learning_rate=0.1)
-        >>> theta.accumulate_grad(2 * theta.data)           # ∇ of θ², as a backward pass leaves it
+        >>> theta.accumulate_grad(np.array([1000.0, 0.001]))   # gradients 10⁶ apart ...
         >>> optimizer.step()
-        >>> theta.data
-        array([ 0.9, -1.9])
+        >>> theta.data.round(4)                                # ... the same step η
+        array([0.9, 0.9])
     """
 
     _decoupled = False
@@ -73,6 +73,7 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay θ ← θ·(1 − η·λ) before the Adam step — PyTorch's
     ``torch.optim.AdamW``. The formulas and Args: :class:`Adam` (weight_decay defaults to 0.01).
+
     Example::
 
         >>> import numpy as np

@@ -36,12 +36,12 @@ class RMSProp(Optimizer):
 
         >>> import numpy as np
         >>> from minidl import nn, optim
-        >>> theta = nn.Parameter(np.array([1.0, -2.0]))
+        >>> theta = nn.Parameter(np.array([1.0, 1.0]))
         >>> optimizer = optim.RMSProp([theta], learning_rate=0.01)
-        >>> theta.accumulate_grad(2 * theta.data)           # ∇ of θ², as a backward pass leaves it
+        >>> theta.accumulate_grad(np.array([1000.0, 0.001]))   # whatever the gradient's scale
         >>> optimizer.step()
-        >>> theta.data
-        array([ 0.9, -1.9])
+        >>> theta.data.round(4)
+        array([0.9, 0.9])
     """
 
     def __init__(self, params, learning_rate=0.01, rho=0.99, epsilon=1e-8, momentum=0.0,

@@ -28,16 +28,19 @@ class Rprop(Optimizer):
 
     State per parameter: ``step``, ``prev`` ∇ₜ₋₁, ``step_size`` Δ. Tutorial: 03_batch_size.
     Kernel: ``rprop_update``.
-    Example::
+
+    While the sign stays, each step is η₊ = 1.2 times the last::
 
         >>> import numpy as np
         >>> from minidl import nn, optim
-        >>> theta = nn.Parameter(np.array([1.0, -2.0]))
+        >>> theta = nn.Parameter(np.array([1.0]))
         >>> optimizer = optim.Rprop([theta], learning_rate=0.01)
-        >>> theta.accumulate_grad(2 * theta.data)           # ∇ of θ², as a backward pass leaves it
-        >>> optimizer.step()
-        >>> theta.data
-        array([ 0.99, -1.99])
+        >>> for _ in range(3):
+        ...     optimizer.zero_grad()
+        ...     theta.accumulate_grad(np.array([5.0]))
+        ...     optimizer.step()
+        >>> theta.data.round(4)                                # 1 − 0.01 − 0.012 − 0.0144
+        array([0.9636])
     """
 
     def __init__(self, params, learning_rate=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50)):

@@ -25,6 +25,7 @@ class SGD(Optimizer):
 
     State per parameter: ``momentum_buffer`` b (with μ > 0). Tutorials: 01_learning_rate,
     16_weight_decay. Kernels: ``sgd_update`` / ``sgd_momentum_update`` (one fused pass each).
+
     Example::
 
         >>> import numpy as np
