@@ -12,6 +12,11 @@ from the heap) and its trim threshold to 256 MiB (that much freed memory is kept
 rather than returned to the OS), which brings those page faults to zero. This is the same
 trade PyTorch's caching allocator makes: a process keeps the memory it has used. Set
 ``MINIDL_MALLOC_TUNING=0`` to leave malloc alone; other C libraries are not touched.
+
+Re-measured (issue 14, same CNN step, CPU time per step, medians of 40 steps, 3 runs each,
+on a loaded 2-core machine): tuned 0 page faults and 12.3 ms, untuned 1,498 faults and
+15.2 ms — the gain holds, so the tuning stays. This module is the only place that touches
+the allocator; ``minidl/__init__.py`` calls ``tune_malloc()`` once at import.
 """
 import ctypes
 import os

@@ -1,4 +1,4 @@
-"""A small training loop for the tutorials where the loop itself is not the lesson.
+"""A small training loop for the tutorials where the loop itself is not the lesson::
 
     from minidl.train import fit, evaluate
     history = fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, epochs=20,
@@ -21,12 +21,12 @@ Tutorials: 01_learning_rate.py, 02_lr_schedules.py, 03_batch_size.py.
 """
 import math
 import numbers
-import sys
 import time
 import warnings
 
 import numpy as np
 
+from minidl._progress import progress_bar
 from minidl.nn.container import _backward_without_input_grad
 
 __all__ = ["fit", "evaluate", "History"]
@@ -163,16 +163,6 @@ def _current_lr(optimizer, scheduler):
     return float(getattr(optimizer, "learning_rate", float("nan")))
 
 
-def _progress_bar(total, desc, enabled):
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=desc, leave=False, file=sys.stderr)
-
-
 def fit(model, loss, optimizer, loader, epochs, scheduler=None, val_loader=None, metrics=(), progress=True,
         scheduler_interval="epoch", early_stopping=None, check_finite=True):
     """Train ``model`` for ``epochs`` passes over ``loader``; return a :class:`History`.
@@ -191,8 +181,10 @@ def fit(model, loss, optimizer, loader, epochs, scheduler=None, val_loader=None,
         metrics: callables ``f(y_true, y_pred)`` (e.g. ``minidl.metrics.accuracy_score``;
             named ``accuracy``), ``(name, f)`` pairs or a ``{name: f}`` dict. With integer
             targets ``y_pred`` are labels (argmax of the logits); with float targets the raw outputs.
-        progress: a tqdm bar per epoch when tqdm is installed, else one printed line per
-            epoch; ``False`` prints nothing.
+        progress: a tqdm bar per epoch when tqdm is installed (a widget in Jupyter with
+            ipywidgets, else text redrawn at most once a second outside a terminal; none
+            while the documentation builds) and one printed line per epoch; ``False``
+            prints nothing.
         early_stopping: ``None`` or a patience ``p``: stop after ``p`` consecutive epochs whose
             monitored loss (validation, else training) is not below the best so far.
         check_finite: raise ``FloatingPointError`` naming the epoch and step as soon as a batch
@@ -224,7 +216,7 @@ def fit(model, loss, optimizer, loader, epochs, scheduler=None, val_loader=None,
                 n_batches = len(loader)
             except TypeError:
                 n_batches = None
-            bar = _progress_bar(n_batches, f"epoch {epoch + 1}/{epochs}", progress)
+            bar = progress_bar(n_batches, desc=f"epoch {epoch + 1}/{epochs}") if progress else None
             start = time.perf_counter()
             for step, (xb, yb) in enumerate(loader, start=1):
                 history.lr.append(_current_lr(optimizer, scheduler))
@@ -246,7 +238,7 @@ def fit(model, loss, optimizer, loader, epochs, scheduler=None, val_loader=None,
                     y_pred.append(_predictions(output, yb))
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{batch_loss:.4f}")
+                    bar.set_postfix(loss=f"{batch_loss:.4f}", refresh=False)   # redraws follow mininterval
             history.epoch_time.append(time.perf_counter() - start)
             if bar is not None:
                 bar.close()
@@ -267,7 +259,7 @@ def fit(model, loss, optimizer, loader, epochs, scheduler=None, val_loader=None,
             if scheduler is not None and scheduler_interval == "epoch":
                 scheduler.step(monitored) if plateau else scheduler.step()
             if progress:
-                _print_epoch(history, epoch, epochs, bar_used=bar is not None)
+                _print_epoch(history, epoch, epochs, bar)
             if monitored < best:
                 best, bad_epochs, history.best_epoch = monitored, 0, epoch
             else:
@@ -283,7 +275,7 @@ def fit(model, loss, optimizer, loader, epochs, scheduler=None, val_loader=None,
     return history
 
 
-def _print_epoch(history, epoch, epochs, bar_used):
+def _print_epoch(history, epoch, epochs, bar):
     parts = [f"epoch {epoch + 1}/{epochs}", f"train_loss {history.train_loss[-1]:.4f}"]
     if history.val_loss:
         parts.append(f"val_loss {history.val_loss[-1]:.4f}")
@@ -291,9 +283,7 @@ def _print_epoch(history, epoch, epochs, bar_used):
     parts.append(f"lr {history.lr[-1]:.4g}")
     parts.append(f"({history.epoch_time[-1]:.2f} s)")
     line = "  ".join(parts)
-    if bar_used:
-        from tqdm.auto import tqdm
-
-        tqdm.write(line)
+    if bar is not None:
+        type(bar).write(line)         # the bar's own class: no second tqdm.auto import
     else:
         print(line)

@@ -210,7 +210,7 @@ def test_early_stopping_with_a_frozen_model():
 def test_progress_plain_lines(monkeypatch, capsys):
     import minidl.train as train
 
-    monkeypatch.setattr(train, "_progress_bar", lambda total, desc, enabled: None)
+    monkeypatch.setattr(train, "progress_bar", lambda total, desc=None, leave=False: None)
     X, y = regression_data(n=20)
     model = TinyLinear(3, 1)
     fit(model, MSE(), PlainGD(model.parameters(), 0.01), DataLoader(X, y, batch_size=10), 3, val_loader=(X, y))

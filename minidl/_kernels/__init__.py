@@ -5,16 +5,24 @@ Layout (thinc's ops idea):
     minidl/_kernels/reference/<topic>.py   the NumPy twin: plain, readable NumPy, the
                                            textbook lines; its ``__all__`` names the kernels.
     minidl/_kernels/<topic>.pyx            the compiled kernel: same names, same signatures,
-                                           typed memoryviews, fused float/double, nogil loops.
+                                           one fused float/double body per kernel, nogil loops,
+                                           the checks of _validation.pxi; its docstring opens
+                                           with the design and points to the layer's docstring
+                                           for the formula.
+    minidl/_kernels/native/                C machinery some kernels include (convolution, thread
+                                           pool, PCG64 masks, flush-to-zero): see its README.
+    minidl/_kernels/blas_threads.py        OpenBLAS thread policy around minidl's own GEMMs.
 
 Conventions every kernel follows (both twins):
 
 * The caller (a layer, an optimizer) has already validated and allocated: arrays are
   C-contiguous, share one float dtype (float32 or float64) and have consistent shapes.
-  Compiled kernels still re-check shapes cheaply and raise ``ValueError`` rather than read
-  out of bounds: a kernel never crashes the interpreter.
+  Compiled kernels still re-check dtype, shape, contiguity and writeability cheaply (the
+  shared ``_validation.pxi``) and raise ``ValueError`` / ``TypeError`` naming the kernel
+  rather than read out of bounds: a kernel never crashes the interpreter.
 * Results are written into ``out`` buffers passed in by the caller; kernels return ``None``
-  or a Python scalar (e.g. a loss value). They never allocate large arrays.
+  or a Python scalar (e.g. a loss value). They never allocate large arrays (the convolution's
+  rewritten layouts, which do, are NumPy code in ``conv_layouts.py``).
 * Compiled loops release the GIL and are single-threaded unless a benchmark shows a gain.
 
 Layers use the dispatch object and never look at the backend::

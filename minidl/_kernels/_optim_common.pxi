@@ -1,12 +1,69 @@
-# Shared argument checks for the optimizer update kernels (sgd, adam, rmsprop, adagrad,
-# rprop .pyx files ``include`` this). The kernels take whole ndarrays of any shape and walk
-# their memory as one flat C-contiguous run, so a 2-D weight needs no reshape and a call
-# costs a few hundred nanoseconds: the optimizer calls one kernel per parameter per step.
-cimport numpy as cnp
+# What the optimizer update kernels share (sgd, adam, rmsprop, adagrad, rprop .pyx include it).
+#
+# Every update rule is one fused float/double body with the same signature,
+#     body(param, grad, state1, state2, n, rule)
+# (state1/state2: the rule's per-element state, NULL when it has fewer; ``rule``: its
+# hyper-parameters, in double, converted to the parameter's precision once per call), and
+# ``_update`` validates, sets flush-to-zero and picks the dtype for all of them. The kernels
+# walk each array as one flat C-contiguous run, so a 2-D weight needs no reshape, and they
+# take ndarrays, not typed memoryviews: the optimizer calls one kernel per parameter per step,
+# on arrays as small as a (10,) bias, where acquiring four memoryviews would cost ~0.5–1.5 µs,
+# more than the update itself (measured).
 from cython cimport floating
 from libc.math cimport sqrt, sqrtf
 
-cnp.import_array()
+include "_validation.pxi"
+
+
+ctypedef struct _Rule:
+    double learning_rate, weight_decay, momentum, epsilon
+    double rho                                   # RMSProp
+    double beta1, beta2, step_size, bias_correction2_sqrt, decay_factor   # Adam
+    double eta_minus, eta_plus, step_min, step_max                        # Rprop
+    bint nesterov, decoupled
+
+
+ctypedef void (*_update_f32)(float*, const float*, float*, float*, Py_ssize_t, const _Rule*) noexcept nogil
+ctypedef void (*_update_f64)(double*, const double*, double*, double*, Py_ssize_t, const _Rule*) noexcept nogil
+
+
+cdef extern from "native/ftz.h" nogil:
+    unsigned int md_ftz_begin()     # flush-to-zero on, returns the old MXCSR (why: ftz.h)
+    void md_ftz_end(unsigned int old)
+
+
+cdef inline int _check_state(str kernel, object state, str name, object param) except -1:
+    if name:
+        _check_like(kernel, state, name, param, "param", True, False)
+    elif state is not None:
+        raise ValueError(f"{kernel}: unexpected state array")
+    return 0
+
+
+cdef int _update(str kernel, _update_f32 f32, _update_f64 f64, object param, object grad,
+                 object state1, str name1, object state2, str name2, const _Rule* rule) except -1:
+    """Validate (param writeable; grad and the named states: param's dtype and size,
+    contiguous, states writeable), then run the body on the dtype's specialisation."""
+    cdef int t = _check_float(kernel, param, "param", -1, True)
+    _check_like(kernel, grad, "grad", param, "param", False, False)
+    # A state the rule names is required (a NULL pointer would be dereferenced); an unnamed
+    # one ("") must be None and reaches the body as NULL.
+    _check_state(kernel, state1, name1, param)
+    _check_state(kernel, state2, name2, param)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>param)
+    cdef void* p = _data(param)
+    cdef void* g = _data(grad)
+    cdef void* s1 = _data(state1)
+    cdef void* s2 = _data(state2)
+    cdef unsigned int csr
+    with nogil:
+        csr = md_ftz_begin()
+        if t == cnp.NPY_FLOAT32:
+            f32(<float*>p, <const float*>g, <float*>s1, <float*>s2, n, rule)
+        else:
+            f64(<double*>p, <const double*>g, <double*>s1, <double*>s2, n, rule)
+        md_ftz_end(csr)
+    return 0
 
 
 cdef inline floating _sqrt(floating x) noexcept nogil:
@@ -15,55 +72,3 @@ cdef inline floating _sqrt(floating x) noexcept nogil:
         return sqrtf(x)
     else:
         return sqrt(x)
-
-
-cdef inline int _check_param(str kernel, cnp.ndarray param) except -1:
-    """param must be a C-contiguous, writeable float32/float64 array; returns its type number."""
-    cdef int typenum = cnp.PyArray_TYPE(param)
-    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
-        raise ValueError(f"{kernel}: expected float32 or float64 arrays, got {(<object>param).dtype}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(param):
-        raise ValueError(f"{kernel}: param must be C-contiguous")
-    if not cnp.PyArray_ISWRITEABLE(param):
-        raise ValueError(f"{kernel}: param is read-only")
-    return typenum
-
-
-cdef inline int _check_like(str kernel, str name, cnp.ndarray param, cnp.ndarray other,
-                            bint written) except -1:
-    """``other`` must match ``param`` in dtype and size and be C-contiguous (and writeable)."""
-    if cnp.PyArray_TYPE(other) != cnp.PyArray_TYPE(param):
-        raise ValueError(f"{kernel}: {name} has dtype {(<object>other).dtype}, param has {(<object>param).dtype}")
-    if cnp.PyArray_SIZE(other) != cnp.PyArray_SIZE(param):
-        raise ValueError(f"{kernel}: {name} has shape {(<object>other).shape}, param has {(<object>param).shape}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(other):
-        raise ValueError(f"{kernel}: {name} must be C-contiguous")
-    if written and not cnp.PyArray_ISWRITEABLE(other):
-        raise ValueError(f"{kernel}: {name} is read-only")
-    return 0
-
-
-# -- flush-to-zero -------------------------------------------------------------------------
-# A state buffer whose gradient stays zero (a dead ReLU unit's weights) decays geometrically,
-# b <- mu*b, through the subnormal range (|b| < 1.2e-38 in float32), where every x86 operation
-# takes a ~100-cycle microcode assist: measured here, an SGD-momentum step on the 784-256-128-10
-# MLP grew from 69 us to 515 us after 2,000 steps. The update loops therefore run with the
-# SSE flush-to-zero bit set: a result that would be subnormal becomes 0. The NumPy twins do not
-# flush; the two differ by less than the smallest normal float (far inside every tolerance).
-cdef extern from *:
-    """
-    #if defined(__SSE__) || defined(__x86_64__) || defined(_M_X64)
-    #include <xmmintrin.h>
-    static inline unsigned int minidl_ftz_begin(void) {
-        unsigned int old = _mm_getcsr();
-        _mm_setcsr(old | 0x8000u);   /* FTZ */
-        return old;
-    }
-    static inline void minidl_ftz_end(unsigned int old) { _mm_setcsr(old); }
-    #else
-    static inline unsigned int minidl_ftz_begin(void) { return 0u; }
-    static inline void minidl_ftz_end(unsigned int old) { (void)old; }
-    #endif
-    """
-    unsigned int minidl_ftz_begin() noexcept nogil
-    void minidl_ftz_end(unsigned int old) noexcept nogil

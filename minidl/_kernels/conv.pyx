@@ -1,32 +1,35 @@
-"""Compiled convolution kernels. Same names, signatures and docstrings as the NumPy twins in
-minidl/_kernels/reference/conv.py.
+"""Compiled convolution kernels. Formula: ``Conv2d``'s docstring (minidl/nn/conv.py); twin:
+reference/conv.py, same names and signatures.
 
-* im2col / col2im (any stride), the layout Conv2d uses for strided convolutions:
+* im2col / col2im (any stride), typed memoryview bodies:
 
       cols[n, (c·kh + i)·kw + j, oh·W_out + ow] = x_pad[n, c, oh·sh + i, ow·sw + j]
 
-* conv2d_forward / conv2d_backward: convolution computed directly, without the im2col
-  matrix (C code in conv_direct.h / conv_direct_impl.h, explained there), a group of images
-  per call, the groups shared among the threads of threadpool.h (not OpenMP: see there).
-  Those kernels do stride 1 with padding <= kernel − 1; other paddings, and strides on
-  layers with few input channels, are turned into that case first (the polyphase form, see
-  _phases); other strided convolutions use im2col + NumPy's GEMM (the twin's code). The im2col matrix of a (32, 16, 28, 28) batch is 14 MB, written and
-  read back from memory twice per step; the direct kernels keep one padded image (~60 KB)
-  in cache instead, and use the widest vectors the CPU has.
+* conv2d_forward / conv2d_backward: the convolution computed directly, without the im2col
+  matrix (C in native/conv_direct.h and conv_direct_impl.h, explained there), a group of
+  images per call, the groups shared among the threads of native/threadpool.h (not OpenMP:
+  see there). The im2col matrix of a (32, 16, 28, 28) batch is 14 MB, written and read back
+  twice per step; the direct kernels keep one padded image (~60 KB) in cache instead, and
+  use the widest vectors the CPU has. They do stride 1 with padding <= kernel − 1; other
+  paddings, and strides on layers with few input channels, are first rewritten into that
+  case (the polyphase form), other strided convolutions use im2col + NumPy's GEMM. Both
+  rewrites are NumPy code in conv_layouts.py, which allocates their large temporaries; this
+  module allocates only the direct kernels' packed weights, tap offsets, per-thread scratch
+  and per-slot partial sums (O(weights + threads × one image)).
 """
 import numpy as np
 cimport numpy as cnp
 
-from minidl._kernels import blas_threads as _blas_threads
-from minidl._kernels.reference.conv import gemm_backward, gemm_forward
+from minidl._kernels import blas_threads as _blas_threads   # the conv pool's neighbour policy
+from minidl._kernels.conv_layouts import gemm_backward, gemm_forward, phases, phases_backward, weight_grad_gemm
 from cython cimport floating
 import os
 
-cnp.import_array()
-
 include "_validation.pxi"
 
-cdef extern from "conv_direct.h" nogil:
+cdef object _blas_policy = _blas_threads.policy
+
+cdef extern from "native/conv_direct.h" nogil:
     ctypedef Py_ssize_t md_idx
     ctypedef struct md_conv_geometry:
         int isa
@@ -53,7 +56,7 @@ cdef extern from "conv_direct.h" nogil:
     int MD_KB
     int MD_LINE
 
-cdef extern from "threadpool.h" nogil:
+cdef extern from "native/threadpool.h" nogil:
     ctypedef void (*md_task_fn)(void* ctx, Py_ssize_t item, int worker) noexcept nogil
     void md_pool_run(md_task_fn fn, void* ctx, Py_ssize_t n_items, int n_threads)
     int MD_POOL_MAX
@@ -220,7 +223,7 @@ def _conv_set_isa(str name):
     return conv_isa()
 
 
-cdef int _check_direct(str kernel, cnp.ndarray x, cnp.ndarray weight, object bias, Py_ssize_t stride_h,
+cdef int _check_direct(str kernel, object x, object weight, object bias, Py_ssize_t stride_h,
                        Py_ssize_t stride_w, Py_ssize_t pad_h, Py_ssize_t pad_w) except -1:
     """x (N, C, H, W) and weight (O, C, kh, kw) of one float dtype, C-contiguous; bias (O,) or None."""
     cdef int t = _float_typenum(kernel, x, "x")
@@ -263,33 +266,7 @@ cdef inline bint _polyphase_pays(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t s
     return (sh == 1 and sw == 1) or x.shape[1] * phases <= 16
 
 
-cdef tuple _phases(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
-                   Py_ssize_t pw, tuple out_shape):
-    """Polyphase form of a strided (or over-padded) convolution: a stride-1, unpadded one.
-
-    With u = sh·u' + a and v = sw·v' + b (0 <= a < sh, 0 <= b < sw), the tap (u, v) of output
-    (i, j) reads x_pad[sh·(i + u') + a, sw·(j + v') + b] = X_ab[i + u', j + v'], where X_ab is
-    the phase image x_pad[a::sh, b::sw]. So y = Σ_ab X_ab ⋆ W_ab, W_ab = W[:, :, a::sh, b::sw]:
-    one stride-1 convolution whose input channels are the phases (c, a, b) — only those with
-    a < kh and b < kw, the others meet no tap — and whose sub-kernels are zero-padded to
-    ceil(kh/sh) × ceil(kw/sw). Returns (xq, wq)."""
-    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], o = weight.shape[0]
-    cdef Py_ssize_t kh2 = (weight.shape[2] + sh - 1) // sh, kw2 = (weight.shape[3] + sw - 1) // sw
-    cdef Py_ssize_t pa = min(sh, weight.shape[2]), pb = min(sw, weight.shape[3])
-    cdef Py_ssize_t hq = out_shape[2] + kh2 - 1, wq_ = out_shape[3] + kw2 - 1
-    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    xq = np.zeros((n, c, pa, pb, hq, wq_), dtype=x.dtype)
-    wq = np.zeros((o, c, pa, pb, kh2, kw2), dtype=x.dtype)
-    for a in range(pa):
-        for b in range(pb):
-            src = x_pad[:, :, a::sh, b::sw][:, :, :hq, :wq_]
-            xq[:, :, a, b, :src.shape[2], :src.shape[3]] = src
-            sub = weight[:, :, a::sh, b::sw]
-            wq[:, :, a, b, :sub.shape[2], :sub.shape[3]] = sub
-    return xq.reshape(n, c * pa * pb, hq, wq_), wq.reshape(o, c * pa * pb, kh2, kw2)
-
-
-cdef int _check_output(str kernel, cnp.ndarray a, str name, tuple shape, int t) except -1:
+cdef int _check_output(str kernel, object a, str name, tuple shape, int t) except -1:
     _check(kernel, a, name, len(shape), t, True)
     if (<object>a).shape != shape:
         raise ValueError(f"{kernel}: {name} has shape {(<object>a).shape}, expected {shape}")
@@ -392,7 +369,7 @@ def conv2d_forward(x, weight, bias, Py_ssize_t stride_h, Py_ssize_t stride_w, Py
     elif not _polyphase_pays(x, weight, stride_h, stride_w):
         gemm_forward(x, weight, bias, (stride_h, stride_w), (pad_h, pad_w), out, conv_im2col)
     else:
-        xq, wq = _phases(x, weight, stride_h, stride_w, pad_h, pad_w, shape)
+        xq, wq = phases(x, weight, (stride_h, stride_w), (pad_h, pad_w), shape[2:])
         _forward_stride1(xq, wq, bias, 0, 0, out, t)
 
 
@@ -418,8 +395,8 @@ cdef _forward_stride1(cnp.ndarray x, cnp.ndarray weight, object bias, Py_ssize_t
     job.offs_f = <const md_idx*>_data(offs)
     job.ws, job.ws_stride = <char*>_data(ws), stride * x.itemsize
     job.n_images = n
-    if n_threads > 1:
-        _blas_threads.state["conv_threads_used"] = True
+    if n_threads > 1 and not _blas_policy.limited:
+        _blas_threads.limit_gemm_threads()
     with nogil:
         md_pool_run(_forward_task, &job, (n + g.G - 1) // g.G, n_threads)
 
@@ -474,26 +451,12 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t stride_h, Py_ssize_t stride_
         gemm_backward(x, weight, grad_out, (stride_h, stride_w), (pad_h, pad_w), grad_x, grad_weight,
                       grad_bias, conv_im2col, conv_col2im)
         return
-    # Polyphase (see _phases): the gradients of the phase images go back to the pixels they
-    # were copied from (each padded pixel is in exactly one phase), those of the sub-kernels to
-    # their taps.
-    xq, wq = _phases(x, weight, stride_h, stride_w, pad_h, pad_w, shape)
+    # Polyphase (see conv_layouts.phases)
+    xq, wq = phases(x, weight, (stride_h, stride_w), (pad_h, pad_w), shape[2:])
     dxq, dwq = np.empty_like(xq), np.empty_like(wq)
     _backward_stride1(xq, wq, grad_out, 0, 0, dxq, dwq, grad_bias, t)
-    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], o = weight.shape[0]
-    cdef Py_ssize_t pa = min(stride_h, weight.shape[2]), pb = min(stride_w, weight.shape[3])
-    dxq6 = dxq.reshape((n, c, pa, pb) + dxq.shape[2:])
-    dwq6 = dwq.reshape((o, c, pa, pb) + dwq.shape[2:])
-    dx_pad = np.zeros((n, c, x.shape[2] + 2 * pad_h, x.shape[3] + 2 * pad_w), dtype=x.dtype)
-    for a in range(pa):
-        for b in range(pb):
-            dst = dx_pad[:, :, a::stride_h, b::stride_w]
-            rows, cols = min(dst.shape[2], dxq6.shape[4]), min(dst.shape[3], dxq6.shape[5])
-            dst[:, :, :rows, :cols] = dxq6[:, :, a, b, :rows, :cols]
-            taps = grad_weight[:, :, a::stride_h, b::stride_w]
-            taps[...] = dwq6[:, :, a, b, :taps.shape[2], :taps.shape[3]]
-    if grad_x is not None:
-        grad_x[...] = dx_pad[:, :, pad_h:pad_h + x.shape[2], pad_w:pad_w + x.shape[3]]
+    phases_backward(dxq, dwq, (<object>x).shape, (<object>weight).shape, (stride_h, stride_w),
+                    (pad_h, pad_w), grad_x, grad_weight)
 
 
 cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, Py_ssize_t pad_h,
@@ -537,8 +500,8 @@ cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, 
     job.groups_per_slot = groups_per_slot
     job.xp_len, job.ext_len = xp_len, ext_len
     job.n_images = n
-    if n_threads > 1:
-        _blas_threads.state["conv_threads_used"] = True
+    if n_threads > 1 and not _blas_policy.limited:
+        _blas_threads.limit_gemm_threads()
     with nogil:
         md_pool_run(_backward_task, &job, n_slots, n_threads)
     # Per-slot partial sums → the gradients (small: O·K + O per slot), in a fixed order.
@@ -549,10 +512,7 @@ cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, 
     if totals[dw_len + gf.Opad] != 0:
         # An inf or NaN in x: the direct dW would also meet it at discarded positions (as
         # 0·inf = NaN). dx and db are right; dW the im2col way, as the twin computes it.
-        cols = np.empty((n, gf.K, gf.Ho * gf.Wo), dtype=x.dtype)
-        conv_im2col(x, kh, kw, 1, 1, pad_h, pad_w, cols)
-        g = grad_out.reshape(n, o, -1)
-        grad_weight.reshape(o, gf.K)[...] = np.matmul(cols, g.transpose(0, 2, 1)).sum(axis=0).T
+        weight_grad_gemm(x, grad_out, (kh, kw), (pad_h, pad_w), grad_weight, conv_im2col)
     else:
         grad_weight.reshape(o, gf.K)[...] = totals[:dw_len].reshape(gf.Opad, gf.Kpad)[:o, :gf.K]
     if grad_bias is not None:

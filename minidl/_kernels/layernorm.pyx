@@ -1,4 +1,5 @@
-"""Compiled layer-normalization kernels (twin: reference/layernorm.py, which has the math).
+"""Compiled layer-normalization kernels. Formulas: ``LayerNorm``'s docstring
+(minidl/nn/layernorm.py); twin: reference/layernorm.py, same names and signatures.
 
 x is viewed as (M, D): each of the M rows is normalized over its D contiguous values.
 
@@ -11,7 +12,10 @@ Backward, per row, x̂ recomputed from (x, μ, inv_std) instead of stored:
   1. g = dy · γ;  Σ g and Σ g · x̂ (partial sums as above); dγ += dy · x̂ and dβ += dy
      into per-column partial sums, added into double every 128 rows;
   2. dx = inv_std · (g − Σg/D − x̂ · Σ(g x̂)/D).
-The only allocations are the 2·D per-column accumulators of the backward pass.
+The only allocations are the 2·D per-column accumulators of the backward pass. The row
+sums of both passes are _lane_sums (_reductions.pxi, shared with the batch norm). Arguments
+are ndarrays checked by _validation.pxi, as in batchnorm.pyx (memoryviews for ten arrays
+would cost ~2 µs a call).
 """
 import numpy as np
 cimport numpy as cnp
@@ -27,52 +31,27 @@ __all__ = ["layernorm_forward", "layernorm_backward"]
 include "_validation.pxi"
 
 
-cdef int _x_type(cnp.ndarray x) except -1:
+cdef int _x_type(object x) except -1:
     cdef int t = _float_typenum("layernorm kernel", x, "x")
     _check("layernorm kernel", x, "x", 2, t, False)
     return t
 
 
-include "_reductions.pxi"     # LANES, LANE_BLOCK, _shifted_moments (row sums)
+include "_reductions.pxi"     # _lane_sums: the sums over one row
 
 cdef enum:
     ROW_BLOCK = 128          # rows whose dγ, dβ contributions are summed before adding into double
 
 
-cdef inline void _row_grad_moments(const floating* dy, const floating* p, const floating* weight, Py_ssize_t d,
-                                   floating mu, floating istd, double* sum_g, double* sum_g_xhat) noexcept nogil:
-    """Σ g and Σ g · x̂ over one row, g = dy · γ, x̂ = (x − μ) · inv_std (LANES partial sums)."""
-    cdef floating a[LANES]
-    cdef floating b[LANES]
-    cdef floating g
-    cdef Py_ssize_t j = 0, end, u
-    cdef double t = 0.0, t2 = 0.0
-    while j < d:
-        end = min(j + <Py_ssize_t>LANE_BLOCK, d)
-        for u in range(LANES):
-            a[u] = 0
-            b[u] = 0
-        while j + LANES <= end:
-            for u in range(LANES):
-                g = dy[j + u] * weight[j + u]
-                a[u] += g
-                b[u] += g * ((p[j + u] - mu) * istd)
-            j += LANES
-        while j < end:
-            g = dy[j] * weight[j]
-            a[0] += g
-            b[0] += g * ((p[j] - mu) * istd)
-            j += 1
-        for u in range(LANES):
-            t += a[u]
-            t2 += b[u]
-    sum_g[0] = t
-    sum_g_xhat[0] = t2
-
-
-cdef void _forward(const floating* x, Py_ssize_t m, Py_ssize_t d, const floating* weight,
-                   const floating* bias, double eps, floating* out, floating* mean,
-                   floating* inv_std) noexcept nogil:
+cdef int _forward(const _Norm* a, floating dtype) noexcept nogil:
+    cdef const floating* x = <const floating*>a.x
+    cdef const floating* weight = <const floating*>a.weight
+    cdef const floating* bias = <const floating*>a.bias
+    cdef floating* out = <floating*>a.out
+    cdef floating* mean = <floating*>a.mean
+    cdef floating* inv_std = <floating*>a.inv_std
+    cdef Py_ssize_t m = a.n, d = a.c
+    cdef double eps = a.eps
     cdef Py_ssize_t r, j
     cdef const floating* p
     cdef floating* q
@@ -83,7 +62,7 @@ cdef void _forward(const floating* x, Py_ssize_t m, Py_ssize_t d, const floating
         q = out + r * d
         total = 0.0
         total_sq = 0.0
-        _shifted_moments(p, d, p[0], &total, &total_sq)
+        _lane_sums(p, p[0], NULL, p, p[0], 1, d, &total, &total_sq)
         mu = total / d
         var = total_sq / d - mu * mu
         if var < 0.0:
@@ -104,11 +83,19 @@ cdef void _forward(const floating* x, Py_ssize_t m, Py_ssize_t d, const floating
         else:
             for j in range(d):
                 q[j] = (p[j] - mu_f) * istd_f
+    return 0
 
 
-cdef int _backward(const floating* dy, const floating* x, Py_ssize_t m, Py_ssize_t d,
-                   const floating* mean, const floating* inv_std, const floating* weight,
-                   floating* dx, floating* grad_weight, floating* grad_bias) noexcept nogil:
+cdef int _backward(const _Norm* a, floating dtype) noexcept nogil:
+    cdef const floating* dy = <const floating*>a.dy
+    cdef const floating* x = <const floating*>a.x
+    cdef const floating* mean = <const floating*>a.mean
+    cdef const floating* inv_std = <const floating*>a.inv_std
+    cdef const floating* weight = <const floating*>a.weight
+    cdef floating* dx = <floating*>a.out
+    cdef floating* grad_weight = <floating*>a.grad_weight
+    cdef floating* grad_bias = <floating*>a.grad_bias
+    cdef Py_ssize_t m = a.n, d = a.c
     # dγ, dβ: per-column sums over the rows, ROW_BLOCK rows at a time in the input precision
     cdef double* acc = <double*>calloc(2 * d + 1, sizeof(double))
     cdef floating* part = <floating*>calloc(3 * d + 1, sizeof(floating))
@@ -131,7 +118,9 @@ cdef int _backward(const floating* dy, const floating* x, Py_ssize_t m, Py_ssize
         q = dx + r * d
         mu = mean[r]
         istd = inv_std[r]
-        _row_grad_moments(g_row, p, gamma, d, mu, istd, &sum_g, &sum_gx)
+        sum_g = 0.0
+        sum_gx = 0.0
+        _lane_sums(g_row, 0, gamma, p, mu, istd, d, &sum_g, &sum_gx)
         for j in range(d):
             part[j] += g_row[j] * ((p[j] - mu) * istd)
             part[d + j] += g_row[j]
@@ -155,57 +144,36 @@ cdef int _backward(const floating* dy, const floating* x, Py_ssize_t m, Py_ssize
     return 0
 
 
-def layernorm_forward(cnp.ndarray x, weight, bias, double eps, cnp.ndarray out, cnp.ndarray mean,
-                      cnp.ndarray inv_std):
+def layernorm_forward(x, weight, bias, double eps, out, mean,
+                      inv_std):
     """Normalize each row of x (M, D) into out (M, D); writes mean (M,) and inv_std (M,)."""
     cdef int t = _x_type(x)
-    cdef Py_ssize_t m = x.shape[0], d = x.shape[1]
-    _check_same_shape("layernorm kernel", out, x, "out", True)
+    cdef Py_ssize_t m = _dim(x, 0), d = _dim(x, 1)
+    _check_like("layernorm kernel", out, "out", x, "x", True)
     _check_vector("layernorm kernel", weight, "weight", t, d, False, True)
     _check_vector("layernorm kernel", bias, "bias", t, d, False, True)
     _check_vector("layernorm kernel", mean, "mean", t, m, True, False)
     _check_vector("layernorm kernel", inv_std, "inv_std", t, m, True, False)
-    cdef void* w = _data(weight)
-    cdef void* b = _data(bias)
-    if t == cnp.NPY_FLOAT32:
-        with nogil:
-            _forward[float](<float*>cnp.PyArray_DATA(x), m, d, <float*>w, <float*>b, eps,
-                            <float*>cnp.PyArray_DATA(out), <float*>cnp.PyArray_DATA(mean),
-                            <float*>cnp.PyArray_DATA(inv_std))
-    else:
-        with nogil:
-            _forward[double](<double*>cnp.PyArray_DATA(x), m, d, <double*>w, <double*>b, eps,
-                             <double*>cnp.PyArray_DATA(out), <double*>cnp.PyArray_DATA(mean),
-                             <double*>cnp.PyArray_DATA(inv_std))
+    cdef _Norm a = _arrays(x, m, d, 1, weight, bias)
+    a.out, a.mean, a.inv_std, a.eps = _data(out), _data(mean), _data(inv_std), eps
+    _run_norm(t, _forward[float], _forward[double], &a)
 
 
-def layernorm_backward(cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray inv_std, weight,
+def layernorm_backward(grad_output, x, mean, inv_std, weight,
                        grad_input, grad_weight, grad_bias):
     """Gradients of layer normalization given dy = grad_output (M, D); every output is
     overwritten, None skips it."""
-    cdef int t = _x_type(x), rc
-    cdef Py_ssize_t m = x.shape[0], d = x.shape[1]
-    _check_same_shape("layernorm kernel", grad_output, x, "grad_output", False)
+    cdef int t = _x_type(x)
+    cdef Py_ssize_t m = _dim(x, 0), d = _dim(x, 1)
+    _check_like("layernorm kernel", grad_output, "grad_output", x, "x", False)
     if grad_input is not None:
-        _check_same_shape("layernorm kernel", grad_input, x, "grad_input", True)
+        _check_like("layernorm kernel", grad_input, "grad_input", x, "x", True)
     _check_vector("layernorm kernel", mean, "mean", t, m, False, False)
     _check_vector("layernorm kernel", inv_std, "inv_std", t, m, False, False)
     _check_vector("layernorm kernel", weight, "weight", t, d, False, True)
     _check_vector("layernorm kernel", grad_weight, "grad_weight", t, d, True, True)
     _check_vector("layernorm kernel", grad_bias, "grad_bias", t, d, True, True)
-    cdef void* w = _data(weight)
-    cdef void* gw = _data(grad_weight)
-    cdef void* gb = _data(grad_bias)
-    cdef void* dx = _data(grad_input)
-    if t == cnp.NPY_FLOAT32:
-        with nogil:
-            rc = _backward[float](<float*>cnp.PyArray_DATA(grad_output), <float*>cnp.PyArray_DATA(x), m, d,
-                                  <float*>cnp.PyArray_DATA(mean), <float*>cnp.PyArray_DATA(inv_std), <float*>w,
-                                  <float*>dx, <float*>gw, <float*>gb)
-    else:
-        with nogil:
-            rc = _backward[double](<double*>cnp.PyArray_DATA(grad_output), <double*>cnp.PyArray_DATA(x), m, d,
-                                   <double*>cnp.PyArray_DATA(mean), <double*>cnp.PyArray_DATA(inv_std), <double*>w,
-                                   <double*>dx, <double*>gw, <double*>gb)
-    if rc != 0:
-        raise MemoryError()
+    cdef _Norm a = _arrays(x, m, d, 1, weight, None)
+    a.dy, a.out, a.mean, a.inv_std = _data(grad_output), _data(grad_input), _data(mean), _data(inv_std)
+    a.grad_weight, a.grad_bias = _data(grad_weight), _data(grad_bias)
+    _run_norm(t, _backward[float], _backward[double], &a)

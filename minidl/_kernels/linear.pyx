@@ -1,53 +1,56 @@
-"""Compiled kernels of the affine layer y = x Wᵀ + b (twin: reference/linear.py).
+"""Compiled kernels of the affine layer y = x Wᵀ + b. Formula: ``Linear``'s docstring
+(minidl/nn/linear.py); twin: reference/linear.py, same names and signatures.
 
 Shapes: x (N, in), W (out, in), b (out,), y (N, out).
 
     forward    y  = x Wᵀ + b
     backward   dx = dy W,   dW = dyᵀ x,   db = Σ_n dy[n, :]   (outputs overwritten)
 
-The matrix products go to NumPy's BLAS (``np.dot`` / ``np.matmul`` with ``out=``); the bias
+Design. The matrix products go to NumPy's BLAS (``np.dot`` / ``np.matmul`` with ``out=``); the bias
 add and the bias-gradient reduction are fused GIL-free loops. At batch size 1 the weight
 gradient is an outer product (inner dimension 1), for which ``np.matmul`` does not call
 BLAS and is ~10× slower: it is one streaming loop here, fused with db. dx is skipped (no
 GEMM) when ``grad_input`` is None. Once a convolution has run on several threads, the
 matrix products here run on one OpenBLAS thread (see minidl/_kernels/blas_threads.py).
+The arguments are ndarrays with the loops over raw rows, not typed memoryviews: the N = 1
+training step calls these kernels six times on small arrays, where acquiring the four or
+five memoryviews would cost more than the loops (~130–400 ns each, measured).
 """
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
 
-cnp.import_array()
-
-
 include "_validation.pxi"
 
-# One OpenBLAS thread around these GEMMs once the convolution thread pool is in use (the why
-# and the figures: minidl/_kernels/blas_threads.py).
+__all__ = ["linear_forward", "linear_backward"]
+
+# One OpenBLAS thread around these GEMMs once the convolution thread pool is in use: the
+# policy, the figures and how the library is found are in minidl/_kernels/blas_threads.py.
+# Here only the per-call switch, through OpenBLAS's C functions (~10 ns a call).
 from minidl._kernels import blas_threads as _blas_threads
 
 ctypedef void (*_blas_set_fn)(int) noexcept nogil
 ctypedef int (*_blas_get_fn)() noexcept nogil
 
-cdef _blas_set_fn _blas_set = <_blas_set_fn><size_t>_blas_threads.SET_ADDRESS
-cdef _blas_get_fn _blas_get = <_blas_get_fn><size_t>_blas_threads.GET_ADDRESS
-cdef dict _blas_state = _blas_threads.state
+cdef object _blas_policy = _blas_threads.policy
 
 
 cdef inline int _gemm_threads_begin():
-    """Switch OpenBLAS to one thread if the conv pool is in use; returns the count to restore
+    """Switch OpenBLAS to one thread if the policy says so; returns the count to restore
     (0: nothing was changed)."""
-    if _blas_set == NULL or _blas_get == NULL or not _blas_state["conv_threads_used"]:
+    if not _blas_policy.limited:
         return 0
-    cdef int old = _blas_get()
+    cdef _blas_get_fn get = <_blas_get_fn><size_t>_blas_policy.get_address
+    cdef int old = get()
     if old <= 1:
         return 0
-    _blas_set(1)
+    (<_blas_set_fn><size_t>_blas_policy.set_address)(1)
     return old
 
 
 cdef inline void _gemm_threads_end(int old):
     if old > 1:
-        _blas_set(old)
+        (<_blas_set_fn><size_t>_blas_policy.set_address)(old)
 
 
 cdef inline tuple _shape(cnp.ndarray a):
@@ -86,22 +89,17 @@ cdef void _outer(const floating* dy, const floating* x, floating* dw, Py_ssize_t
             row[j] = a * x[j]
 
 
-def linear_forward(cnp.ndarray x not None, cnp.ndarray weight not None, bias, cnp.ndarray out not None):
+def linear_forward(x, weight, bias, out):
     """out = x @ weight.T (+ bias). x (N, in), weight (out, in), bias (out,) or None,
     out (N, out)."""
     cdef int t = _float_typenum("linear kernel", x, "x")
     _check("linear kernel", x, "x", 2, t, False)
     _check("linear kernel", weight, "weight", 2, t, False)
     _check("linear kernel", out, "out", 2, t, True)
-    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = weight.shape[0]
-    if weight.shape[1] != k or out.shape[0] != n or out.shape[1] != m:
+    cdef Py_ssize_t n = _dim(x, 0), k = _dim(x, 1), m = _dim(weight, 0)
+    if _dim(weight, 1) != k or _dim(out, 0) != n or _dim(out, 1) != m:
         raise ValueError(f"linear kernel: shapes x {_shape(x)}, weight {_shape(weight)}, out {_shape(out)} do not fit")
-    cdef cnp.ndarray b
-    if bias is not None:
-        b = bias
-        _check("linear kernel", b, "bias", 1, t, False)
-        if b.shape[0] != m:
-            raise ValueError(f"linear kernel: bias has shape {_shape(b)}, expected ({m},)")
+    _check_vector("linear kernel", bias, "bias", t, m, False, True)
     cdef int restore = _gemm_threads_begin()
     try:
         np.dot(x, weight.T, out=out)
@@ -109,16 +107,17 @@ def linear_forward(cnp.ndarray x not None, cnp.ndarray weight not None, bias, cn
         _gemm_threads_end(restore)
     if bias is None:
         return
-    if t == cnp.NPY_FLOAT32:
-        with nogil:
-            _add_bias(<float*>cnp.PyArray_DATA(out), <const float*>cnp.PyArray_DATA(b), n, m)
-    else:
-        with nogil:
-            _add_bias(<double*>cnp.PyArray_DATA(out), <const double*>cnp.PyArray_DATA(b), n, m)
+    cdef void* po = _data(out)
+    cdef void* pb = _data(bias)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            _add_bias(<float*>po, <const float*>pb, n, m)
+        else:
+            _add_bias(<double*>po, <const double*>pb, n, m)
 
 
-def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cnp.ndarray weight not None,
-                    grad_input, cnp.ndarray grad_weight not None, grad_bias):
+def linear_backward(grad_output, x, weight,
+                    grad_input, grad_weight, grad_bias):
     """Gradients of y = x Wᵀ + b given dy = grad_output (N, out); every output is
     overwritten.
 
@@ -131,36 +130,28 @@ def linear_backward(cnp.ndarray grad_output not None, cnp.ndarray x not None, cn
     _check("linear kernel", x, "x", 2, t, False)
     _check("linear kernel", weight, "weight", 2, t, False)
     _check("linear kernel", grad_weight, "grad_weight", 2, t, True)
-    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = weight.shape[0]
-    if (weight.shape[1] != k or grad_output.shape[0] != n or grad_output.shape[1] != m
-            or grad_weight.shape[0] != m or grad_weight.shape[1] != k):
+    cdef Py_ssize_t n = _dim(x, 0), k = _dim(x, 1), m = _dim(weight, 0)
+    if (_dim(weight, 1) != k or _dim(grad_output, 0) != n or _dim(grad_output, 1) != m
+            or _dim(grad_weight, 0) != m or _dim(grad_weight, 1) != k):
         raise ValueError(f"linear kernel: shapes grad_output {_shape(grad_output)}, x {_shape(x)}, "
                          f"weight {_shape(weight)}, grad_weight {_shape(grad_weight)} do not fit")
-    cdef cnp.ndarray dx, db
     if grad_input is not None:
-        dx = grad_input
-        _check("linear kernel", dx, "grad_input", 2, t, True)
-        if dx.shape[0] != n or dx.shape[1] != k:
-            raise ValueError(f"linear kernel: grad_input has shape {_shape(dx)}, expected {_shape(x)}")
-    if grad_bias is not None:
-        db = grad_bias
-        _check("linear kernel", db, "grad_bias", 1, t, True)
-        if db.shape[0] != m:
-            raise ValueError(f"linear kernel: grad_bias has shape {_shape(db)}, expected ({m},)")
+        _check_like("linear kernel", grad_input, "grad_input", x, "x", True)
+    _check_vector("linear kernel", grad_bias, "grad_bias", t, m, True, True)
 
     cdef int restore = _gemm_threads_begin()
     try:
         if grad_input is not None:
-            np.dot(grad_output, weight, out=dx)
+            np.dot(grad_output, weight, out=grad_input)
         if n != 1:
             np.matmul(grad_output.T, x, out=grad_weight)
     finally:
         _gemm_threads_end(restore)
 
-    cdef void* pdy = cnp.PyArray_DATA(grad_output)
-    cdef void* px = cnp.PyArray_DATA(x)
-    cdef void* pdw = cnp.PyArray_DATA(grad_weight)
-    cdef void* pdb = cnp.PyArray_DATA(db) if grad_bias is not None else NULL
+    cdef void* pdy = _data(grad_output)
+    cdef void* px = _data(x)
+    cdef void* pdw = _data(grad_weight)
+    cdef void* pdb = _data(grad_bias)
     if t == cnp.NPY_FLOAT32:
         with nogil:
             if n == 1:

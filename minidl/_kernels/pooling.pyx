@@ -1,27 +1,23 @@
-"""Compiled pooling kernels. Same names, signatures and docstrings as the NumPy twins in
-minidl/_kernels/reference/pooling.py (see there for the math and conventions)."""
+"""Compiled pooling kernels. Formulas: the layers' docstrings (minidl/nn/pooling.py); twin:
+reference/pooling.py, same names, signatures and conventions (first maximum wins, NaN wins).
+
+Design. Typed (N, C, H, W) memoryview bodies over fused float/double, nogil; Cython checks
+dtype and contiguity on entry, _check_window the geometry. Max pooling without padding runs
+tap by tap over whole output rows with branch-free selects (native/select.h); the general
+loop handles padding. Backward kernels overwrite grad_input (scatter-add of the window's
+gradient).
+"""
 from cython cimport floating
 
-cdef extern from *:
-    """
-    #include <stdint.h>
-    #include <string.h>
-    /* keep, or v where mask is all ones: on the bits, so the compiler cannot turn it back
-       into a branch (see _max_plane_unpadded). */
-    static inline float minidl_select_f32(float keep, float v, int64_t mask) {
-        uint32_t a, b; memcpy(&a, &keep, 4); memcpy(&b, &v, 4);
-        a ^= (a ^ b) & (uint32_t)mask; memcpy(&keep, &a, 4); return keep;
-    }
-    static inline double minidl_select_f64(double keep, double v, int64_t mask) {
-        uint64_t a, b; memcpy(&a, &keep, 8); memcpy(&b, &v, 8);
-        a ^= (a ^ b) & (uint64_t)mask; memcpy(&keep, &a, 8); return keep;
-    }
-    """
-    float minidl_select_f32(float keep, float v, long long mask) noexcept nogil
-    double minidl_select_f64(double keep, double v, long long mask) noexcept nogil
+include "_validation.pxi"
+
+cdef extern from "native/select.h" nogil:
+    # v where mask is all ones, keep where it is 0: on the bits, so it stays branch-free
+    float md_select_f32(float keep, float v, long long mask)
+    double md_select_f64(double keep, double v, long long mask)
 
 
-cdef _check(str name, tuple in_shape, tuple out_shape, Py_ssize_t kh, Py_ssize_t kw,
+cdef _check_window(str name, tuple in_shape, tuple out_shape, Py_ssize_t kh, Py_ssize_t kw,
             Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw):
     if kh < 1 or kw < 1 or sh < 1 or sw < 1 or ph < 0 or pw < 0:
         raise ValueError(f"{name}: kernel and stride must be >= 1 and padding >= 0")
@@ -30,6 +26,13 @@ cdef _check(str name, tuple in_shape, tuple out_shape, Py_ssize_t kh, Py_ssize_t
     if out_shape[:4] != expected or expected[2] < 1 or expected[3] < 1:
         raise ValueError(f"{name}: output shape {out_shape[:4]} does not match input {in_shape[:4]} "
                          f"(expected {expected})")
+
+
+cdef inline (Py_ssize_t, Py_ssize_t) _taps(Py_ssize_t o, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t k,
+                                          Py_ssize_t size) noexcept nogil:
+    """[lo, hi): the taps t of output o whose input o·stride − pad + t lies in [0, size)."""
+    cdef Py_ssize_t start = o * stride - pad
+    return max(0, -start), min(k, size - start)
 
 
 cdef void _max_plane_unpadded(const floating* src, floating* dst, long long* best_at, Py_ssize_t width,
@@ -67,22 +70,22 @@ cdef void _max_plane_unpadded(const floating* src, floating* dst, long long* bes
                     b = best[ow]
                     take = -<long long>((b == b) & ((v > b) | (v != v)))   # all ones or 0
                     if floating is float:
-                        best[ow] = minidl_select_f32(b, v, take)
+                        best[ow] = md_select_f32(b, v, take)
                     else:
-                        best[ow] = minidl_select_f64(b, v, take)
+                        best[ow] = md_select_f64(b, v, take)
                     at[ow] ^= (at[ow] ^ (k + ow * sw)) & take
 
 
-def pool_max_forward(const floating[:, :, :, ::1] x, Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+def pool_max_forward(const floating[:, :, :, ::1] x not None, Py_ssize_t kernel_h, Py_ssize_t kernel_w,
                      Py_ssize_t stride_h, Py_ssize_t stride_w, Py_ssize_t pad_h, Py_ssize_t pad_w,
-                     floating[:, :, :, ::1] out, long long[:, :, :, ::1] argmax):
+                     floating[:, :, :, ::1] out not None, long long[:, :, :, ::1] argmax not None):
     """out[n, c, oh, ow] = max of the window; argmax (int64) = flat index ih·W + iw of it."""
-    _check("pool_max_forward", tuple(x.shape), tuple(out.shape), kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
+    _check_window("pool_max_forward", tuple(x.shape), tuple(out.shape), kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
     if tuple(argmax.shape)[:4] != tuple(out.shape)[:4]:
         raise ValueError("pool_max_forward: argmax and out shapes differ")
     if pad_h * 2 > kernel_h or pad_w * 2 > kernel_w:
         raise ValueError("pool_max_forward: padding must be at most half the kernel size")
-    cdef Py_ssize_t n, c, oh, ow, i, j, ih, iw, best_idx
+    cdef Py_ssize_t n, c, oh, ow, i0, i1, j0, j1, ih, iw, best_idx
     cdef Py_ssize_t height = x.shape[2], width = x.shape[3]
     cdef floating best, v
     if pad_h == 0 and pad_w == 0 and x.shape[0] > 0 and x.shape[1] > 0:
@@ -99,14 +102,10 @@ def pool_max_forward(const floating[:, :, :, ::1] x, Py_ssize_t kernel_h, Py_ssi
                     for ow in range(out.shape[3]):
                         best_idx = -1
                         best = 0
-                        for i in range(kernel_h):
-                            ih = oh * stride_h - pad_h + i
-                            if ih < 0 or ih >= height:
-                                continue
-                            for j in range(kernel_w):
-                                iw = ow * stride_w - pad_w + j
-                                if iw < 0 or iw >= width:
-                                    continue
+                        i0, i1 = _taps(oh, stride_h, pad_h, kernel_h, height)
+                        j0, j1 = _taps(ow, stride_w, pad_w, kernel_w, width)
+                        for ih in range(oh * stride_h - pad_h + i0, oh * stride_h - pad_h + i1):
+                            for iw in range(ow * stride_w - pad_w + j0, ow * stride_w - pad_w + j1):
                                 v = x[n, c, ih, iw]
                                 if best_idx < 0 or (best == best and (v > best or v != v)):
                                     best = v
@@ -115,8 +114,8 @@ def pool_max_forward(const floating[:, :, :, ::1] x, Py_ssize_t kernel_h, Py_ssi
                         argmax[n, c, oh, ow] = best_idx
 
 
-def pool_max_backward(const floating[:, :, :, ::1] grad_output, const long long[:, :, :, ::1] argmax,
-                      floating[:, :, :, ::1] grad_input):
+def pool_max_backward(const floating[:, :, :, ::1] grad_output not None, const long long[:, :, :, ::1] argmax not None,
+                      floating[:, :, :, ::1] grad_input not None):
     """grad_input[n, c].flat[argmax] += grad_output (scatter-add). Overwrites grad_input."""
     if tuple(argmax.shape)[:4] != tuple(grad_output.shape)[:4] or \
             tuple(grad_input.shape)[:2] != tuple(grad_output.shape)[:2]:
@@ -141,12 +140,12 @@ def pool_max_backward(const floating[:, :, :, ::1] grad_output, const long long[
         raise ValueError("pool_max_backward: argmax index out of range")
 
 
-def pool_avg_forward(const floating[:, :, :, ::1] x, Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+def pool_avg_forward(const floating[:, :, :, ::1] x not None, Py_ssize_t kernel_h, Py_ssize_t kernel_w,
                      Py_ssize_t stride_h, Py_ssize_t stride_w, Py_ssize_t pad_h, Py_ssize_t pad_w,
-                     floating[:, :, :, ::1] out):
+                     floating[:, :, :, ::1] out not None):
     """out[n, c, oh, ow] = (sum of the zero-padded window) / (kh·kw)."""
-    _check("pool_avg_forward", tuple(x.shape), tuple(out.shape), kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
-    cdef Py_ssize_t n, c, oh, ow, i, j, ih, iw
+    _check_window("pool_avg_forward", tuple(x.shape), tuple(out.shape), kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
+    cdef Py_ssize_t n, c, oh, ow, i0, i1, j0, j1, ih, iw
     cdef Py_ssize_t height = x.shape[2], width = x.shape[3]
     cdef floating total
     cdef floating inv_area = 1.0 / (kernel_h * kernel_w)
@@ -156,24 +155,21 @@ def pool_avg_forward(const floating[:, :, :, ::1] x, Py_ssize_t kernel_h, Py_ssi
                 for oh in range(out.shape[2]):
                     for ow in range(out.shape[3]):
                         total = 0
-                        for i in range(kernel_h):
-                            ih = oh * stride_h - pad_h + i
-                            if ih < 0 or ih >= height:
-                                continue
-                            for j in range(kernel_w):
-                                iw = ow * stride_w - pad_w + j
-                                if iw >= 0 and iw < width:
-                                    total = total + x[n, c, ih, iw]
+                        i0, i1 = _taps(oh, stride_h, pad_h, kernel_h, height)
+                        j0, j1 = _taps(ow, stride_w, pad_w, kernel_w, width)
+                        for ih in range(oh * stride_h - pad_h + i0, oh * stride_h - pad_h + i1):
+                            for iw in range(ow * stride_w - pad_w + j0, ow * stride_w - pad_w + j1):
+                                total = total + x[n, c, ih, iw]
                         out[n, c, oh, ow] = total * inv_area
 
 
-def pool_avg_backward(const floating[:, :, :, ::1] grad_output, Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+def pool_avg_backward(const floating[:, :, :, ::1] grad_output not None, Py_ssize_t kernel_h, Py_ssize_t kernel_w,
                       Py_ssize_t stride_h, Py_ssize_t stride_w, Py_ssize_t pad_h, Py_ssize_t pad_w,
-                      floating[:, :, :, ::1] grad_input):
+                      floating[:, :, :, ::1] grad_input not None):
     """Every input of a window receives dy / (kh·kw); overlaps add. Overwrites grad_input."""
-    _check("pool_avg_backward", tuple(grad_input.shape), tuple(grad_output.shape),
+    _check_window("pool_avg_backward", tuple(grad_input.shape), tuple(grad_output.shape),
            kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
-    cdef Py_ssize_t n, c, oh, ow, i, j, ih, iw
+    cdef Py_ssize_t n, c, oh, ow, i0, i1, j0, j1, ih, iw
     cdef Py_ssize_t height = grad_input.shape[2], width = grad_input.shape[3]
     cdef floating share
     cdef floating inv_area = 1.0 / (kernel_h * kernel_w)
@@ -186,11 +182,8 @@ def pool_avg_backward(const floating[:, :, :, ::1] grad_output, Py_ssize_t kerne
                 for oh in range(grad_output.shape[2]):
                     for ow in range(grad_output.shape[3]):
                         share = grad_output[n, c, oh, ow] * inv_area
-                        for i in range(kernel_h):
-                            ih = oh * stride_h - pad_h + i
-                            if ih < 0 or ih >= height:
-                                continue
-                            for j in range(kernel_w):
-                                iw = ow * stride_w - pad_w + j
-                                if iw >= 0 and iw < width:
-                                    grad_input[n, c, ih, iw] += share
+                        i0, i1 = _taps(oh, stride_h, pad_h, kernel_h, height)
+                        j0, j1 = _taps(ow, stride_w, pad_w, kernel_w, width)
+                        for ih in range(oh * stride_h - pad_h + i0, oh * stride_h - pad_h + i1):
+                            for iw in range(ow * stride_w - pad_w + j0, ow * stride_w - pad_w + j1):
+                                grad_input[n, c, ih, iw] += share

@@ -1,11 +1,7 @@
-"""Compiled RMSProp update kernels: one pass over each parameter's memory. Same names,
-signatures and docstrings as the NumPy twins in ``minidl/_kernels/reference/rmsprop.py``:
-
-    g = ∇ + λ·θ;   s ← ρ·s + (1 − ρ)·g²;   a = √s + ε
-    θ ← θ − η·g / a                    or, with momentum,   b ← μ·b + g / a;  θ ← θ − η·b
+"""Compiled RMSProp update kernels. The rule: minidl/optim/rmsprop.py (``RMSProp``'s
+docstring); twin: reference/rmsprop.py, same names and signatures. One pass over each
+parameter's memory; the shared plumbing is in _optim_common.pxi.
 """
-from cython cimport floating
-
 include "_optim_common.pxi"
 
 
@@ -18,13 +14,16 @@ cdef inline floating _rms(floating* square_avg, Py_ssize_t i, floating g, floati
 
 
 cdef void _rmsprop(floating* param, const floating* grad, floating* square_avg, floating* buf,
-                   Py_ssize_t n, floating lr, floating rho, floating epsilon,
-                   floating weight_decay, floating momentum, bint use_momentum) noexcept nogil:
+                   Py_ssize_t n, const _Rule* rule) noexcept nogil:
+    """Without momentum when ``buf`` is NULL."""
     cdef Py_ssize_t i
-    cdef floating g, avg, b
+    cdef floating g, b
+    cdef floating lr = <floating>rule.learning_rate, weight_decay = <floating>rule.weight_decay
+    cdef floating momentum = <floating>rule.momentum, epsilon = <floating>rule.epsilon
+    cdef floating rho = <floating>rule.rho
     cdef floating one_minus_rho = 1 - <double>rho
     # the tests sit outside the loops so each loop vectorises
-    if use_momentum:
+    if buf != NULL:
         if weight_decay != 0:
             for i in range(n):
                 g = grad[i] + weight_decay * param[i]
@@ -40,64 +39,35 @@ cdef void _rmsprop(floating* param, const floating* grad, floating* square_avg, 
     elif weight_decay != 0:
         for i in range(n):
             g = grad[i] + weight_decay * param[i]
-            avg = _rms(square_avg, i, g, rho, one_minus_rho, epsilon)
-            param[i] = param[i] - lr * (g / avg)
+            param[i] = param[i] - lr * (g / _rms(square_avg, i, g, rho, one_minus_rho, epsilon))
     else:
         for i in range(n):
             g = grad[i]
-            avg = _rms(square_avg, i, g, rho, one_minus_rho, epsilon)
-            param[i] = param[i] - lr * (g / avg)
+            param[i] = param[i] - lr * (g / _rms(square_avg, i, g, rho, one_minus_rho, epsilon))
 
-def rmsprop_update(cnp.ndarray param not None, cnp.ndarray grad not None,
-                   cnp.ndarray square_avg not None, double learning_rate, double rho,
-                   double epsilon, double weight_decay):
+
+def rmsprop_update(param, grad, square_avg, double learning_rate, double rho, double epsilon,
+                   double weight_decay):
     """RMSProp step without momentum, in place on ``param`` and ``square_avg``. Returns None.
 
     param, grad, square_avg: same shape and dtype (float32/float64), C-contiguous.
     """
-    cdef int typenum = _check_param("rmsprop_update", param)
-    _check_like("rmsprop_update", "grad", param, grad, False)
-    _check_like("rmsprop_update", "square_avg", param, square_avg, True)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
-    cdef unsigned int csr = minidl_ftz_begin()
-    if typenum == cnp.NPY_FLOAT32:
-        with nogil:
-            _rmsprop[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad),
-                            <float*>cnp.PyArray_DATA(square_avg), NULL, n, <float>learning_rate,
-                            <float>rho, <float>epsilon, <float>weight_decay, 0, False)
-    else:
-        with nogil:
-            _rmsprop[double](<double*>cnp.PyArray_DATA(param), <const double*>cnp.PyArray_DATA(grad),
-                             <double*>cnp.PyArray_DATA(square_avg), NULL, n, learning_rate,
-                             rho, epsilon, weight_decay, 0, False)
-    minidl_ftz_end(csr)
+    cdef _Rule rule
+    rule.learning_rate, rule.rho, rule.epsilon, rule.weight_decay = learning_rate, rho, epsilon, weight_decay
+    rule.momentum = 0
+    _update("rmsprop_update", _rmsprop[float], _rmsprop[double], param, grad,
+            square_avg, "square_avg", None, "", &rule)
 
 
-def rmsprop_momentum_update(cnp.ndarray param not None, cnp.ndarray grad not None,
-                            cnp.ndarray square_avg not None, cnp.ndarray momentum_buffer not None,
-                            double learning_rate, double rho, double epsilon,
-                            double weight_decay, double momentum):
+def rmsprop_momentum_update(param, grad, square_avg, momentum_buffer, double learning_rate,
+                            double rho, double epsilon, double weight_decay, double momentum):
     """RMSProp step with momentum, in place on ``param``, ``square_avg``, ``momentum_buffer``.
     Returns None.
 
     param, grad, square_avg, momentum_buffer: same shape and dtype, C-contiguous.
     """
-    cdef int typenum = _check_param("rmsprop_momentum_update", param)
-    _check_like("rmsprop_momentum_update", "grad", param, grad, False)
-    _check_like("rmsprop_momentum_update", "square_avg", param, square_avg, True)
-    _check_like("rmsprop_momentum_update", "momentum_buffer", param, momentum_buffer, True)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
-    cdef unsigned int csr = minidl_ftz_begin()
-    if typenum == cnp.NPY_FLOAT32:
-        with nogil:
-            _rmsprop[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad),
-                            <float*>cnp.PyArray_DATA(square_avg),
-                            <float*>cnp.PyArray_DATA(momentum_buffer), n, <float>learning_rate,
-                            <float>rho, <float>epsilon, <float>weight_decay, <float>momentum, True)
-    else:
-        with nogil:
-            _rmsprop[double](<double*>cnp.PyArray_DATA(param), <const double*>cnp.PyArray_DATA(grad),
-                             <double*>cnp.PyArray_DATA(square_avg),
-                             <double*>cnp.PyArray_DATA(momentum_buffer), n, learning_rate,
-                             rho, epsilon, weight_decay, momentum, True)
-    minidl_ftz_end(csr)
+    cdef _Rule rule
+    rule.learning_rate, rule.rho, rule.epsilon, rule.weight_decay = learning_rate, rho, epsilon, weight_decay
+    rule.momentum = momentum
+    _update("rmsprop_momentum_update", _rmsprop[float], _rmsprop[double], param, grad,
+            square_avg, "square_avg", momentum_buffer, "momentum_buffer", &rule)

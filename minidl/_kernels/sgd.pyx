@@ -1,18 +1,15 @@
-"""Compiled SGD update kernels: one pass over each parameter's memory (read θ, ∇, b; write
-θ, b). Same names, signatures and docstrings as the NumPy twins in
-``minidl/_kernels/reference/sgd.py``, which state the rule:
-
-    g = ∇ + λ·θ;   b ← μ·b + g;   θ ← θ − η·(g + μ·b if nesterov else b)
+"""Compiled SGD update kernels. The rule: minidl/optim/sgd.py (``SGD``'s docstring); twin:
+reference/sgd.py, same names and signatures. One pass over each parameter's memory (read
+θ, ∇, b; write θ, b); the shared plumbing is in _optim_common.pxi.
 """
-from cython cimport floating
-
 include "_optim_common.pxi"
 
 
-cdef void _sgd(floating* param, const floating* grad, Py_ssize_t n,
-               floating lr, floating weight_decay) noexcept nogil:
+cdef void _sgd(floating* param, const floating* grad, floating* unused1, floating* unused2,
+               Py_ssize_t n, const _Rule* rule) noexcept nogil:
     cdef Py_ssize_t i
     cdef floating g
+    cdef floating lr = <floating>rule.learning_rate, weight_decay = <floating>rule.weight_decay
     if weight_decay != 0:
         for i in range(n):
             g = grad[i] + weight_decay * param[i]
@@ -22,13 +19,14 @@ cdef void _sgd(floating* param, const floating* grad, Py_ssize_t n,
             param[i] = param[i] - lr * grad[i]
 
 
-cdef void _sgd_momentum(floating* param, const floating* grad, floating* buf, Py_ssize_t n,
-                        floating lr, floating momentum, floating weight_decay,
-                        bint nesterov) noexcept nogil:
+cdef void _sgd_momentum(floating* param, const floating* grad, floating* buf, floating* unused,
+                        Py_ssize_t n, const _Rule* rule) noexcept nogil:
     cdef Py_ssize_t i
     cdef floating g, b
+    cdef floating lr = <floating>rule.learning_rate, weight_decay = <floating>rule.weight_decay
+    cdef floating momentum = <floating>rule.momentum
     # Four specialised loops (no branch inside the hot loop, so the compiler vectorises).
-    if weight_decay == 0 and not nesterov:
+    if weight_decay == 0 and not rule.nesterov:
         for i in range(n):
             b = momentum * buf[i] + grad[i]
             buf[i] = b
@@ -39,7 +37,7 @@ cdef void _sgd_momentum(floating* param, const floating* grad, floating* buf, Py
             b = momentum * buf[i] + g
             buf[i] = b
             param[i] = param[i] - lr * (g + momentum * b)
-    elif not nesterov:
+    elif not rule.nesterov:
         for i in range(n):
             g = grad[i] + weight_decay * param[i]
             b = momentum * buf[i] + g
@@ -53,49 +51,24 @@ cdef void _sgd_momentum(floating* param, const floating* grad, floating* buf, Py
             param[i] = param[i] - lr * (g + momentum * b)
 
 
-def sgd_update(cnp.ndarray param not None, cnp.ndarray grad not None,
-               double learning_rate, double weight_decay):
+def sgd_update(param, grad, double learning_rate, double weight_decay):
     """Plain SGD step, in place: θ ← θ − η·(∇ + λ·θ). Returns None.
 
     param, grad: same shape and dtype (float32/float64), C-contiguous.
     """
-    cdef int typenum = _check_param("sgd_update", param)
-    _check_like("sgd_update", "grad", param, grad, False)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
-    cdef unsigned int csr = minidl_ftz_begin()
-    if typenum == cnp.NPY_FLOAT32:
-        with nogil:
-            _sgd[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad), n,
-                        <float>learning_rate, <float>weight_decay)
-    else:
-        with nogil:
-            _sgd[double](<double*>cnp.PyArray_DATA(param), <const double*>cnp.PyArray_DATA(grad), n,
-                         learning_rate, weight_decay)
-    minidl_ftz_end(csr)
+    cdef _Rule rule
+    rule.learning_rate, rule.weight_decay = learning_rate, weight_decay
+    _update("sgd_update", _sgd[float], _sgd[double], param, grad, None, "", None, "", &rule)
 
 
-def sgd_momentum_update(cnp.ndarray param not None, cnp.ndarray grad not None,
-                        cnp.ndarray momentum_buffer not None, double learning_rate,
-                        double momentum, double weight_decay, bint nesterov):
+def sgd_momentum_update(param, grad, momentum_buffer, double learning_rate, double momentum,
+                        double weight_decay, bint nesterov):
     """SGD step with momentum, in place (updates ``param`` and ``momentum_buffer``). Returns None.
-
-        g = ∇ + λ·θ;   b ← μ·b + g;   θ ← θ − η·(g + μ·b if nesterov else b)
 
     param, grad, momentum_buffer: same shape and dtype (float32/float64), C-contiguous.
     """
-    cdef int typenum = _check_param("sgd_momentum_update", param)
-    _check_like("sgd_momentum_update", "grad", param, grad, False)
-    _check_like("sgd_momentum_update", "momentum_buffer", param, momentum_buffer, True)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
-    cdef unsigned int csr = minidl_ftz_begin()
-    if typenum == cnp.NPY_FLOAT32:
-        with nogil:
-            _sgd_momentum[float](<float*>cnp.PyArray_DATA(param), <const float*>cnp.PyArray_DATA(grad),
-                                 <float*>cnp.PyArray_DATA(momentum_buffer), n, <float>learning_rate,
-                                 <float>momentum, <float>weight_decay, nesterov)
-    else:
-        with nogil:
-            _sgd_momentum[double](<double*>cnp.PyArray_DATA(param), <const double*>cnp.PyArray_DATA(grad),
-                                  <double*>cnp.PyArray_DATA(momentum_buffer), n, learning_rate,
-                                  momentum, weight_decay, nesterov)
-    minidl_ftz_end(csr)
+    cdef _Rule rule
+    rule.learning_rate, rule.momentum, rule.weight_decay = learning_rate, momentum, weight_decay
+    rule.nesterov = nesterov
+    _update("sgd_momentum_update", _sgd_momentum[float], _sgd_momentum[double], param, grad,
+            momentum_buffer, "momentum_buffer", None, "", &rule)

@@ -1,5 +1,6 @@
 """minidl/_kernels/blas_threads.py: one OpenBLAS thread around minidl's GEMMs once the
-convolution thread pool is in use, the previous count restored after."""
+convolution thread pool is in use, the previous count restored after; the library is the one
+threadpoolctl finds."""
 import ctypes
 import os
 import subprocess
@@ -12,15 +13,31 @@ from minidl import backend
 from minidl.nn import Conv2d, Linear
 
 blas_threads = pytest.importorskip("minidl._kernels.blas_threads")
-needs_openblas = pytest.mark.skipif(not blas_threads.SET_ADDRESS, reason="NumPy's BLAS is not OpenBLAS")
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+SET_ADDRESS, GET_ADDRESS = blas_threads.openblas_functions()
+needs_openblas = pytest.mark.skipif(not SET_ADDRESS, reason="NumPy's BLAS is not a pthreads OpenBLAS")
 
 
 def _openblas_threads():
-    return ctypes.CFUNCTYPE(ctypes.c_int)(blas_threads.GET_ADDRESS)()
+    return ctypes.CFUNCTYPE(ctypes.c_int)(GET_ADDRESS)()
 
 
 def _set_openblas_threads(count):
-    ctypes.CFUNCTYPE(None, ctypes.c_int)(blas_threads.SET_ADDRESS)(count)
+    ctypes.CFUNCTYPE(None, ctypes.c_int)(SET_ADDRESS)(count)
+
+
+@needs_openblas
+def test_found_functions_are_the_library_threadpoolctl_reports():
+    """Setting the count through the found address is what threadpoolctl then reads."""
+    before = _openblas_threads()
+    try:
+        for count in (1, 2):
+            _set_openblas_threads(count)
+            infos = [i for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas"]
+            assert any(i["num_threads"] == count for i in infos)
+    finally:
+        _set_openblas_threads(before)
 
 
 @pytest.fixture
@@ -28,13 +45,13 @@ def two_blas_threads(kernel_pair):
     kernel_pair("conv2d_forward")
     from minidl._kernels import conv
     before_blas, before_conv = _openblas_threads(), conv.get_num_threads()
-    before_state = dict(blas_threads.state)
+    before_limited = blas_threads.policy.limited
     _set_openblas_threads(2)
     conv.set_num_threads(2)
     yield
     _set_openblas_threads(before_blas)
     conv.set_num_threads(before_conv)
-    blas_threads.state.update(before_state)
+    blas_threads.policy.limited = before_limited
 
 
 @needs_openblas
@@ -51,7 +68,7 @@ def test_linear_gemms_use_one_blas_thread_after_a_threaded_convolution(two_blas_
     layer = Linear(64, 32, dtype=np.float32, rng=np.random.default_rng(0))
     x = np.ones((16, 64), np.float32)
     with backend.using("cython"):
-        blas_threads.state["conv_threads_used"] = False
+        blas_threads.policy.limited = False
         monkeypatch.setattr(np, "dot", spy(real_dot))
         layer(x)
         assert seen == [2]                          # no convolution yet: OpenBLAS untouched
@@ -66,7 +83,17 @@ def test_linear_gemms_use_one_blas_thread_after_a_threaded_convolution(two_blas_
 
 
 def test_keep_leaves_openblas_alone():
-    code = "from minidl._kernels import blas_threads as b; print(b.SET_ADDRESS, b.gemm_threads_limited())"
+    code = ("from minidl._kernels import blas_threads as b; b.limit_gemm_threads(); "
+            "print(b.openblas_functions()[0], b.gemm_threads_limited())")
     env = dict(os.environ, MINIDL_GEMM_THREADS="keep")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "False"]
+
+
+def test_import_does_not_search_for_the_library():
+    """The search (threadpoolctl) runs when a convolution first needs it, not at import."""
+    code = ("import sys, minidl, numpy as np; from minidl import nn; "
+            "nn.Linear(4, 2)(np.ones((3, 4), np.float32)); "
+            "from minidl._kernels import blas_threads as b; print(b.policy.searched, 'threadpoolctl' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -106,8 +106,12 @@ def test_compiled_kernel_rejects_bad_arguments(kernel_pair):
     _, comp = kernel_pair("dropout_forward")
     x = np.ones((3, 4), np.float32)
     gen = np.random.default_rng(0)
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match=r"dropout_forward: out has shape \(4, 3\), x has \(3, 4\)"):
         comp(x, np.empty((4, 3), np.float32), np.empty((3, 4), np.uint8), 0.5, 2.0, gen)
+    with pytest.raises(ValueError, match="read-only"):
+        comp(x, np.empty((3, 4), np.float32), _read_only(np.empty((3, 4), np.uint8)), 0.5, 2.0, gen)
+    with pytest.raises(TypeError, match="x must be a numpy array"):
+        comp([[1.0] * 4] * 3, np.empty((3, 4), np.float32), np.empty((3, 4), np.uint8), 0.5, 2.0, gen)
     with pytest.raises(ValueError, match="dtype"):
         comp(x, np.empty((3, 4), np.float64), np.empty((3, 4), np.uint8), 0.5, 2.0, gen)
     with pytest.raises(ValueError, match="mask"):
@@ -118,3 +122,42 @@ def test_compiled_kernel_rejects_bad_arguments(kernel_pair):
         comp(x, np.empty((3, 4), np.float32), np.empty((3, 4), np.uint8), 0.5, 2.0, np.random.RandomState(0))
     with pytest.raises(ValueError, match="C-contiguous"):
         comp(np.ones((4, 3), np.float32).T, np.empty((3, 4), np.float32), np.empty((3, 4), np.uint8), 0.5, 2.0, gen)
+
+
+def _read_only(a):
+    a.flags.writeable = False
+    return a
+
+
+def test_compiled_backward_rejects_bad_arguments(kernel_pair):
+    """The shared checks (_validation.pxi) name the kernel; nothing is read out of bounds."""
+    _, comp = kernel_pair("dropout_backward")
+    g = np.ones((3, 4), np.float32)
+    mask = np.ones((3, 4), np.uint8)
+    with pytest.raises(ValueError, match="dropout_backward: mask has shape"):
+        comp(g, np.ones((3, 3), np.uint8), 2.0, np.empty((3, 4), np.float32))
+    with pytest.raises(ValueError, match="dropout_backward: grad_input has dtype float64"):
+        comp(g, mask, 2.0, np.empty((3, 4), np.float64))
+    with pytest.raises(ValueError, match="dropout_backward: grad_input is read-only"):
+        comp(g, mask, 2.0, _read_only(np.empty((3, 4), np.float32)))
+    with pytest.raises(TypeError, match="dropout_backward: mask must be a numpy array"):
+        comp(g, None, 2.0, np.empty((3, 4), np.float32))
+    comp(g, _read_only(mask.copy()), 2.0, out := np.empty((3, 4), np.float32))   # a read-only mask is fine
+    np.testing.assert_array_equal(out, np.full((3, 4), 2.0, np.float32))
+
+
+# -- native/pcg64_mask.h reads NumPy's private PCG64 state ------------------------------------
+@pytest.mark.parametrize("pre_draw", [0, 1, 2, 5])
+def test_pcg64_state_layout(pre_draw):
+    """The header's struct must be NumPy's pcg64_state. If NumPy changes the layout, this fails
+    loudly (the kernels themselves only fall back to the slower generic path)."""
+    dropout = pytest.importorskip("minidl._kernels.dropout")
+    gen = np.random.Generator(np.random.PCG64(12345))
+    gen.random(pre_draw, dtype=np.float32)          # odd counts leave a buffered 32-bit half
+    as_read = dropout._pcg64_state_as_read(gen.bit_generator)
+    if as_read is None:
+        pytest.skip("no unsigned __int128 on this compiler: the inline path is not built")
+    assert as_read == gen.bit_generator.state, (
+        "NumPy's PCG64 state layout differs from minidl/_kernels/native/pcg64_mask.h: "
+        "update md_pcg64_state_t (numpy/random/src/pcg64/pcg64.h)")
+    assert dropout.inline_pcg64_enabled(), "the inline PCG64 self-test failed although the layout matches"

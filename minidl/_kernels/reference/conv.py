@@ -16,12 +16,14 @@ column back to the pixels it came from, which is exactly dL/dx given dL/dcols.
 
 conv2d_forward / conv2d_backward are the convolution and its gradients. Here they are
 written as that matrix product (im2col, then GEMM); the compiled twins compute the same sums
-(up to rounding) directly, without building ``cols`` (minidl/_kernels/conv_direct_impl.h),
+(up to rounding) directly, without building ``cols`` (minidl/_kernels/native/conv_direct_impl.h),
 except for strided layers with many channels, where they use this same code.
 
 Layer: minidl/nn/conv.py.
 """
 import numpy as np
+
+from minidl._kernels.conv_layouts import gemm_backward, gemm_forward
 
 __all__ = ["conv_im2col", "conv_col2im", "conv2d_forward", "conv2d_backward"]
 
@@ -104,29 +106,3 @@ def conv2d_backward(x, weight, grad_out, stride_h, stride_w, pad_h, pad_w, grad_
         raise ValueError(f"conv2d_backward: grad_weight has shape {grad_weight.shape}, expected {weight.shape}")
     gemm_backward(x, weight, grad_out, (stride_h, stride_w), (pad_h, pad_w), grad_x, grad_weight, grad_bias,
                   conv_im2col, conv_col2im)
-
-
-def gemm_forward(x, weight, bias, stride, padding, out, im2col):
-    """The convolution as im2col + one GEMM per image (checked arguments; ``im2col`` is this
-    module's or the compiled one — the compiled kernels use this for strided convolutions)."""
-    n, o, kh, kw = x.shape[0], weight.shape[0], weight.shape[2], weight.shape[3]
-    cols = np.empty((n, weight[0].size, out.shape[2] * out.shape[3]), dtype=x.dtype)
-    im2col(x, kh, kw, *stride, *padding, cols)
-    np.matmul(weight.reshape(o, -1), cols, out=out.reshape(n, o, -1))   # Y[n] = W · X[n]
-    if bias is not None:
-        out += bias[:, None, None]
-
-
-def gemm_backward(x, weight, grad_out, stride, padding, grad_x, grad_weight, grad_bias, im2col, col2im):
-    """Backward of :func:`gemm_forward` (checked arguments; grad_x or grad_bias None skips it)."""
-    n, o, kh, kw = x.shape[0], weight.shape[0], weight.shape[2], weight.shape[3]
-    cols = np.empty((n, weight[0].size, grad_out.shape[2] * grad_out.shape[3]), dtype=x.dtype)
-    im2col(x, kh, kw, *stride, *padding, cols)
-    g = grad_out.reshape(n, o, -1)
-    w2 = weight.reshape(o, -1)
-    # dW = Σ_n dY[n] X[n]ᵀ, computed as its transpose Σ_n X[n] dY[n]ᵀ (OpenBLAS's faster orientation)
-    grad_weight.reshape(o, -1)[...] = np.matmul(cols, g.transpose(0, 2, 1)).sum(axis=0).T
-    if grad_bias is not None:
-        grad_bias[...] = g.sum(axis=(0, 2))                                   # db = Σ_{n,l} dY
-    if grad_x is not None:
-        col2im(np.matmul(w2.T, g), kh, kw, *stride, *padding, grad_x)      # dx = col2im(Wᵀ dY)
