@@ -6,6 +6,7 @@
     minidl-grade validate HW                                        # instructors, before release
     minidl-grade build HW --gradescope autograder.zip --student handout.zip
     minidl-grade batch SUBMISSIONS --tests HW --jobs 2 --out grades.csv
+    minidl-grade build-course COURSE --out DIR / validate-course COURSE [--quick]   # minidl.grading.course
     minidl-grade doctor [HW]                                        # the isolation level reached here
 """
 import argparse
@@ -187,6 +188,9 @@ def build_parser():
     s = sub.add_parser("doctor", help="which isolation level workers get here, and why not a higher one")
     s.add_argument("homework", nargs="?", default=None, help="also say whether this homework can be graded here")
     s.set_defaults(fn=cmd_doctor)
+    from minidl.grading.course import add_commands      # build-course, validate-course
+
+    add_commands(sub)
     return p
 
 

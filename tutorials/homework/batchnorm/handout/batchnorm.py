@@ -1,0 +1,70 @@
+# %% [markdown]
+# # Homework: batch normalization — forward (train / eval) and the closed-form backward
+#
+# Follows tutorial 14 (`tutorials/14_batch_normalization.py`) and seed
+# `003_1afe6d55217f9576.txt`, section "Batch Normalization": normalize each unit's input over
+# the mini-batch to mean 0 and variance 1, then let the network pick its own scale γ and shift β.
+# At test time the batch statistics are replaced by running averages (PyTorch's convention).
+#
+# Fill in the functions marked `raise NotImplementedError`; check your work with
+#
+#     minidl-grade check batchnorm.py
+#
+# (more tests are graded after the due date). Only imports, functions and constants are graded:
+# the demo cell at the end runs when you execute this file or notebook, never in the grader.
+
+# %%
+import numpy as np
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    """Batch normalization of x, shape (N, D) (N samples, D features). Returns (out, cache).
+
+    gamma, beta                 shape (D,): scale and shift
+    running_mean, running_var   shape (D,): running statistics, UPDATED IN PLACE in training
+                                (write ``running_mean[...] = ...``, do not rebind the name)
+    training=True:
+        μ  = mean of x over the batch (axis 0)
+        σ² = variance of x over the batch, BIASED (divide by N): it normalizes
+        x̂  = (x − μ) / √(σ² + ε)
+        out = γ · x̂ + β
+        running_mean ← (1 − momentum) · running_mean + momentum · μ
+        running_var  ← (1 − momentum) · running_var  + momentum · σ² · N / (N − 1)   (UNBIASED)
+    training=False (eval): normalize with the running statistics, update nothing:
+        out = γ · (x − running_mean) / √(running_var + ε) + β
+
+    out has x's shape and dtype. Do not modify x, gamma or beta. ``cache`` is whatever
+    batchnorm_backward needs.
+    """
+    raise NotImplementedError
+
+
+def batchnorm_backward(dout, cache):
+    """Gradients (dx, dgamma, dbeta) of batchnorm_forward for the upstream gradient dout (N, D).
+
+    Use the simplified closed form (sums over the batch axis 0, x̂ and σ² from the forward pass):
+        dβ = Σ dout                dγ = Σ dout · x̂                     (shape (D,))
+        dx = γ / (N · √(σ² + ε)) · (N · dout − Σ dout − x̂ · Σ (dout · x̂))     (training)
+        dx = γ / √(running_var + ε) · dout                                    (eval: constants)
+    dx has dout's shape and dtype. Do not modify dout.
+    """
+    raise NotImplementedError
+
+
+# %% [markdown]
+# Try it: a batch with mean 3 and standard deviation 5 comes out with mean 0 and std 1, and the
+# running statistics move 10 % of the way towards the batch's.
+
+# %%
+if __name__ == "__main__":
+    rng = np.random.default_rng(0)
+    x = 3 + 5 * rng.standard_normal((64, 4))
+    rm, rv = np.zeros(4), np.ones(4)
+    try:
+        out, cache = batchnorm_forward(x, np.ones(4), np.zeros(4), rm, rv, True)
+        print("mean", out.mean(axis=0).round(6), "std", out.std(axis=0).round(4))
+        print("running_mean", rm.round(3), "running_var", rv.round(3))
+        dx, dgamma, dbeta = batchnorm_backward(np.ones_like(x), cache)
+        print("dx of a constant upstream gradient is zero:", np.allclose(dx, 0))
+    except NotImplementedError:
+        print("not implemented yet: fill in the functions above")

@@ -1,0 +1,36 @@
+# mutant: trivial submission: zero weights everywhere
+# loses: 18
+# caught by: 1.1 Xavier uniform (−2), 1.2 He normal (−2), 1.3 orthogonal (−2), 1.4 init_mlp (−1),
+#   1.5 100 ReLU layers with He init keep the activation scale (−2), 2.1 init_mlp draws each layer
+#   with its method, in order (−3), 2.2 orthogonal for wide and tall weights (−2), 2.3 Xavier
+#   uniform (−1), 2.4 N(0, 1) weights without a nonlinearity explode by sqrt(width) per layer (−1),
+#   2.5 zero init (−1), 2.6 orthogonal weights preserve the scale of a deep linear net (−1).
+# A trivial submission must score at most 10 %.
+import numpy as np
+
+
+def xavier_uniform_(w, rng):
+    w[...] = 0.0
+    return w
+
+
+def he_normal_(w, rng):
+    w[...] = 0.0
+    return w
+
+
+def orthogonal_(w, rng):
+    w[...] = 0.0
+    return w
+
+
+def init_mlp(sizes, method, rng):
+    params = {}
+    for l in range(1, len(sizes)):
+        params[f"W{l}"] = np.zeros((sizes[l], sizes[l - 1]))
+        params[f"b{l}"] = np.zeros(sizes[l])
+    return params
+
+
+def activation_stds(x, depth, method, activation, rng):
+    return np.zeros(depth)

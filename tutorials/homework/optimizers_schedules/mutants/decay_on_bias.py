@@ -1,0 +1,71 @@
+# mutant: weight decay applied to the biases too
+# loses: 1
+# caught by: 1.2 SGD weight decay on the weights, never on the biases (−1).
+# Decaying biases pulls them to 0 for no regularization benefit; the contract decays only ndim ≥
+# 2 arrays.
+import math
+
+import numpy as np
+
+
+def sgd_momentum_step(params, grads, velocity, lr, momentum=0.9, weight_decay=0.0):
+    """One step of SGD with momentum (PyTorch's form). Returns (new_params, new_velocity).
+
+    For every name:  g = grads[name] + weight_decay · params[name]   (weights only, ndim ≥ 2;
+                                                                      biases: g = grads[name])
+                     v = momentum · velocity[name] + g
+                     w = params[name] − lr · v
+    velocity starts as zeros (same keys and shapes as params).
+    """
+    new_params, new_velocity = {}, {}
+    for name, w in params.items():
+        g = grads[name] + weight_decay * w
+        v = momentum * velocity[name] + g
+        new_params[name] = w - lr * v
+        new_velocity[name] = v
+    return new_params, new_velocity
+
+
+def adam_step(params, grads, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One Adam step; t is the number of this step, starting at 1. Returns (params, m, v), new.
+
+    For every name:  m = β1 · m + (1 − β1) · g          v = β2 · v + (1 − β2) · g²
+                     m̂ = m / (1 − β1ᵗ)                 v̂ = v / (1 − β2ᵗ)      (bias correction)
+                     w = w − lr · m̂ / (√v̂ + eps)
+    m and v start as zeros.
+    """
+    new_params, new_m, new_v = {}, {}, {}
+    for name, w in params.items():
+        g = grads[name]
+        new_m[name] = beta1 * m[name] + (1 - beta1) * g
+        new_v[name] = beta2 * v[name] + (1 - beta2) * g * g
+        m_hat = new_m[name] / (1 - beta1 ** t)
+        v_hat = new_v[name] / (1 - beta2 ** t)
+        new_params[name] = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return new_params, new_m, new_v
+
+
+def piecewise_lr(epoch, boundaries, values):
+    """Seed 1.2.1 Piecewise Decay: values[0] while epoch < boundaries[0], values[k] while
+    boundaries[k−1] ≤ epoch < boundaries[k], values[-1] once epoch ≥ boundaries[-1].
+    len(values) == len(boundaries) + 1; returns a float. (Epochs count from 0.)"""
+    for boundary, value in zip(boundaries, values):
+        if epoch < boundary:
+            return float(value)
+    return float(values[-1])
+
+
+def warmup_cosine_lr(step, base_lr, warmup_steps, total_steps, min_lr=0.0):
+    """Seed 1.2.12 Linear Warm Up into 1.2.9 Cosine Annealing. Steps count from 0; a float.
+
+    step < warmup_steps:      lr = base_lr · step / warmup_steps          (0 at step 0)
+    warmup ≤ step ≤ total:    lr = min_lr + ½ (base_lr − min_lr)(1 + cos(π · (step − warmup_steps)
+                                                                      / (total_steps − warmup_steps)))
+    step > total_steps:       lr = min_lr
+    """
+    if step < warmup_steps:
+        return base_lr * step / warmup_steps
+    if step > total_steps:
+        return float(min_lr)
+    progress = (step - warmup_steps) / (total_steps - warmup_steps)
+    return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress))
