@@ -268,6 +268,12 @@ def build_view(root, submission_dir, uid, gid, protected=()):
     contain are covered with an empty read-only tmpfs."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=755")
+    # The scratch folders first: a runtime that lives under /tmp (a CI virtualenv, a clone in
+    # /tmp) is then bound *inside* the private /tmp instead of being hidden by it.
+    for name, mode in (("/tmp", "1777"), ("/submission", "755")):
+        os.makedirs(root + name)
+        mount("tmpfs", root + name, "tmpfs", MS_NOSUID | MS_NODEV,
+              f"size={SCRATCH_MB}m,mode={mode},uid={uid},gid={gid}")
     for src in runtime_paths():
         _bind(src, root + src)
     for name in ("null", "zero", "random", "urandom", "full"):
@@ -275,10 +281,6 @@ def build_view(root, submission_dir, uid, gid, protected=()):
             _bind("/dev/" + name, root + "/dev/" + name, readonly=False)
     os.makedirs(root + "/proc")
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    for name, mode in (("/tmp", "1777"), ("/submission", "755")):
-        os.makedirs(root + name)
-        mount("tmpfs", root + name, "tmpfs", MS_NOSUID | MS_NODEV,
-              f"size={SCRATCH_MB}m,mode={mode},uid={uid},gid={gid}")
     for name in os.listdir(submission_dir):
         src = os.path.join(submission_dir, name)
         if os.path.isfile(src):
