@@ -53,6 +53,13 @@ def set_num_threads(count):
     return old
 
 
+def _set_min_parallel(elements):
+    """Tests: calls touching at least ``elements`` values use the pool; returns the old value."""
+    global _min_parallel
+    old, _min_parallel = _min_parallel, max(0, int(elements))
+    return old
+
+
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t n_items) noexcept nogil:
     """Threads for a call touching ``elements`` values split into ``n_items`` items."""
     if elements < _min_parallel or n_items < 2:
