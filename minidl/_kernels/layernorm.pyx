@@ -33,12 +33,6 @@ __all__ = ["layernorm_forward", "layernorm_backward", "elementwise_isa"]
 include "_validation.pxi"
 
 
-cdef int _x_type(object x) except -1:
-    cdef int t = _float_typenum("layernorm kernel", x, "x")
-    _check("layernorm kernel", x, "x", 2, t, False)
-    return t
-
-
 include "_reductions.pxi"
 
 cdef enum:
@@ -161,7 +155,7 @@ cdef int _backward(const _Norm* a, floating dtype) noexcept nogil:
 def layernorm_forward(x, weight, bias, double eps, out, mean,
                       inv_std):
     """Normalize each row of x (M, D) into out (M, D); writes mean (M,) and inv_std (M,)."""
-    cdef int t = _x_type(x)
+    cdef int t = _x_type("layernorm kernel", x, 2)
     cdef Py_ssize_t m = _dim(x, 0), d = _dim(x, 1)
     _check_like("layernorm kernel", out, "out", x, "x", True)
     _check_vector("layernorm kernel", weight, "weight", t, d, False, True)
@@ -177,7 +171,7 @@ def layernorm_backward(grad_output, x, mean, inv_std, weight,
                        grad_input, grad_weight, grad_bias):
     """Gradients of layer normalization given dy = grad_output (M, D); every output is
     overwritten, None skips it."""
-    cdef int t = _x_type(x)
+    cdef int t = _x_type("layernorm kernel", x, 2)
     cdef Py_ssize_t m = _dim(x, 0), d = _dim(x, 1)
     _check_like("layernorm kernel", grad_output, "grad_output", x, "x", False)
     if grad_input is not None:

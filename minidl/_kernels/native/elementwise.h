@@ -75,58 +75,17 @@ MD_EW_OPS(double, f64)
 #if MD_MULTI_ISA
 #define MD_EW_ISA avx512
 #define MD_EW_ATTR MD_TARGET_AVX512
-#define MD_EW_T float
-#define MD_EW_SUF f32
-#include "elementwise_impl.h"
-#define MD_EW_T double
-#define MD_EW_SUF f64
-#include "elementwise_impl.h"
-#undef MD_EW_ISA
-#undef MD_EW_ATTR
-
+#include "elementwise_types.h"
 #define MD_EW_ISA avx2
 #define MD_EW_ATTR MD_TARGET_AVX2
-#define MD_EW_T float
-#define MD_EW_SUF f32
-#include "elementwise_impl.h"
-#define MD_EW_T double
-#define MD_EW_SUF f64
-#include "elementwise_impl.h"
-#undef MD_EW_ISA
-#undef MD_EW_ATTR
+#include "elementwise_types.h"
 #endif
-
 #define MD_EW_ISA generic
 #define MD_EW_ATTR
-#define MD_EW_T float
-#define MD_EW_SUF f32
-#include "elementwise_impl.h"
-#define MD_EW_T double
-#define MD_EW_SUF f64
-#include "elementwise_impl.h"
-#undef MD_EW_ISA
-#undef MD_EW_ATTR
+#include "elementwise_types.h"
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
-static int md_ew_isa_active = -1;
-
-MD_UNUSED static int md_ew_isa(void)
-{
-    if (md_ew_isa_active < 0)
-        md_ew_isa_active = md_isa_capped("MINIDL_ELEMENTWISE_ISA");
-    return md_ew_isa_active;
-}
-
-/* Use `isa` if the CPU supports it; returns the one in use. */
-MD_UNUSED static int md_ew_set_isa(int isa)
-{
-    md_ew_isa();
-    if (isa >= 0 && isa <= md_cpu_isa())
-        md_ew_isa_active = isa;
-    return md_ew_isa_active;
-}
-
-MD_UNUSED static const char *md_ew_isa_name(void) { return md_isa_names[md_ew_isa()]; }
+MD_ISA_CHOICE(md_ew_isa, md_ew_set_isa, md_ew_isa_name, "MINIDL_ELEMENTWISE_ISA")
 
 #define MD_EW_TABLE(SUF, ISA)                                                                    \
     {md_ew_##SUF##_##ISA##_sums, md_ew_##SUF##_##ISA##_moments, md_ew_##SUF##_##ISA##_col_sums,   \
@@ -145,7 +104,7 @@ static const md_ew_ops_f32 md_ew_tables_f32[1] = {MD_EW_TABLE(f32, generic)};
 static const md_ew_ops_f64 md_ew_tables_f64[1] = {MD_EW_TABLE(f64, generic)};
 #endif
 
-/* The loops of the variant in use (read it once per call: a call runs one variant). */
+/* The loops of the variant in use (one load of the cached choice). */
 MD_UNUSED static const md_ew_ops_f32 *md_ew_ops_f32_get(void) { return &md_ew_tables_f32[MD_MULTI_ISA ? md_ew_isa() : 0]; }
 MD_UNUSED static const md_ew_ops_f64 *md_ew_ops_f64_get(void) { return &md_ew_tables_f64[MD_MULTI_ISA ? md_ew_isa() : 0]; }
 
