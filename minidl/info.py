@@ -60,6 +60,13 @@ def info(file=None) -> dict:
         facts["linear_gemms_on_one_blas_thread"] = blas_threads.gemm_threads_limited()
     except ImportError:
         pass
+    try:
+        from minidl._kernels import _pool, batchnorm
+
+        facts["elementwise_instruction_set"] = batchnorm.elementwise_isa()
+        facts["elementwise_threads"] = _pool.get_num_threads()
+    except ImportError:
+        pass
     threads = _blas_threads()
     if threads:
         facts["blas_threadpools"] = "; ".join(threads)
