@@ -1,7 +1,8 @@
 """The AVX-512 / AVX2 / baseline variants of native/elementwise.h (batch norm, layer norm,
 dropout) against the NumPy twins, on every variant this CPU has, both dtypes, sizes with
-tails (lanes of 32, blocks of 1024 values, 4-row sweeps, 128-row blocks); the results do not
-depend on the thread count; the MINIDL_ELEMENTWISE_ISA cap; the portable-C build."""
+tails (lanes of 32, blocks of 1024 values, 4-row sweeps, 128-row blocks); the results of
+these and of the activation kernels do not depend on the thread count; the
+MINIDL_ELEMENTWISE_ISA cap; the portable-C build."""
 import os
 import shutil
 import subprocess
@@ -164,6 +165,29 @@ def test_results_identical_on_1_2_and_3_threads(isa, parallel, dtype):
     for other in runs[1:]:
         for a, b in zip(runs[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+def test_activations_identical_on_1_and_2_threads(parallel):
+    activations = pytest.importorskip("minidl._kernels.activations")
+    _, x, g = data((3, 70001), np.float32, 6, offset=0.0)
+    x[0, ::101] = np.nan
+    runs = []
+    for threads in (1, 2):
+        _pool.set_num_threads(threads)
+        outs = [np.empty_like(x) for _ in range(4)]
+        activations.relu_forward(x, outs[0])
+        activations.leaky_relu_backward(g, x, 0.1, outs[1])
+        activations.sigmoid_forward(x, outs[2])
+        activations.gelu_backward(g, x, outs[3])
+        runs.append(outs)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    ref = [np.empty_like(x) for _ in range(2)]
+    ref_relu, ref_sigmoid = (_kernels.implementations(k)[0] for k in ("relu_forward", "sigmoid_forward"))
+    ref_relu(x, ref[0])
+    ref_sigmoid(x, ref[1])
+    np.testing.assert_array_equal(runs[1][0], ref[0])
+    np.testing.assert_allclose(runs[1][2], ref[1], rtol=1e-6, atol=1e-7)
 
 
 def test_pool_thread_count_is_checked():
