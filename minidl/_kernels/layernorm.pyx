@@ -66,17 +66,18 @@ cdef void _forward_rows(const _Norm* a, Py_ssize_t item, floating dtype) noexcep
     cdef Py_ssize_t d = a.c, r
     cdef const floating* p
     cdef double total, total_sq, mu, var
-    cdef floating mu_f, istd_f
+    cdef floating mu_f, istd_f, shift
     for r in range(item * a.rows, min((item + 1) * a.rows, a.n)):
         p = x + r * d
+        shift = p[0] if d > 0 else 0      # D = 0: no value to read (μ is then NaN, as 0/0)
         total = 0.0
         total_sq = 0.0
-        _moments(p, p[0], d, &total, &total_sq)
+        _moments(p, shift, d, &total, &total_sq)
         mu = total / d
         var = total_sq / d - mu * mu
         if var < 0.0:
             var = 0.0
-        mu_f = <floating>(mu + p[0])
+        mu_f = <floating>(mu + shift)
         istd_f = <floating>(1.0 / sqrt(var + a.eps))
         mean[r] = mu_f
         inv_std[r] = istd_f
