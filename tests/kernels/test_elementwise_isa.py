@@ -198,11 +198,12 @@ def test_pool_thread_count_is_checked():
 
 
 # -- the cap, and the portable build -------------------------------------------------------------
-def test_environment_caps_the_instruction_set():
-    code = "from minidl._kernels import batchnorm, dropout; print(batchnorm.elementwise_isa(), dropout.elementwise_isa())"
-    env = dict(os.environ, MINIDL_ELEMENTWISE_ISA="generic")
+def test_environment_caps_the_instruction_set_and_sets_the_threads():
+    code = ("from minidl._kernels import batchnorm, dropout, _pool; "
+            "print(batchnorm.elementwise_isa(), dropout.elementwise_isa(), _pool.get_num_threads())")
+    env = dict(os.environ, MINIDL_ELEMENTWISE_ISA="generic", MINIDL_NUM_THREADS="3")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["generic", "generic"]
+    assert out.stdout.split() == ["generic", "generic", "3"]
 
 
 def test_portable_c_build_of_the_header(tmp_path):
