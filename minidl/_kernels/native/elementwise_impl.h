@@ -174,14 +174,6 @@ static MD_EW_ATTR void MD_EW(layer_grad_run)(const T *dy, const T *x, T *dx, md_
             dx[k] = inv_std * (dy[k] * gamma[k] - c_g - (x[k] - mu) * inv_std * c_gx);
 }
 
-/* x · (mask · scale) rounds exactly like the twin's (x · mask) · scale, NaN and -0 included. */
-static MD_EW_ATTR void MD_EW(mask_run)(const T *x, const uint8_t *mask, T *out, md_ew_idx n, T scale)
-{
-    const T zero = 0;
-    for (md_ew_idx k = 0; k < n; k++)
-        out[k] = x[k] * (mask[k] ? scale : zero);
-}
-
 #undef T
 #undef MD_EW_T
 #undef MD_EW_SUF
