@@ -1,11 +1,12 @@
 /* The inner loops of the normalization kernels (batchnorm.pyx, layernorm.pyx), compiled once
  * per instruction set and chosen at run time; and dropout's mask multiply (dropout.pyx).
  *
- * Why: these loops are bound by the vector width and the loads per element; the wheel's
- * SSE2 build moves 16 bytes per instruction where AVX2 moves 32 and AVX-512 64. The loops are
- * plain C (elementwise_impl.h) that GCC/Clang vectorize for each target attribute of
+ * Why: on arrays that stay in cache these loops are bound by the vector width (the wheel's
+ * SSE2 build moves 16 bytes per instruction where AVX2 moves 32 and AVX-512 64); larger ones
+ * are bound by memory bandwidth, where the .pyx files' second thread helps instead. The loops
+ * are plain C (elementwise_impl.h) that GCC/Clang vectorize for each target attribute of
  * cpu_isa.h; the .pyx files keep the algorithm (which passes, which sums, the threading) and
- * call these through a table of function pointers, md_ew_ops_f32/_f64(isa).
+ * call these through a table of function pointers, md_ew_ops_f32_get() / _f64_get().
  *
  * Every variant sums in the same order (LANES independent partial sums per run, rows in
  * blocks), so the variants differ only by the rounding of fused multiply-adds, and no result
