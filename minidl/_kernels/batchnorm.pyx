@@ -18,7 +18,8 @@ Backward, two passes over (dy, x), x̂ recomputed instead of stored:
 Evaluation forward: pass 2 with the running statistics.
 Parallel items (_pool.pyx, sizes that depend only on x's shape, so no result depends on the
 thread count): with S = 1 blocks of rows (each block's column sums in its own slot, added
-in block order), with S > 1 whole channels (both passes of a channel in one item). The
+in block order), with S > 1 whole channels (both passes of a channel in one item); the
+evaluation forward runs on blocks of whole images. The
 loops are native/elementwise.h's, compiled for AVX-512, AVX2 and the baseline and chosen
 at run time. Per-channel work arrays and the per-block sums are the only allocations. The
 arguments are ndarrays checked by _validation.pxi, not typed memoryviews: a call takes up
@@ -43,7 +44,7 @@ include "_reductions.pxi"
 
 cdef enum:
     ROW_BLOCK = 128          # S = 1: rows summed in the input precision before adding into double
-    ITEM_ELEMENTS = 32768    # S = 1: values per item of the elementwise pass
+    ITEM_ELEMENTS = 32768    # values per item of the elementwise pass (whole images)
 
 
 # -- the loops of native/elementwise.h used here, by element type --------------------------------
@@ -160,31 +161,32 @@ cdef void _row_sums_item(const _Norm* a, Py_ssize_t item, floating dtype) noexce
 
 
 cdef void _rows_item(const _Norm* a, Py_ssize_t item, floating dtype) noexcept nogil:
-    """S = 1, rows [item · a.rows, …): the elementwise pass (y, or dx when a.dy is set)."""
+    """Images [item · a.rows, …) (rows of x with S = 1): the elementwise pass (y, or dx when
+    a.dy is set); with S > 1 channel by channel over the block's planes."""
     cdef floating* work = <floating*>a.work
-    cdef Py_ssize_t r0 = item * a.rows, c = a.c
-    cdef Py_ssize_t rows = min(a.rows, a.n - r0)
-    if a.dy == NULL:
-        _affine(<const floating*>a.x + r0 * c, <floating*>a.out + r0 * c, rows, c, 1, 0, work + c,
-                work + 2 * c, work + 3 * c)
-    else:
-        _grad_input(<const floating*>a.dy + r0 * c, <const floating*>a.x + r0 * c, <floating*>a.out + r0 * c,
-                    rows, c, 1, 0, work + c, work + 2 * c, work + 3 * c, work + 4 * c)
+    cdef Py_ssize_t c = a.c, s = a.s, r0 = item * a.rows, j
+    cdef Py_ssize_t rows = min(a.rows, a.n - r0), o = r0 * c * s
+    for j in range(c if s > 1 else 1):
+        if a.dy == NULL:
+            _affine(<const floating*>a.x + o, <floating*>a.out + o, rows, c, s, j, work + c, work + 2 * c,
+                    work + 3 * c)
+        else:
+            _grad_input(<const floating*>a.dy + o, <const floating*>a.x + o, <floating*>a.out + o, rows, c, s, j,
+                        work + c, work + 2 * c, work + 3 * c, work + 4 * c)
 
 
 cdef void _channel_item(const _Norm* a, Py_ssize_t j, floating dtype) noexcept nogil:
-    """S > 1, channel j, both passes: the training forward (a.mean set, a.dy NULL), the
-    evaluation forward (a.mean NULL: work holds the coefficients) or the backward (a.dy set)."""
+    """S > 1, channel j, both passes (the channel's planes are re-read from cache by the
+    second): the training forward (a.dy NULL) or the backward (a.dy set)."""
     cdef floating* work = <floating*>a.work
     cdef const floating* x = <const floating*>a.x
     cdef const floating* dy = <const floating*>a.dy
     cdef Py_ssize_t n = a.n, c = a.c, s = a.s, i, o
     cdef double total = 0.0, total_2 = 0.0
     if dy == NULL:
-        if a.mean != NULL:
-            for i in range(n):
-                _moments(x + (i * c + j) * s, work[j], s, &total, &total_2)
-            _statistics(a, j, total, total_2, dtype)
+        for i in range(n):
+            _moments(x + (i * c + j) * s, work[j], s, &total, &total_2)
+        _statistics(a, j, total, total_2, dtype)
         _affine(x, <floating*>a.out, n, c, s, j, work + c, work + 2 * c, work + 3 * c)
     else:
         for i in range(n):
@@ -242,13 +244,13 @@ cdef int _sum_blocks(const _Norm* a, floating dtype) noexcept nogil:
 cdef int _run(_Norm* a, floating dtype) noexcept nogil:
     """Both passes of a call whose work array is set (by _kernel below)."""
     cdef Py_ssize_t elements = a.n * a.c * a.s * (2 if a.dy == NULL else 3)
-    if a.s > 1:
+    if a.s > 1 and (a.mean != NULL or a.dy != NULL):
         _each_item(a, CHANNELS, a.c, elements, dtype)
         return 0
-    if (a.mean != NULL or a.dy != NULL) and _sum_blocks(a, dtype) != 0:
+    if a.s == 1 and (a.mean != NULL or a.dy != NULL) and _sum_blocks(a, dtype) != 0:
         return -1
     if a.out != NULL:
-        a.rows = max(1, <Py_ssize_t>ITEM_ELEMENTS // max(a.c, 1))
+        a.rows = max(1, <Py_ssize_t>ITEM_ELEMENTS // max(a.c * a.s, 1))
         _each_item(a, ROWS, _ceil_div(a.n, a.rows), elements, dtype)
     return 0
 

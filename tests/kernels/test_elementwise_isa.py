@@ -165,10 +165,11 @@ def test_results_identical_on_1_2_and_3_threads(isa, parallel, dtype):
         _pool.set_num_threads(threads)
         gi = np.empty_like(gd)
         dropout.dropout_backward(gd, mask, 2.0, gi)
-        eval_out = np.empty_like(x1)
-        batchnorm.batchnorm_forward_eval(x1, w1, w1, w1, w1 + 1, 1e-5, eval_out)
+        eval_1, eval_2 = np.empty_like(x1), np.empty_like(x2)
+        batchnorm.batchnorm_forward_eval(x1, w1, w1, w1, w1 + 1, 1e-5, eval_1)
+        batchnorm.batchnorm_forward_eval(x2, None, w2, w2, w2 + 1, 1e-5, eval_2)
         runs.append(batchnorm_step(*bn, x1, g1, w1, w1) + batchnorm_step(*bn, x2, g2, w2, None)
-                    + layernorm_step(*ln, xl, gl, wl, wl) + (gi, eval_out))
+                    + layernorm_step(*ln, xl, gl, wl, wl) + (gi, eval_1, eval_2))
     for other in runs[1:]:
         for a, b in zip(runs[0], other):
             np.testing.assert_array_equal(a, b)
