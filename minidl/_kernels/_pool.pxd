@@ -3,4 +3,7 @@
 ctypedef void (*task_fn)(void* ctx, Py_ssize_t item, int worker) noexcept nogil
 
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t n_items) noexcept nogil
+ctypedef void (*range_fn)(void* ctx, Py_ssize_t start, Py_ssize_t count) noexcept nogil
+
 cdef void run_tasks(task_fn fn, void* ctx, Py_ssize_t n_items, int n_threads) noexcept nogil
+cdef void run_ranges(range_fn fn, void* ctx, Py_ssize_t n, Py_ssize_t block, Py_ssize_t elements) noexcept nogil

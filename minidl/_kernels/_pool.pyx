@@ -70,3 +70,24 @@ cdef int threads_for(Py_ssize_t elements, Py_ssize_t n_items) noexcept nogil:
 cdef void run_tasks(task_fn fn, void* ctx, Py_ssize_t n_items, int n_threads) noexcept nogil:
     """fn(ctx, item, worker) for every item in [0, n_items), on up to n_threads threads."""
     md_pool_run(<md_task_fn>fn, ctx, n_items, n_threads)
+
+
+ctypedef struct _Ranges:
+    range_fn fn
+    void* ctx
+    Py_ssize_t n, block
+
+
+cdef void _range_item(void* ctx, Py_ssize_t item, int worker) noexcept nogil:
+    cdef const _Ranges* r = <const _Ranges*>ctx
+    cdef Py_ssize_t start = item * r.block
+    r.fn(r.ctx, start, min(r.block, r.n - start))
+
+
+cdef void run_ranges(range_fn fn, void* ctx, Py_ssize_t n, Py_ssize_t block, Py_ssize_t elements) noexcept nogil:
+    """fn(ctx, start, count) over [0, n) in blocks of ``block`` (a split that does not depend
+    on the thread count), on as many threads as ``elements`` (values touched) is worth."""
+    cdef _Ranges r
+    r.fn, r.ctx, r.n, r.block = fn, ctx, n, block
+    cdef Py_ssize_t n_blocks = (n + block - 1) // block
+    run_tasks(_range_item, &r, n_blocks, threads_for(elements, n_blocks))

@@ -23,7 +23,7 @@ from cython cimport floating
 from libc.math cimport exp, expf, erf, log, sqrt
 
 include "_validation.pxi"
-from minidl._kernels._pool cimport run_tasks, threads_for
+from minidl._kernels._pool cimport run_ranges
 
 __all__ = [
     "relu_forward", "relu_backward",
@@ -58,9 +58,8 @@ cdef int _map(str kernel, _loop_f32 f32, _loop_f64 f64, object a, str a_name, ob
     job.f64 = f64
     job.a, job.b, job.out = _data(a), _data(b), _data(out)
     job.n, job.param = cnp.PyArray_SIZE(<cnp.ndarray>a), param
-    cdef Py_ssize_t n_blocks = (job.n + <Py_ssize_t>MAP_BLOCK - 1) // <Py_ssize_t>MAP_BLOCK
     with nogil:
-        run_tasks(_map_block, &job, n_blocks, threads_for(2 * job.n, n_blocks))
+        run_ranges(_map_range, &job, job.n, MAP_BLOCK, 2 * job.n)
     return 0
 
 
@@ -78,10 +77,8 @@ ctypedef struct _Map:          # one elementwise call: the loop of its dtype (f3
     double param
 
 
-cdef void _map_block(void* ctx, Py_ssize_t item, int worker) noexcept nogil:
+cdef void _map_range(void* ctx, Py_ssize_t start, Py_ssize_t k) noexcept nogil:
     cdef const _Map* m = <const _Map*>ctx
-    cdef Py_ssize_t start = item * <Py_ssize_t>MAP_BLOCK
-    cdef Py_ssize_t k = min(<Py_ssize_t>MAP_BLOCK, m.n - start)
     if m.f32 != NULL:
         m.f32(<const float*>m.a + start, NULL if m.b == NULL else <const float*>m.b + start,
               <float*>m.out + start, k, <float>m.param)

@@ -33,7 +33,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from numpy.random cimport bitgen_t
 
 include "_validation.pxi"
-from minidl._kernels._pool cimport run_tasks, threads_for
+from minidl._kernels._pool cimport run_ranges
 
 __all__ = ["dropout_forward", "dropout_backward"]
 
@@ -87,19 +87,16 @@ cdef void _dropout(bitgen_t *bitgen, _Mask how, uint32_t threshold, const floati
         start += m
 
 
-ctypedef struct _Apply:         # a backward call, split into blocks of APPLY_BLOCK elements
+ctypedef struct _Apply:         # a backward call (run in blocks of APPLY_BLOCK elements)
     const void *x
     const uint8_t *mask
     void *out
-    Py_ssize_t n
     double scale
     bint f32
 
 
-cdef void _apply_block(void *ctx, Py_ssize_t item, int worker) noexcept nogil:
+cdef void _apply_range(void *ctx, Py_ssize_t start, Py_ssize_t m) noexcept nogil:
     cdef const _Apply *a = <const _Apply *>ctx
-    cdef Py_ssize_t start = item * <Py_ssize_t>APPLY_BLOCK
-    cdef Py_ssize_t m = min(<Py_ssize_t>APPLY_BLOCK, a.n - start)
     if a.f32:
         _mask_run(<const float *>a.x + start, a.mask + start, <float *>a.out + start, m, <float>a.scale)
     else:
@@ -122,12 +119,10 @@ cdef int _run(str kernel, object x, str x_name, object mask, object out, str out
     cdef void *po = _data(out)
     cdef uint8_t *m = <uint8_t *>_data(mask)
     cdef _Apply job
-    cdef Py_ssize_t n_blocks = (n + <Py_ssize_t>APPLY_BLOCK - 1) // <Py_ssize_t>APPLY_BLOCK
     with nogil:
         if how == GIVEN:
-            job.x, job.mask, job.out, job.n, job.scale = px, m, po, n, scale
-            job.f32 = t == cnp.NPY_FLOAT32
-            run_tasks(_apply_block, &job, n_blocks, threads_for(2 * n, n_blocks))
+            job.x, job.mask, job.out, job.scale, job.f32 = px, m, po, scale, t == cnp.NPY_FLOAT32
+            run_ranges(_apply_range, &job, n, APPLY_BLOCK, 2 * n)
         elif t == cnp.NPY_FLOAT32:
             _dropout(bitgen, how, threshold, <const float *>px, m, <float *>po, n, <float>scale)
         else:
