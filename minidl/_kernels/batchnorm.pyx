@@ -214,30 +214,23 @@ cdef enum:
     CHANNELS = 2
 
 
-cdef int _sum_blocks(const _Norm* a, floating dtype) noexcept nogil:
-    """S = 1: the per-block column sums in parallel, then added into double in block order;
-    calls _statistics (forward) or _grad_coefficients (backward) per channel."""
+cdef void _sum_blocks(const _Norm* a, floating dtype) noexcept nogil:
+    """S = 1: the per-block column sums in parallel (into a.slots), then added into double
+    in block order; calls _statistics (forward) or _grad_coefficients (backward) per channel."""
     cdef Py_ssize_t c = a.c, n_blocks = _ceil_div(a.n, ROW_BLOCK), b, j
-    cdef floating* slots = <floating*>calloc(n_blocks * 2 * c + 1, sizeof(floating))
-    cdef double* sums = <double*>calloc(2 * c + 1, sizeof(double))
-    if slots == NULL or sums == NULL:
-        free(slots)
-        free(sums)
-        return -1
-    cdef _Norm job = a[0]
-    job.slots = slots
-    _each_item(&job, ROW_SUMS, n_blocks, (1 if a.dy == NULL else 2) * a.n * c, dtype)
-    for b in range(n_blocks):
-        for j in range(2 * c):
-            sums[j] += slots[b * 2 * c + j]
+    cdef const floating* slots = <const floating*>a.slots
+    cdef double total, total_2
+    _each_item(a, ROW_SUMS, n_blocks, (1 if a.dy == NULL else 2) * a.n * c, dtype)
     for j in range(c):
+        total = 0.0
+        total_2 = 0.0
+        for b in range(n_blocks):
+            total += slots[b * 2 * c + j]
+            total_2 += slots[b * 2 * c + c + j]
         if a.dy == NULL:
-            _statistics(a, j, sums[j], sums[c + j], dtype)
+            _statistics(a, j, total, total_2, dtype)
         else:
-            _grad_coefficients(a, j, sums[j], sums[c + j], dtype)
-    free(slots)
-    free(sums)
-    return 0
+            _grad_coefficients(a, j, total, total_2, dtype)
 
 
 # -- the kernels (one fused-type body) ----------------------------------------------------------
@@ -247,8 +240,8 @@ cdef int _run(_Norm* a, floating dtype) noexcept nogil:
     if a.s > 1 and (a.mean != NULL or a.dy != NULL):
         _each_item(a, CHANNELS, a.c, elements, dtype)
         return 0
-    if a.s == 1 and (a.mean != NULL or a.dy != NULL) and _sum_blocks(a, dtype) != 0:
-        return -1
+    if a.s == 1 and (a.mean != NULL or a.dy != NULL):
+        _sum_blocks(a, dtype)
     if a.out != NULL:
         a.rows = max(1, <Py_ssize_t>ITEM_ELEMENTS // max(a.c * a.s, 1))
         _each_item(a, ROWS, _ceil_div(a.n, a.rows), elements, dtype)
@@ -262,10 +255,13 @@ cdef int _kernel(const _Norm* a, floating dtype) noexcept nogil:
     as dy's shift) and runs both passes."""
     cdef _Norm job = a[0]
     cdef Py_ssize_t c = a.c, j
-    cdef floating* work = <floating*>calloc(5 * c + 1, sizeof(floating))
+    # one allocation: work (5 C) | with S = 1, the row blocks' column sums (2 C per block)
+    cdef Py_ssize_t n_slots = 2 * c * _ceil_div(a.n, ROW_BLOCK) if a.s == 1 else 0
+    cdef floating* work = <floating*>calloc(5 * c + n_slots + 1, sizeof(floating))
     cdef int rc
     if work == NULL:
         return -1
+    job.slots = work + 5 * c
     for j in range(c):
         if a.dy == NULL and a.mean != NULL:
             work[j] = (<const floating*>a.x)[j * a.s]
