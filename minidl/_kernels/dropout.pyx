@@ -45,11 +45,16 @@ cdef extern from "native/pcg64_mask.h" nogil:
     int MD_HAVE_INT128
     void md_pcg64_mask(void *state, uint8_t *mask, Py_ssize_t n, uint32_t threshold)
     void md_pcg64_read(void *state, uint64_t words[4], int *has_uint32, uint32_t *uinteger)
+    ctypedef struct md_pcg64_local:
+        pass
+    void *md_pcg64_local_at(md_pcg64_local *local, const void *state, Py_ssize_t pairs)
+    void md_pcg64_skip(void *state, Py_ssize_t m)
+    int md_pcg64_buffered(const void *state)
 
 # Elements per block: the mask block is drawn, then applied while it is still in L1.
 cdef enum:
     CHUNK = 8192
-    APPLY_BLOCK = 65536     # backward: elements per parallel block
+    BLOCK = 65536           # elements per parallel block (even: the PCG64 draws come in pairs)
 
 cdef enum _Mask:
     GIVEN = 0           # backward: the mask is an input
@@ -87,20 +92,34 @@ cdef void _dropout(bitgen_t *bitgen, _Mask how, uint32_t threshold, const floati
         start += m
 
 
-ctypedef struct _Apply:         # a backward call (run in blocks of APPLY_BLOCK elements)
+ctypedef struct _Apply:         # a call run in parallel blocks of BLOCK elements
     const void *x
-    const uint8_t *mask
+    uint8_t *mask
     void *out
     double scale
     bint f32
+    void *pcg64                 # forward: the PCG64 state the mask is drawn from (else NULL)
+    uint32_t threshold
 
 
 cdef void _apply_range(void *ctx, Py_ssize_t start, Py_ssize_t m) noexcept nogil:
+    """Elements [start, start + m): with a.pcg64, draw their mask first, from a copy of the
+    state jumped to the block's start (start is even: blocks are), CHUNK values at a time."""
     cdef const _Apply *a = <const _Apply *>ctx
-    if a.f32:
-        _mask_run(<const float *>a.x + start, a.mask + start, <float *>a.out + start, m, <float>a.scale)
-    else:
-        _mask_run(<const double *>a.x + start, a.mask + start, <double *>a.out + start, m, a.scale)
+    cdef md_pcg64_local local
+    cdef void *state = NULL
+    cdef Py_ssize_t k, end = start + m
+    if a.pcg64 != NULL:
+        state = md_pcg64_local_at(&local, a.pcg64, start // 2)
+    while start < end:
+        k = min(<Py_ssize_t>CHUNK, end - start)
+        if state != NULL:
+            md_pcg64_mask(state, a.mask + start, k, a.threshold)
+        if a.f32:
+            _mask_run(<const float *>a.x + start, a.mask + start, <float *>a.out + start, k, <float>a.scale)
+        else:
+            _mask_run(<const double *>a.x + start, a.mask + start, <double *>a.out + start, k, a.scale)
+        start += k
 
 
 cdef int _run(str kernel, object x, str x_name, object mask, object out, str out_name, double scale,
@@ -119,10 +138,23 @@ cdef int _run(str kernel, object x, str x_name, object mask, object out, str out
     cdef void *po = _data(out)
     cdef uint8_t *m = <uint8_t *>_data(mask)
     cdef _Apply job
+    cdef Py_ssize_t i = 0, itemsize = 4 if t == cnp.NPY_FLOAT32 else 8
+    job.x, job.mask, job.out, job.scale, job.f32 = px, m, po, scale, t == cnp.NPY_FLOAT32
+    job.pcg64, job.threshold = NULL, threshold
     with nogil:
         if how == GIVEN:
-            job.x, job.mask, job.out, job.scale, job.f32 = px, m, po, scale, t == cnp.NPY_FLOAT32
-            run_ranges(_apply_range, &job, n, APPLY_BLOCK, 2 * n)
+            run_ranges(_apply_range, &job, n, BLOCK, 2 * n)
+        elif how == DRAW_PCG64 and n >= <Py_ssize_t>BLOCK:
+            # the stream's buffered half-draw first (one element), then the rest in blocks
+            # drawn from jumped-ahead copies of the state, then the state moved past them
+            if md_pcg64_buffered(bitgen.state):
+                i = 1
+                md_pcg64_mask(bitgen.state, m, 1, threshold)
+                _apply_range(&job, 0, 1)
+            job.x, job.out, job.mask = <const char *>px + i * itemsize, <char *>po + i * itemsize, m + i
+            job.pcg64 = bitgen.state
+            run_ranges(_apply_range, &job, n - i, BLOCK, 4 * n)
+            md_pcg64_skip(bitgen.state, n - i)
         elif t == cnp.NPY_FLOAT32:
             _dropout(bitgen, how, threshold, <const float *>px, m, <float *>po, n, <float>scale)
         else:

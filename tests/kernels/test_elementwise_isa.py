@@ -147,6 +147,30 @@ def test_dropout_matches_twin_bit_for_bit(parallel, n, dtype, scale, seed):
     np.testing.assert_array_equal(np.signbit(outs[1]), np.signbit(outs[0]))
 
 
+@pytest.mark.parametrize("n", [65536, 65537, 131072, 200001])
+@pytest.mark.parametrize("pre_draw", [False, True])
+def test_parallel_dropout_draw_is_the_generators_stream(parallel, n, pre_draw):
+    """Masks of >= 65536 values are drawn in blocks from jumped-ahead copies of the PCG64
+    state: the same mask, output and final Generator state as NumPy's own draw, on 1 and 2
+    threads (a pre-draw leaves half a 64-bit output buffered)."""
+    x = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    results = []
+    for threads, fwd in ((1, _kernels.implementations("dropout_forward")[0]),
+                         (1, dropout.dropout_forward), (2, dropout.dropout_forward)):
+        _pool.set_num_threads(threads)
+        gen = np.random.default_rng(7)
+        if pre_draw:
+            gen.random(1, dtype=np.float32)
+        out, mask = np.empty_like(x), np.empty(n, np.uint8)
+        fwd(x, out, mask, 0.3, 1 / 0.3, gen)
+        results.append((out, mask, gen.bit_generator.state, gen.random(3, dtype=np.float32)))
+    for out, mask, state, after in results[1:]:
+        np.testing.assert_array_equal(mask, results[0][1])
+        np.testing.assert_array_equal(out, results[0][0])
+        assert state == results[0][2]
+        np.testing.assert_array_equal(after, results[0][3])
+
+
 # -- no result depends on the thread count -----------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_results_identical_on_1_2_and_3_threads(isa, parallel, dtype):

@@ -7,7 +7,8 @@
  * reproduces that stream exactly, bit for bit and state for state, without calling through
  * the bitgen_t function pointer: the LCG s <- M*s + c is run as four independent lanes
  * s <- M^4*s + c4 (the same sequence, four steps apart), which removes the serial 128-bit
- * multiply chain.
+ * multiply chain. Large masks are drawn in parallel blocks, each from its own copy of the state
+ * jumped ahead to the block's start (md_pcg64_local_at, md_pcg64_skip): the same stream.
  *
  * The layout below is NumPy's *private* pcg64_state (numpy/random/src/pcg64/pcg64.h,
  * unchanged since NumPy 1.17): { pcg128_t *pcg_state; int has_uint32; uint32_t uinteger; }
@@ -99,6 +100,47 @@ static void md_pcg64_mask(void *st, unsigned char *mask, ptrdiff_t n, uint32_t t
     s->pcg_state->state = state;
 }
 
+/* The LCG state `delta` steps after `state` (PCG's jump-ahead: O(log delta) multiplies). */
+static __uint128_t md_pcg_advance(__uint128_t state, __uint128_t delta, __uint128_t inc) {
+    __uint128_t acc_mult = 1, acc_plus = 0, cur_mult = MD_PCG_MULT, cur_plus = inc;
+    while (delta > 0) {
+        if (delta & 1) {
+            acc_mult *= cur_mult;
+            acc_plus = acc_plus * cur_mult + cur_plus;
+        }
+        cur_plus = (cur_mult + 1) * cur_plus;
+        cur_mult *= cur_mult;
+        delta >>= 1;
+    }
+    return acc_mult * state + acc_plus;
+}
+
+/* For drawing one stream in parallel blocks (st has no buffered value, has_uint32 = 0):
+   md_pcg64_local_at makes `local` a copy of st whose stream starts `pairs` 64-bit outputs
+   later and returns it as a state for md_pcg64_mask (st is left alone); md_pcg64_skip then
+   puts st where m calls of pcg64_next32 would have left it. */
+typedef struct { md_pcg128_t pcg; md_pcg64_state_t st; } md_pcg64_local;
+
+static void *md_pcg64_local_at(md_pcg64_local *local, const void *st, ptrdiff_t pairs) {
+    const md_pcg64_state_t *s = (const md_pcg64_state_t *)st;
+    local->pcg.inc = s->pcg_state->inc;
+    local->pcg.state = md_pcg_advance(s->pcg_state->state, (__uint128_t)pairs, s->pcg_state->inc);
+    local->st.pcg_state = &local->pcg;
+    local->st.has_uint32 = 0;
+    local->st.uinteger = 0;
+    return &local->st;
+}
+
+static int md_pcg64_buffered(const void *st) { return ((const md_pcg64_state_t *)st)->has_uint32; }
+
+static void md_pcg64_skip(void *st, ptrdiff_t m) {
+    md_pcg64_state_t *s = (md_pcg64_state_t *)st;
+    if (m <= 0) return;
+    s->pcg_state->state = md_pcg_advance(s->pcg_state->state, (__uint128_t)((m + 1) / 2), s->pcg_state->inc);
+    s->uinteger = (uint32_t)(md_pcg_output(s->pcg_state->state) >> 32);  /* buffered, or left, as numpy does */
+    s->has_uint32 = (int)(m & 1);
+}
+
 /* The state as this header reads it: for the layout test (words: state hi, lo, inc hi, lo). */
 static void md_pcg64_read(void *st, uint64_t words[4], int *has_uint32, uint32_t *uinteger) {
     md_pcg64_state_t *s = (md_pcg64_state_t *)st;
@@ -117,6 +159,12 @@ static void md_pcg64_mask(void *st, unsigned char *mask, ptrdiff_t n, uint32_t t
 static void md_pcg64_read(void *st, uint64_t words[4], int *has_uint32, uint32_t *uinteger) {
     (void)st; words[0] = words[1] = words[2] = words[3] = 0; *has_uint32 = 0; *uinteger = 0;
 }
+typedef struct { int unused; } md_pcg64_local;
+static void *md_pcg64_local_at(md_pcg64_local *local, const void *st, ptrdiff_t pairs) {
+    (void)local; (void)st; (void)pairs; return NULL;
+}
+static int md_pcg64_buffered(const void *st) { (void)st; return 0; }
+static void md_pcg64_skip(void *st, ptrdiff_t m) { (void)st; (void)m; }
 #endif
 
 #endif /* MINIDL_PCG64_MASK_H */
