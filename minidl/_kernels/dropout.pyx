@@ -19,10 +19,12 @@ Design.
   only place that picks the dtype. The arrays are flat runs of any shape; ndarrays rather
   than typed memoryviews, which would cost more than a small layer's whole call.
 * The apply loop is native/elementwise.h's ``md_ew_mask_run``, the twin's (x · mask) · scale
-  (the baseline build: measured, its AVX2/AVX-512 builds were no faster). The backward (no
-  mask to draw) splits large arrays into fixed blocks run on _pool.pyx's threads: it is
-  bound by memory bandwidth, which one core of a 2-core machine does not saturate. The
-  forward stays on one thread: its blocks must consume the Generator's stream in order.
+  (the baseline build: measured, its AVX2/AVX-512 builds were no faster).
+* Threads (_pool.pyx): arrays of 65536 values or more run in fixed blocks of 65536. The
+  backward is bound by memory bandwidth, which one core of a 2-core machine does not
+  saturate. In the forward with PCG64 each block draws from its own copy of the state,
+  jumped ahead to the block's start (pcg64_mask.h, O(log n)), and the Generator's state is
+  then moved past all of them: the same stream as one sequential draw.
 """
 import numpy as np
 cimport numpy as cnp
