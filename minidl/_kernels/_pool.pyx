@@ -1,16 +1,20 @@
-"""One thread pool for the elementwise kernels (batchnorm.pyx, layernorm.pyx, dropout.pyx).
+"""One thread pool for the elementwise kernels (batchnorm.pyx, layernorm.pyx, dropout.pyx,
+activations.pyx).
 
-Those kernels are bound by memory bandwidth, which on a 2-core machine one core does not
-saturate: PyTorch's LayerNorm on two threads ran in half the time of minidl's on one. They
-split their work into items whose number and boundaries depend only on the array sizes (so
-no result depends on the thread count) and run them here, on native/threadpool.h's pool.
-Every extension that included threadpool.h itself would start its own worker threads, each
-spinning for a while after its job; cimporting ``run_tasks`` from this module keeps one
-pool for all three.
+Those kernels are bound by memory bandwidth (or, for dropout's mask draw and GELU, by
+arithmetic), which on a 2-core machine one core does not saturate: PyTorch's LayerNorm on
+two threads ran in half the time of minidl's on one. They split their work into items whose
+number and boundaries depend only on the array sizes (so no result depends on the thread
+count) and run them here, on native/threadpool.h's pool: ``run_tasks`` for items,
+``run_ranges`` for fixed blocks of a flat run. Every extension that included threadpool.h
+itself would start its own worker threads, each spinning for a while after its job;
+cimporting them from this module keeps one pool for all four.
 
 Threads: MINIDL_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may run on;
 ``set_num_threads`` changes it. Calls that touch fewer than ``MIN_PARALLEL_ELEMENTS``
-elements run on the caller: waking a worker costs more than they take.
+values run on the caller: waking a worker costs more than they take. A worker that another
+process preempts while it holds a block delays the call until it runs again: on a busy
+machine one thread can be faster (``set_num_threads(1)``).
 """
 import os
 
