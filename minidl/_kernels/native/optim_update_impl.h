@@ -128,7 +128,7 @@ MD_OPT_ATTR MD_OPT_NOINLINE static void MD_OPT_FN(rprop)(T *param, const T *grad
         step = step > step_max ? step_max : step;
         step_size[i] = step;
         g = product < 0 ? (T)0 : g;
-        T move = (g > 0) | (g < 0) ? MD_OPT_COPYSIGN(step, g) : (T)0;     /* sign(g)·Δ */
+        T move = ((g > 0) | (g < 0)) ? MD_OPT_COPYSIGN(step, g) : (T)0;   /* sign(g)·Δ */
         param[i] = param[i] - move;
         prev[i] = g;
     }
