@@ -6,9 +6,9 @@
  * five optimizer .pyx files through _optim_common.pxi.
  *
  * Why (benchmarks/bench_optim.py --isa, optimizer.step() on the 784-256-128-10 MLP's
- * parameters, thread CPU time): AVX2 is 1.05–1.14× faster than SSE2 for Adam, AdamW,
- * RMSProp, Adagrad, Rprop and SGD with weight decay, ~1.0× for SGD momentum (memory-bound:
- * ~50 GB/s). An AVX-512 variant measured no faster than AVX2 on any row and 5–10 % slower
+ * parameters, thread CPU time, two runs): AVX2 is 1.05–1.2× faster than SSE2 for plain SGD,
+ * SGD with weight decay, Adam, AdamW, RMSProp, Adagrad and Rprop, 1.01–1.03× for SGD
+ * momentum (memory-bound: ~50 GB/s). An AVX-512 variant measured no faster than AVX2 on any row and 5–10 % slower
  * for the rules with a division and square root, so there is none. At SSE2 width the Rprop
  * loop is bound by instruction throughput (~45 instructions per 4 floats).
  * MINIDL_OPTIM_ISA=generic|avx2 caps the choice; the tests switch it per module
