@@ -1,8 +1,8 @@
 # What the optimizer update kernels share (sgd, adam, rmsprop, adagrad, rprop .pyx include it).
 #
 # Every update rule is one C loop in native/optim_update_impl.h, written once and compiled
-# for SSE2, AVX2 and AVX-512 side by side (native/optim_update.h picks one at run time), all
-# with the same signature,
+# for SSE2 and AVX2 side by side (native/optim_update.h picks one at run time), all with the
+# same signature,
 #     md_<rule>_f32/_f64(param, grad, state1, state2, n, rule)
 # (state1/state2: the rule's per-element state, NULL when it has fewer; ``rule``: its
 # hyper-parameters, in double, converted to the parameter's precision once per call), and

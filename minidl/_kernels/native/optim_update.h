@@ -8,10 +8,10 @@
  * Why (benchmarks/bench_optim.py --isa, optimizer.step() on the 784-256-128-10 MLP's
  * parameters, thread CPU time, two runs): AVX2 is 1.05–1.2× faster than SSE2 for plain SGD,
  * SGD with weight decay, Adam, AdamW, RMSProp, Adagrad and Rprop, 1.01–1.03× for SGD
- * momentum (memory-bound: ~50 GB/s). An AVX-512 variant measured no faster than AVX2 on any row and 5–10 % slower
- * for the rules with a division and square root, so there is none. At SSE2 width the Rprop
- * loop is bound by instruction throughput (~45 instructions per 4 floats).
- * MINIDL_OPTIM_ISA=generic|avx2 caps the choice; the tests switch it per module
+ * momentum (memory-bound: ~50 GB/s). An AVX-512 variant measured no faster than AVX2 on any
+ * row and 5–10 % slower for the rules with a division and a square root, so there is none.
+ * At SSE2 width the Rprop loop is bound by instruction throughput (~45 instructions per 4
+ * floats). MINIDL_OPTIM_ISA=generic|avx2 caps the choice; the tests switch it per module
  * (md_optim_set_isa).
  */
 #ifndef MINIDL_OPTIM_UPDATE_H
@@ -75,7 +75,8 @@ MD_UNUSED static int md_optim_set_isa(int isa)
 }
 
 #if MD_MULTI_ISA
-#define MD_OPT_PICK(name, SUF) (md_optim_isa() == MD_ISA_AVX2 ? md_##name##_##SUF##_avx2 : md_##name##_##SUF##_generic)
+#define MD_OPT_PICK(name, SUF) \
+    (md_optim_isa() == MD_ISA_AVX2 ? md_##name##_##SUF##_avx2 : md_##name##_##SUF##_generic)
 #else
 #define MD_OPT_PICK(name, SUF) md_##name##_##SUF##_generic
 #endif

@@ -3,9 +3,9 @@
  *     MD_OPT_T     float or double           MD_OPT_SQRT, MD_OPT_COPYSIGN  its libm functions
  *     MD_OPT_DT    f32 or f64                MD_OPT_ISA   generic or avx2
  *     MD_OPT_ATTR  the target attribute (or nothing)
- * (functions md_<rule>_<DT>_<ISA>), and the compiler vectorises each loop for that instruction set. The rules (the formulas)
- * are in the optimizers' class docstrings (minidl/optim/<name>.py); each loop below is that
- * rule for one element.
+ * (functions md_<rule>_<DT>_<ISA>), and the compiler vectorises each loop for that
+ * instruction set. The rules (the formulas) are in the optimizers' class docstrings
+ * (minidl/optim/<name>.py); each loop below is that rule for one element.
  */
 #define MD_OPT_FN(name) MD_OPT_XCAT(name, MD_OPT_DT, MD_OPT_ISA)
 #define T MD_OPT_T
@@ -15,8 +15,8 @@
  * variant is its own branch-free vector loop. */
 
 /* θ ← θ − η·(∇ + λ·θ) */
-MD_OPT_ATTR MD_OPT_NOINLINE static void MD_OPT_FN(sgd)(T *param, const T *grad, T *unused1, T *unused2,
-                                                 ptrdiff_t n, const md_rule *rule)
+MD_OPT_ATTR MD_OPT_NOINLINE static void
+MD_OPT_FN(sgd)(T *param, const T *grad, T *unused1, T *unused2, ptrdiff_t n, const md_rule *rule)
 {
     const T lr = (T)rule->learning_rate, weight_decay = (T)rule->weight_decay;
     (void)unused1; (void)unused2;
@@ -27,8 +27,8 @@ MD_OPT_ATTR MD_OPT_NOINLINE static void MD_OPT_FN(sgd)(T *param, const T *grad, 
 }
 
 /* g = ∇ + λ·θ;  b ← μ·b + g;  θ ← θ − η·b  (nesterov: θ ← θ − η·(g + μ·b)) */
-MD_OPT_ATTR MD_OPT_NOINLINE static void MD_OPT_FN(sgd_momentum)(T *param, const T *grad, T *buf, T *unused,
-                                                          ptrdiff_t n, const md_rule *rule)
+MD_OPT_ATTR MD_OPT_NOINLINE static void
+MD_OPT_FN(sgd_momentum)(T *param, const T *grad, T *buf, T *unused, ptrdiff_t n, const md_rule *rule)
 {
     const T lr = (T)rule->learning_rate, weight_decay = (T)rule->weight_decay;
     const T momentum = (T)rule->momentum;
@@ -45,8 +45,8 @@ MD_OPT_ATTR MD_OPT_NOINLINE static void MD_OPT_FN(sgd_momentum)(T *param, const 
 /* Adam: g = ∇ + λ·θ (Adam's L2 term; 0 for AdamW);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
  * θ ← θ·decay − step_size·m / (√v / √(1−β₂ᵗ) + ε)
  * (step_size = η/(1−β₁ᵗ); decay = 1 − ηλ for AdamW, exactly 1 for Adam) */
-MD_OPT_ATTR MD_OPT_NOINLINE static void MD_OPT_FN(adam)(T *param, const T *grad, T *exp_avg, T *exp_avg_sq,
-                                                  ptrdiff_t n, const md_rule *rule)
+MD_OPT_ATTR MD_OPT_NOINLINE static void
+MD_OPT_FN(adam)(T *param, const T *grad, T *exp_avg, T *exp_avg_sq, ptrdiff_t n, const md_rule *rule)
 {
     const T beta1 = (T)rule->beta1, beta2 = (T)rule->beta2;
     const T one_minus_beta1 = (T)(1 - rule->beta1), one_minus_beta2 = (T)(1 - rule->beta2);
@@ -66,8 +66,8 @@ MD_OPT_ATTR MD_OPT_NOINLINE static void MD_OPT_FN(adam)(T *param, const T *grad,
 
 /* RMSProp: g = ∇ + λ·θ;  s ← ρs + (1−ρ)g²;  θ ← θ − η·g/(√s + ε);
  * with momentum (buf not NULL): b ← μb + g/(√s + ε);  θ ← θ − η·b */
-MD_OPT_ATTR MD_OPT_NOINLINE static void MD_OPT_FN(rmsprop)(T *param, const T *grad, T *square_avg, T *buf,
-                                                     ptrdiff_t n, const md_rule *rule)
+MD_OPT_ATTR MD_OPT_NOINLINE static void
+MD_OPT_FN(rmsprop)(T *param, const T *grad, T *square_avg, T *buf, ptrdiff_t n, const md_rule *rule)
 {
     const T lr = (T)rule->learning_rate, weight_decay = (T)rule->weight_decay;
     const T momentum = (T)rule->momentum, epsilon = (T)rule->epsilon, rho = (T)rule->rho;
@@ -92,8 +92,8 @@ MD_OPT_ATTR MD_OPT_NOINLINE static void MD_OPT_FN(rmsprop)(T *param, const T *gr
 }
 
 /* Adagrad: g = ∇ + λ·θ;  G ← G + g²;  θ ← θ − η·g/(√G + ε) */
-MD_OPT_ATTR MD_OPT_NOINLINE static void MD_OPT_FN(adagrad)(T *param, const T *grad, T *state_sum, T *unused,
-                                                     ptrdiff_t n, const md_rule *rule)
+MD_OPT_ATTR MD_OPT_NOINLINE static void
+MD_OPT_FN(adagrad)(T *param, const T *grad, T *state_sum, T *unused, ptrdiff_t n, const md_rule *rule)
 {
     const T lr = (T)rule->learning_rate, weight_decay = (T)rule->weight_decay;
     const T epsilon = (T)rule->epsilon;
@@ -113,8 +113,8 @@ MD_OPT_ATTR MD_OPT_NOINLINE static void MD_OPT_FN(adagrad)(T *param, const T *gr
  * (not memory) at SSE2 width, so it is written with few operations: sign(g)·Δ is Δ with g's
  * sign bit, or 0 (a NaN gradient moves nothing), ~5 % faster there than (g > 0) − (g < 0)
  * times Δ. Selects are flat (a ? b : c), never nested: nested ones are not vectorised. */
-MD_OPT_ATTR MD_OPT_NOINLINE static void MD_OPT_FN(rprop)(T *param, const T *grad, T *prev, T *step_size,
-                                                   ptrdiff_t n, const md_rule *rule)
+MD_OPT_ATTR MD_OPT_NOINLINE static void
+MD_OPT_FN(rprop)(T *param, const T *grad, T *prev, T *step_size, ptrdiff_t n, const md_rule *rule)
 {
     const T eta_minus = (T)rule->eta_minus, eta_plus = (T)rule->eta_plus;
     const T step_min = (T)rule->step_min, step_max = (T)rule->step_max;
