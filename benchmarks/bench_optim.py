@@ -65,8 +65,8 @@ def isa_table(pairs=60):
     moves these timings by up to 10 %, more than some of the differences measured."""
     from minidl._kernels import adagrad, adam, rmsprop, rprop, sgd
     modules = (adagrad, adam, rmsprop, rprop, sgd)
-    default = sgd._isa()
-    isas = [name for name in ("generic", "avx2", "avx512") if sgd._set_isa(name) == name]
+    default = sgd.optim_isa()
+    isas = [name for name in ("generic", "avx2", "avx512") if sgd.optim_set_isa(name) == name]
     print(f"update loops per instruction set (default here: {default}); thread CPU time, "
           f"median of {pairs} interleaved rounds; ratio = generic / variant")
     print("| workload | shapes | " + " | ".join(isas) + " | " + " | ".join(f"{i} gain" for i in isas[1:]) + " |")
@@ -78,7 +78,7 @@ def isa_table(pairs=60):
             for k in range(pairs):
                 for isa in (isas if k % 2 == 0 else isas[::-1]):
                     for m in modules:
-                        m._set_isa(isa)
+                        m.optim_set_isa(isa)
                     t0 = time.thread_time()
                     for _ in range(5):
                         step()
@@ -87,7 +87,7 @@ def isa_table(pairs=60):
             print(f"| {label} | {shape_name} | " + " | ".join(f"{med[i] * 1e6:.1f} µs" for i in isas) + " | "
                   + " | ".join(f"{med['generic'] / med[i]:.2f}×" for i in isas[1:]) + " |", flush=True)
     for m in modules:
-        m._set_isa(default)
+        m.optim_set_isa(default)
 
 
 def main():

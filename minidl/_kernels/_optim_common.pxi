@@ -82,16 +82,16 @@ cdef int _update(str kernel, md_update_f32 f32, md_update_f64 f64, object param,
     return 0
 
 
-def _isa():
+def optim_isa():
     """The instruction set this module's update loops use ("generic" or "avx2")."""
     return md_isa_names[md_optim_isa()].decode()
 
 
-def _set_isa(str name):
+def optim_set_isa(str name):
     """Use the loops compiled for ``name`` if the CPU has it (the parity tests run every
     variant); returns the name now in use. MINIDL_OPTIM_ISA caps the default."""
     names = [md_isa_names[i].decode() for i in range(3)]
     if name not in names:
-        raise ValueError(f"unknown instruction set {name!r}; choose one of {names}")
+        raise ValueError(f"optim_set_isa: unknown instruction set {name!r}; choose one of {names}")
     md_optim_set_isa(names.index(name))
-    return _isa()
+    return optim_isa()

@@ -151,14 +151,14 @@ def optim_isa(request, kernel_pair):
     import importlib
 
     modules = [importlib.import_module(f"minidl._kernels.{m}") for m in OPTIM_MODULES]
-    before = modules[0]._isa()
-    if any(m._set_isa(request.param) != request.param for m in modules):
+    before = modules[0].optim_isa()
+    if any(m.optim_set_isa(request.param) != request.param for m in modules):
         for m in modules:
-            m._set_isa(before)
+            m.optim_set_isa(before)
         pytest.skip(f"CPU has no {request.param}")
     yield request.param
     for m in modules:
-        m._set_isa(before)
+        m.optim_set_isa(before)
 
 
 def _misaligned_copy(a):
@@ -202,14 +202,14 @@ def test_rprop_nan_gradient_moves_nothing_on_every_isa(kernel_pair, optim_isa):
 
 def test_optim_isa_cap_from_environment(kernel_pair):
     kernel_pair("rprop_update")
-    code = "from minidl._kernels import rprop, sgd; print(rprop._isa(), sgd._isa())"
+    code = "from minidl._kernels import rprop, sgd; print(rprop.optim_isa(), sgd.optim_isa())"
     env = dict(os.environ, MINIDL_OPTIM_ISA="generic")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["generic", "generic"]
     from minidl._kernels import rprop
 
     with pytest.raises(ValueError, match="unknown instruction set"):
-        rprop._set_isa("sse9")
+        rprop.optim_set_isa("sse9")
 
 
 def test_portable_c_build_of_the_update_loops(tmp_path):
