@@ -16,11 +16,12 @@ import importlib
 import importlib.util
 import os
 import sys
-import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import measure  # noqa: E402
+
 import minidl  # noqa: E402,F401  (malloc tuning, as in training)
 from minidl._kernels import _pool  # noqa: E402
 
@@ -91,25 +92,6 @@ ROWS = [  # (label, module, closure, shape, parameter length)
 ]
 
 
-def median_time(fn, samples=15, min_time=0.01):
-    fn()
-    number = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        if time.perf_counter() - t0 >= min_time:
-            break
-        number *= 2
-    times = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - t0) / number)
-    return float(np.median(times))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old", help="directory with the old build's kernel modules")
@@ -133,10 +115,10 @@ def main():
         f_old, f_new = closure(old[module], x, g, w), closure(new[module], x, g, w)
         t = {"old": [], "new": [], "new1": []}
         for _ in range(args.rounds):
-            t["old"].append(median_time(f_old))
-            t["new"].append(median_time(f_new))
+            t["old"].append(measure(f_old, min_time=0.01))
+            t["new"].append(measure(f_new, min_time=0.01))
             _pool.set_num_threads(1)
-            t["new1"].append(median_time(f_new))
+            t["new1"].append(measure(f_new, min_time=0.01))
             _pool.set_num_threads(threads)
         o, n, n1 = (float(np.median(t[k])) * 1e6 for k in ("old", "new", "new1"))
         print(f"| {label} | {o:.1f} µs | {n:.1f} µs | {o / n:.2f}× | {n1:.1f} µs | {o / n1:.2f}× |", flush=True)
