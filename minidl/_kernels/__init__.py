@@ -10,7 +10,10 @@ Layout (thinc's ops idea):
                                            with the design and points to the layer's docstring
                                            for the formula.
     minidl/_kernels/native/                C machinery some kernels include (convolution, thread
-                                           pool, PCG64 masks, flush-to-zero): see its README.
+                                           pool, PCG64 masks, flush-to-zero, the per-ISA norm
+                                           loops): see its README.
+    minidl/_kernels/_pool.pyx              the thread pool the elementwise kernels share
+                                           (``cimport``-ed: run_tasks, run_ranges).
     minidl/_kernels/blas_threads.py        OpenBLAS thread policy around minidl's own GEMMs.
 
 Conventions every kernel follows (both twins):
