@@ -21,7 +21,7 @@ import numpy as np
 cimport numpy as cnp
 
 from minidl._kernels import blas_threads as _blas_threads   # the conv pool's neighbour policy
-from minidl._kernels.conv_layouts import gemm_backward, gemm_forward, phases, phases_backward, weight_grad_gemm
+from minidl._kernels.conv_layouts import gemm_backward, gemm_forward, phases, phases_backward
 from cython cimport floating
 import os
 
@@ -33,7 +33,7 @@ cdef extern from "native/conv_direct.h" nogil:
     ctypedef Py_ssize_t md_idx
     ctypedef struct md_conv_geometry:
         int isa
-        md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, G, plane, cstride, tile, Ppad, OB, Opad, FOB, Fpad, VL, K, Kpad, xp_len
+        md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, G, plane, cstride, tile, Ppad, OB, Opad, FOB, Fpad, VL, DT, DV, Dpad, K, Kpad, xp_len
     ctypedef void (*md_fwd_images_f32)(const float*, md_idx, const md_conv_geometry*, const float*,
                                        const md_idx*, const float*, float*, float*, float*) noexcept nogil
     ctypedef void (*md_fwd_images_f64)(const double*, md_idx, const md_conv_geometry*, const double*,
@@ -53,7 +53,6 @@ cdef extern from "native/conv_direct.h" nogil:
     md_bwd_images_f64 md_conv_bwd_images_f64(const md_conv_geometry* g)
     const char* md_conv_isa_name()
     int md_conv_set_isa(int isa)
-    int MD_KB
     int MD_LINE
 
 cdef extern from "native/threadpool.h" nogil:
@@ -416,16 +415,18 @@ cdef inline void _backward_group(_Job* j, Py_ssize_t group, int worker, char* ac
     cdef Py_ssize_t first = group * gf.G
     cdef Py_ssize_t count = min(gf.G, j.n_images - first)
     cdef md_idx x_at = first * gf.C * gf.H * gf.W, y_at = first * gf.O * gf.Ho * gf.Wo
-    cdef md_idx dw_len = gf.Opad * gf.Kpad
+    cdef md_idx dw_len = gf.Kpad * gf.Dpad
     cdef char* mine = j.ws + worker * j.ws_stride
     if j.f64:
         md_conv_bwd_images_f64(gf)(<const double*>j.x + x_at, <const double*>j.dy + y_at, count, gf, j.gb,
-                                   j.offs_f, j.offs_b, <const double*>j.wpack, <double*>j.out + x_at,
+                                   j.offs_f, j.offs_b, <const double*>j.wpack,
+                                   <double*>j.out + x_at if j.out != NULL else NULL,
                                    <double*>acc, <double*>acc + dw_len, <double*>mine,
                                    <double*>mine + j.xp_len, <double*>mine + j.xp_len + j.ext_len)
     else:
         md_conv_bwd_images_f32(gf)(<const float*>j.x + x_at, <const float*>j.dy + y_at, count, gf, j.gb,
-                                   j.offs_f, j.offs_b, <const float*>j.wpack, <float*>j.out + x_at,
+                                   j.offs_f, j.offs_b, <const float*>j.wpack,
+                                   <float*>j.out + x_at if j.out != NULL else NULL,
                                    <float*>acc, <float*>acc + dw_len, <float*>mine,
                                    <float*>mine + j.xp_len, <float*>mine + j.xp_len + j.ext_len)
 
@@ -443,9 +444,7 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t stride_h, Py_ssize_t stride_
     _check_output("conv2d_backward", grad_weight, "grad_weight", (<object>weight).shape, t)
     _check_vector("conv2d_backward", grad_bias, "grad_bias", t, weight.shape[0], True, True)
     if _plain(weight, stride_h, stride_w, pad_h, pad_w):
-        # The direct kernels compute dx together with dW: without grad_x it goes to a throwaway.
-        _backward_stride1(x, weight, grad_out, pad_h, pad_w, np.empty_like(x) if grad_x is None else grad_x,
-                          grad_weight, grad_bias, t)
+        _backward_stride1(x, weight, grad_out, pad_h, pad_w, grad_x, grad_weight, grad_bias, t)
         return
     if not _polyphase_pays(x, weight, stride_h, stride_w):
         gemm_backward(x, weight, grad_out, (stride_h, stride_w), (pad_h, pad_w), grad_x, grad_weight,
@@ -453,15 +452,17 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t stride_h, Py_ssize_t stride_
         return
     # Polyphase (see conv_layouts.phases)
     xq, wq = phases(x, weight, (stride_h, stride_w), (pad_h, pad_w), shape[2:])
-    dxq, dwq = np.empty_like(xq), np.empty_like(wq)
+    dxq = None if grad_x is None else np.empty_like(xq)
+    dwq = np.empty_like(wq)
     _backward_stride1(xq, wq, grad_out, 0, 0, dxq, dwq, grad_bias, t)
     phases_backward(dxq, dwq, (<object>x).shape, (<object>weight).shape, (stride_h, stride_w),
                     (pad_h, pad_w), grad_x, grad_weight)
 
 
 cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, Py_ssize_t pad_h,
-                       Py_ssize_t pad_w, cnp.ndarray grad_x, cnp.ndarray grad_weight, object grad_bias, int t):
-    """The direct kernels' backward (stride 1, padding <= kernel − 1) on validated arrays."""
+                       Py_ssize_t pad_w, object grad_x, cnp.ndarray grad_weight, object grad_bias, int t):
+    """The direct kernels' backward (stride 1, padding <= kernel − 1) on validated arrays;
+    grad_x None: dx is not computed."""
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
     cdef Py_ssize_t o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
     cdef int n_threads = _threads(n)
@@ -473,15 +474,16 @@ cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, 
     md_conv_geometry_init(&gf, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize, group, isa)
     md_conv_geometry_init(&gb, o, h_out, w_out, kh, kw, kh - 1 - pad_h, kw - 1 - pad_w, c, x.itemsize, group, isa)
     _check_output("conv2d_backward", grad_out, "grad_out", (n, o, gf.Ho, gf.Wo), t)
-    _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
+    if grad_x is not None:
+        _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
     # The dx pass convolves dy with the filters flipped in space and in/out channels swapped.
     flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, o * kh * kw)
     wpack_b = _pack(flipped, gb.Fpad, gb.FOB)
     offs_f, offs_b = _offsets(&gf), _offsets(&gb)
     cdef md_idx xp_len = max(gf.xp_len, gb.xp_len)
     cdef md_idx ext_len = _lines(gb.Fpad * gb.Ppad, x.itemsize)    # the dx pass's output rows
-    cdef md_idx stride = xp_len + ext_len + _lines(gf.Opad * gf.Ppad, x.itemsize)
-    cdef md_idx acc_stride = gf.Opad * gf.Kpad + gf.Opad + 1   # dW, db, "x has inf/NaN" flag
+    cdef md_idx stride = xp_len + ext_len + _lines(gf.Dpad * gf.G * gf.Ho * gf.Wo, x.itemsize)   # + dy transposed
+    cdef md_idx acc_stride = _lines(gf.Kpad * gf.Dpad + gf.Dpad, x.itemsize)   # dW (tap-major), db
     ws = _workspace(n_threads, stride, x.dtype)
     # Slots: 2 per thread (a slow thread then delays the call by half its share at most),
     # each with its own partial sums, added in slot order below.
@@ -493,7 +495,7 @@ cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, 
     cdef _Job job
     job.f64 = t == cnp.NPY_FLOAT64
     job.gf, job.gb = &gf, &gb
-    job.x, job.dy, job.out, job.wpack = _data(x), _data(grad_out), _data(grad_x), _data(wpack_b)
+    job.x, job.dy, job.out, job.wpack = _data(x), _data(grad_out), _data(grad_x), _data(wpack_b)   # out NULL: no dx
     job.offs_f, job.offs_b = <const md_idx*>_data(offs_f), <const md_idx*>_data(offs_b)
     job.ws, job.ws_stride = <char*>_data(ws), stride * x.itemsize
     job.acc, job.acc_stride = <char*>_data(acc), acc_stride * x.itemsize
@@ -508,12 +510,7 @@ cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, 
     totals = acc[0].copy()
     for i in range(1, n_slots):
         totals += acc[i]
-    cdef md_idx dw_len = gf.Opad * gf.Kpad
-    if totals[dw_len + gf.Opad] != 0:
-        # An inf or NaN in x: the direct dW would also meet it at discarded positions (as
-        # 0·inf = NaN). dx and db are right; dW the im2col way, as the twin computes it.
-        weight_grad_gemm(x, grad_out, (kh, kw), (pad_h, pad_w), grad_weight, conv_im2col)
-    else:
-        grad_weight.reshape(o, gf.K)[...] = totals[:dw_len].reshape(gf.Opad, gf.Kpad)[:o, :gf.K]
+    cdef md_idx dw_len = gf.Kpad * gf.Dpad
+    grad_weight.reshape(o, gf.K)[...] = totals[:dw_len].reshape(gf.Kpad, gf.Dpad)[:gf.K, :o].T
     if grad_bias is not None:
         grad_bias[...] = totals[dw_len:dw_len + o]

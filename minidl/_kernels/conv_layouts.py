@@ -39,16 +39,6 @@ def gemm_backward(x, weight, grad_out, stride, padding, grad_x, grad_weight, gra
         col2im(np.matmul(w2.T, g), kh, kw, *stride, *padding, grad_x)      # dx = col2im(Wᵀ dY)
 
 
-def weight_grad_gemm(x, grad_out, kernel_hw, padding, grad_weight, im2col):
-    """dW of a stride-1 convolution the im2col way (for inputs holding inf/NaN, see conv.pyx)."""
-    n, o = x.shape[0], grad_out.shape[1]
-    kh, kw = kernel_hw
-    cols = np.empty((n, x.shape[1] * kh * kw, grad_out.shape[2] * grad_out.shape[3]), dtype=x.dtype)
-    im2col(x, kh, kw, 1, 1, *padding, cols)
-    g = grad_out.reshape(n, o, -1)
-    grad_weight.reshape(o, -1)[...] = np.matmul(cols, g.transpose(0, 2, 1)).sum(axis=0).T
-
-
 def phases(x, weight, stride, padding, out_hw):
     """Polyphase form of a strided (or over-padded) convolution: a stride-1, unpadded one.
 
@@ -78,12 +68,13 @@ def phases(x, weight, stride, padding, out_hw):
 
 def phases_backward(dxq, dwq, x_shape, weight_shape, stride, padding, grad_x, grad_weight):
     """The gradients of the phase images go back to the pixels they were copied from (each
-    padded pixel is in exactly one phase), those of the sub-kernels to their taps."""
+    padded pixel is in exactly one phase), those of the sub-kernels to their taps. grad_x
+    None: dxq is None too (not computed)."""
     (sh, sw), (ph, pw) = stride, padding
     n, c, h, w = x_shape
     o, _, kh, kw = weight_shape
     pa, pb = min(sh, kh), min(sw, kw)
-    dxq6 = dxq.reshape((n, c, pa, pb) + dxq.shape[2:])
+    dxq6 = dxq.reshape((n, c, pa, pb) + dxq.shape[2:]) if grad_x is not None else None
     dwq6 = dwq.reshape((o, c, pa, pb) + dwq.shape[2:])
     dx_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dxq.dtype) if grad_x is not None else None
     for a in range(pa):

@@ -210,9 +210,9 @@ def test_direct_convolution_keeps_images_independent(kernel_pair, conv_isa):
 
 
 def test_inf_or_nan_in_x_reaches_only_the_taps_that_see_it(kernel_pair, conv_isa):
-    # dW sums over the discarded grid columns too, where dy is 0 but x is a real pixel: with
-    # an inf there, 0·inf = NaN would reach taps that never see the pixel. The kernels detect
-    # it and compute dW as the twin does.
+    # The padded-width layout holds real pixels at positions no output uses: a dW summing over
+    # them would turn 0·inf into NaN for taps that never see the pixel. dW sums over the output
+    # positions only, the (tap, position) pairs of im2col, so it matches the twin.
     ref, comp = kernel_pair("conv2d_backward")
     rng = np.random.default_rng(5)
     for n, bad in [(1, np.inf), (5, np.nan), (5, -np.inf)]:

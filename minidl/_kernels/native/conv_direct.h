@@ -26,12 +26,13 @@ typedef struct {
     md_idx Ppad;         /* positions on the padded-width grid of G images, rounded up */
     md_idx OB, Opad;     /* output channels per weight-gradient tile, O rounded up to it */
     md_idx FOB, Fpad;    /* the same for the forward: OB, or 1 for layers with few outputs */
-    md_idx VL;           /* elements per vector (partial sums per weight-gradient entry) */
-    md_idx K, Kpad;      /* taps C·kh·kw, rounded up to MD_KB */
+    md_idx VL;           /* elements per vector */
+    md_idx DT, DV, Dpad; /* weight gradient: taps per tile, vectors of filters per tile (1 or 2),
+                            O rounded up to DV·VL */
+    md_idx K, Kpad;      /* taps C·kh·kw, rounded up to DT */
     md_idx xp_len;       /* elements of the padded-input scratch, incl. the tail reads */
 } md_conv_geometry;
 
-#define MD_KB 3     /* taps per weight-gradient tile (one row of a 3-wide kernel) */
 #define MD_LINE 64  /* bytes per cache line: scratch buffers start on one (see conv.pyx) */
 
 enum { MD_ISA_GENERIC = 0, MD_ISA_AVX2 = 1, MD_ISA_AVX512 = 2 };
@@ -82,28 +83,34 @@ static int md_conv_set_isa(int isa)
 
 /* Each variant's parameters (used both to instantiate it below and by md_conv_tiles, so the
  * geometry's sizes always match the kernels): vector bytes (0 = scalar), output channels per
- * register tile, vectors of output positions per forward tile. */
+ * register tile, vectors of output positions per forward tile, taps per weight-gradient tile
+ * (× 2 vectors of filters: 24 of AVX-512's 32 registers, 12 of AVX2's and SSE2's 16). */
 #define MD_AVX512_VBYTES 64
 #define MD_AVX512_OB 8
+#define MD_AVX512_DT 12
 #define MD_AVX2_VBYTES 32
 #define MD_AVX2_OB 4
+#define MD_AVX2_DT 6
 #if defined(__GNUC__) && !defined(MD_PORTABLE_C)
 #define MD_GENERIC_VBYTES 16
 #define MD_GENERIC_NV 3
+#define MD_GENERIC_DT 6
 #else
 #define MD_GENERIC_VBYTES 0
 #define MD_GENERIC_NV 4
+#define MD_GENERIC_DT 4
 #endif
 #define MD_GENERIC_OB 4
 #define MD_SIMD_NV 3
 
-static void md_conv_tiles(int isa, size_t elsize, md_idx *ob, md_idx *vl, md_idx *tile)
+static void md_conv_tiles(int isa, size_t elsize, md_idx *ob, md_idx *vl, md_idx *tile, md_idx *dt)
 {
     md_idx vbytes = MD_GENERIC_VBYTES, nv = MD_GENERIC_NV;
     *ob = MD_GENERIC_OB;
+    *dt = MD_GENERIC_DT;
 #if MD_MULTI_ISA
-    if (isa == MD_ISA_AVX512) { vbytes = MD_AVX512_VBYTES; nv = MD_SIMD_NV; *ob = MD_AVX512_OB; }
-    if (isa == MD_ISA_AVX2) { vbytes = MD_AVX2_VBYTES; nv = MD_SIMD_NV; *ob = MD_AVX2_OB; }
+    if (isa == MD_ISA_AVX512) { vbytes = MD_AVX512_VBYTES; nv = MD_SIMD_NV; *ob = MD_AVX512_OB; *dt = MD_AVX512_DT; }
+    if (isa == MD_ISA_AVX2) { vbytes = MD_AVX2_VBYTES; nv = MD_SIMD_NV; *ob = MD_AVX2_OB; *dt = MD_AVX2_DT; }
 #else
     (void)isa;
 #endif
@@ -124,7 +131,7 @@ static void md_conv_geometry_init(md_conv_geometry *g, md_idx C, md_idx H, md_id
     g->plane = g->Hp * g->Wp;
     g->cstride = G * g->plane;
     g->isa = isa;
-    md_conv_tiles(g->isa, elsize, &g->OB, &g->VL, &g->tile);
+    md_conv_tiles(g->isa, elsize, &g->OB, &g->VL, &g->tile, &g->DT);
     g->Ppad = md_round_up((G - 1) * g->plane + g->Ho * g->Wp, g->tile);
     g->Opad = md_round_up(O, g->OB);
     /* Output channels <= a quarter of a tile (the dx pass of a grey first layer, C = 1; also
@@ -132,8 +139,12 @@ static void md_conv_geometry_init(md_conv_geometry *g, md_idx C, md_idx H, md_id
        filters: one channel at a time instead. */
     g->FOB = 4 * O <= g->OB ? 1 : g->OB;
     g->Fpad = md_round_up(O, g->FOB);
+    /* Weight gradient: two vectors of filters per tile, or one if O then needs fewer (O = 16
+       or 48 with 16 floats per vector). */
+    g->DV = md_round_up(O, 2 * g->VL) == md_round_up(O, g->VL) ? 2 : 1;
+    g->Dpad = md_round_up(O, g->DV * g->VL);
     g->K = C * kh * kw;
-    g->Kpad = md_round_up(g->K, MD_KB);
+    g->Kpad = md_round_up(g->K, g->DT);
     /* The farthest read is offs[K-1] + Ppad - 1, offs[K-1] = (C-1)·cstride + (kh-1)·Wp + kw-1. */
     md_idx reach = (C - 1) * g->cstride + (kh - 1) * g->Wp + (kw - 1) + g->Ppad;
     g->xp_len = md_round_up(reach > C * g->cstride ? reach : C * g->cstride, MD_LINE / (md_idx)elsize);
@@ -160,6 +171,7 @@ MD_KERNEL_FAMILY(double, f64)
 #define MD_ATTR __attribute__((target("avx512f,fma")))
 #define MD_VBYTES MD_AVX512_VBYTES
 #define MD_OB MD_AVX512_OB
+#define MD_DT MD_AVX512_DT
 #define MD_NV MD_SIMD_NV
 #define MD_PIN(v) __asm__("" : "+v"(v))
 #include "conv_direct_types.h"
@@ -168,6 +180,7 @@ MD_KERNEL_FAMILY(double, f64)
 #define MD_ATTR __attribute__((target("avx2,fma")))
 #define MD_VBYTES MD_AVX2_VBYTES
 #define MD_OB MD_AVX2_OB
+#define MD_DT MD_AVX2_DT
 #define MD_NV MD_SIMD_NV
 #define MD_PIN(v) __asm__("" : "+x"(v))
 #include "conv_direct_types.h"
@@ -178,6 +191,7 @@ MD_KERNEL_FAMILY(double, f64)
 #define MD_ATTR
 #define MD_VBYTES MD_GENERIC_VBYTES
 #define MD_OB MD_GENERIC_OB
+#define MD_DT MD_GENERIC_DT
 #define MD_NV MD_GENERIC_NV
 #include "conv_direct_types.h"
 
