@@ -21,7 +21,7 @@ import numpy as np
 cimport numpy as cnp
 
 from minidl._kernels import blas_threads as _blas_threads   # the conv pool's neighbour policy
-from minidl._kernels.conv_layouts import gemm_backward, gemm_forward, phases, phases_backward
+from minidl._kernels.conv_layouts import gemm_backward, gemm_forward, phase_shape, phase_weights
 from cython cimport floating
 import os
 
@@ -34,6 +34,7 @@ cdef extern from "native/conv_direct.h" nogil:
     ctypedef struct md_conv_geometry:
         int isa
         md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, G, plane, cstride, tile, Ppad, OB, Opad, FOB, Fpad, VL, DT, DV, Dpad, K, Kpad, xp_len
+        md_idx sh, sw, pa, pb, xC, xH, xW, xph, xpw
     ctypedef void (*md_fwd_images_f32)(const float*, md_idx, const md_conv_geometry*, const float*,
                                        const md_idx*, const float*, float*, float*, float*) noexcept nogil
     ctypedef void (*md_fwd_images_f64)(const double*, md_idx, const md_conv_geometry*, const double*,
@@ -46,6 +47,8 @@ cdef extern from "native/conv_direct.h" nogil:
                                        double*, double*, double*, double*, double*, double*) noexcept nogil
     void md_conv_geometry_init(md_conv_geometry* g, md_idx C, md_idx H, md_idx W, md_idx kh, md_idx kw,
                                md_idx ph, md_idx pw, md_idx O, size_t elsize, md_idx G, int isa)
+    void md_conv_geometry_phases(md_conv_geometry* g, md_idx xC, md_idx xH, md_idx xW, md_idx xph, md_idx xpw,
+                                 md_idx sh, md_idx sw, md_idx pa, md_idx pb)
     int md_conv_isa()
     md_fwd_images_f32 md_conv_fwd_images_f32(const md_conv_geometry* g)
     md_fwd_images_f64 md_conv_fwd_images_f64(const md_conv_geometry* g)
@@ -256,13 +259,17 @@ cdef inline bint _plain(cnp.ndarray weight, Py_ssize_t sh, Py_ssize_t sw, Py_ssi
 
 
 cdef inline bint _polyphase_pays(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_t sw):
-    """Strided: the polyphase form (below) or im2col + GEMM? The polyphase convolution has
-    C·min(s, k)² input channels and computes ~(k/s rounded up)²·s²/k² of the taps in vain
-    (16/9 for 3×3, stride 2), and its phase copies cost time too; measured, it wins for layers
-    with few input channels (C·min(s, k)² <= 16: an RGB or grey first layer, a narrow 1×1
-    stride-2 shortcut), im2col + GEMM for the rest (e.g. a 64-channel shortcut)."""
+    """Strided: the polyphase form (conv_layouts.phase_shape; the direct kernels compute the
+    forward and dW tap by tap, the dx pass with the zero-padded sub-kernels, 16/9 of the work
+    for 3×3 stride 2) or im2col + GEMM? Measured (one core, float32): polyphase wins where the
+    kernel is larger than the stride, when im2col's matrix is larger than x (kh·kw > sh·sw:
+    (32,16,28,28) → 32×3×3 stride 2, 3.3 vs 3.8 ms; 64 channels 6.0 vs 6.2; 5×5 stride 2 1.9 vs
+    4.9), and for few input channels (C·phases <= 16, an RGB or grey first layer); im2col +
+    GEMM where the kernel is no larger than the stride (a 1×1 stride-2 shortcut is a
+    subsample and a GEMM: 0.63 vs 0.88 ms; 3×3 stride 3: 1.07 vs 1.27)."""
     cdef Py_ssize_t phases = min(sh, weight.shape[2]) * min(sw, weight.shape[3])
-    return (sh == 1 and sw == 1) or x.shape[1] * phases <= 16
+    return ((sh == 1 and sw == 1) or x.shape[1] * phases <= 16
+            or (weight.shape[2] > sh and weight.shape[3] > sw))
 
 
 cdef int _check_output(str kernel, object a, str name, tuple shape, int t) except -1:
@@ -280,11 +287,21 @@ cdef object _pack(object w2, md_idx rows_pad, md_idx ob):
     return np.ascontiguousarray(padded.reshape(rows_pad // ob, ob, k).transpose(0, 2, 1))
 
 
-cdef object _offsets(const md_conv_geometry* g):
-    """offs[k] = c·cstride + i·Wp + j for k = (c·kh + i)·kw + j < K; 0 (a harmless read) up to Kpad."""
+cdef object _offsets(md_conv_geometry* g, Py_ssize_t c, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                     Py_ssize_t sw):
+    """offs[k] for the taps k = (c·kh + i)·kw + j of a (C, kh, kw) kernel with stride (sh, sw)
+    read from g's padded images; 0 (a harmless read) from K up to Kpad. Stride 1: the tap reads
+    channel c shifted by (i, j), c·cstride + i·Wp + j. Strided, g's images are the phase images
+    (conv_layouts.phase_shape): channel (c·pa + i mod sh)·pb + j mod sw, shifted by
+    (i div sh, j div sw) — only the taps the kernel has, not the zero-padded sub-kernels. Sets
+    g.K (C·kh·kw) and g.Kpad to match."""
+    cdef Py_ssize_t pa = min(sh, kh), pb = min(sw, kw)
+    i, j = np.arange(kh)[None, :, None], np.arange(kw)[None, None, :]
+    channel = (np.arange(c)[:, None, None] * pa + i % sh) * pb + j % sw
+    g.K = c * kh * kw
+    g.Kpad = (g.K + g.DT - 1) // g.DT * g.DT
     offs = np.zeros(g.Kpad, dtype=np.intp)
-    offs[:g.K] = (np.arange(g.C)[:, None, None] * g.cstride + np.arange(g.kh)[None, :, None] * g.Wp
-                  + np.arange(g.kw)[None, None, :]).ravel()
+    offs[:g.K] = (channel * g.cstride + (i // sh) * g.Wp + j // sw).ravel()
     return offs
 
 
@@ -344,7 +361,7 @@ cdef void _forward_task(void* ctx, Py_ssize_t group, int worker) noexcept nogil:
     cdef const md_conv_geometry* g = j.gf
     cdef Py_ssize_t first = group * g.G
     cdef Py_ssize_t count = min(g.G, j.n_images - first)
-    cdef md_idx x_at = first * g.C * g.H * g.W, y_at = first * g.O * g.Ho * g.Wo
+    cdef md_idx x_at = first * g.xC * g.xH * g.xW, y_at = first * g.O * g.Ho * g.Wo
     cdef char* mine = j.ws + worker * j.ws_stride
     if j.f64:
         md_conv_fwd_images_f64(g)(<const double*>j.x + x_at, count, g, <const double*>j.wpack, j.offs_f,
@@ -363,28 +380,46 @@ def conv2d_forward(x, weight, bias, Py_ssize_t stride_h, Py_ssize_t stride_w, Py
     cdef int t = _check_direct("conv2d_forward", x, weight, bias, stride_h, stride_w, pad_h, pad_w)
     shape = _out_shape(x, weight, stride_h, stride_w, pad_h, pad_w)
     _check_output("conv2d_forward", out, "out", shape, t)
-    if _plain(weight, stride_h, stride_w, pad_h, pad_w):
-        _forward_stride1(x, weight, bias, pad_h, pad_w, out, t)
-    elif not _polyphase_pays(x, weight, stride_h, stride_w):
-        gemm_forward(x, weight, bias, (stride_h, stride_w), (pad_h, pad_w), out, conv_im2col)
+    if _plain(weight, stride_h, stride_w, pad_h, pad_w) or _polyphase_pays(x, weight, stride_h, stride_w):
+        _forward_direct(x, weight, stride_h, stride_w, pad_h, pad_w, bias, out, t)
     else:
-        xq, wq = phases(x, weight, (stride_h, stride_w), (pad_h, pad_w), shape[2:])
-        _forward_stride1(xq, wq, bias, 0, 0, out, t)
+        gemm_forward(x, weight, bias, (stride_h, stride_w), (pad_h, pad_w), out, conv_im2col)
 
 
-cdef _forward_stride1(cnp.ndarray x, cnp.ndarray weight, object bias, Py_ssize_t pad_h, Py_ssize_t pad_w,
-                      cnp.ndarray out, int t):
-    """The direct kernels (stride 1, padding <= kernel − 1) on validated arrays."""
-    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
-    cdef Py_ssize_t o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
+cdef tuple _direct_dims(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
+                        Py_ssize_t pw, tuple out_hw):
+    """(C, H, W, kh, kw, ph, pw) of the stride-1 convolution the direct kernels compute: the
+    layer's own, or, strided or over-padded, the one over its phase images (conv_layouts.phase_shape)."""
+    if _plain(weight, sh, sw, ph, pw):
+        return x.shape[1], x.shape[2], x.shape[3], weight.shape[2], weight.shape[3], ph, pw
+    (cq, hq, wq), (_, kh, kw) = phase_shape((<object>weight).shape[1:], (sh, sw), out_hw)
+    return cq, hq, wq, kh, kw, 0, 0
+
+
+cdef void _read_phases(md_conv_geometry* g, cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_t sw,
+                       Py_ssize_t ph, Py_ssize_t pw):
+    """g (over the phase images, see _direct_dims) reads them straight from x."""
+    if not _plain(weight, sh, sw, ph, pw):
+        md_conv_geometry_phases(g, x.shape[1], x.shape[2], x.shape[3], ph, pw, sh, sw,
+                                min(sh, weight.shape[2]), min(sw, weight.shape[3]))
+
+
+cdef _forward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
+                     Py_ssize_t pw, object bias, cnp.ndarray out, int t):
+    """The direct kernels on validated arrays: a stride-1 convolution (padding <= kernel − 1)
+    of x itself or of its phase images (strided or over-padded), computing the taps of ``weight``."""
+    cdef Py_ssize_t n = x.shape[0], o = weight.shape[0]
+    cdef Py_ssize_t c, h, w, kh, kw, pad_h, pad_w
+    c, h, w, kh, kw, pad_h, pad_w = _direct_dims(x, weight, sh, sw, ph, pw, (<object>out).shape[2:])
     cdef int n_threads = _threads(n)
     cdef md_idx group = _group_size(n, n_threads, (h + 2 * pad_h) * (w + 2 * pad_w), c)
     cdef md_conv_geometry g
     md_conv_geometry_init(&g, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize, group, md_conv_isa())
+    _read_phases(&g, x, weight, sh, sw, ph, pw)
     # The public kernels checked the arrays; this guards the polyphase arithmetic too.
     _check_output("conv2d_forward", out, "out", (n, o, g.Ho, g.Wo), t)
+    offs = _offsets(&g, weight.shape[1], weight.shape[2], weight.shape[3], sh, sw)
     wpack = _pack(weight.reshape(o, g.K), g.Fpad, g.FOB)
-    offs = _offsets(&g)
     cdef md_idx stride = g.xp_len + _lines(g.Fpad * g.Ppad, x.itemsize)
     ws = _workspace(n_threads, stride, x.dtype)
     cdef _Job job
@@ -414,7 +449,7 @@ cdef inline void _backward_group(_Job* j, Py_ssize_t group, int worker, char* ac
     cdef const md_conv_geometry* gf = j.gf
     cdef Py_ssize_t first = group * gf.G
     cdef Py_ssize_t count = min(gf.G, j.n_images - first)
-    cdef md_idx x_at = first * gf.C * gf.H * gf.W, y_at = first * gf.O * gf.Ho * gf.Wo
+    cdef md_idx x_at = first * gf.xC * gf.xH * gf.xW, y_at = first * gf.O * gf.Ho * gf.Wo
     cdef md_idx dw_len = gf.Kpad * gf.Dpad
     cdef char* mine = j.ws + worker * j.ws_stride
     if j.f64:
@@ -443,28 +478,23 @@ def conv2d_backward(x, weight, grad_out, Py_ssize_t stride_h, Py_ssize_t stride_
         _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
     _check_output("conv2d_backward", grad_weight, "grad_weight", (<object>weight).shape, t)
     _check_vector("conv2d_backward", grad_bias, "grad_bias", t, weight.shape[0], True, True)
-    if _plain(weight, stride_h, stride_w, pad_h, pad_w):
-        _backward_stride1(x, weight, grad_out, pad_h, pad_w, grad_x, grad_weight, grad_bias, t)
-        return
-    if not _polyphase_pays(x, weight, stride_h, stride_w):
+    if _plain(weight, stride_h, stride_w, pad_h, pad_w) or _polyphase_pays(x, weight, stride_h, stride_w):
+        _backward_direct(x, weight, stride_h, stride_w, pad_h, pad_w, grad_out, grad_x, grad_weight, grad_bias, t)
+    else:
         gemm_backward(x, weight, grad_out, (stride_h, stride_w), (pad_h, pad_w), grad_x, grad_weight,
                       grad_bias, conv_im2col, conv_col2im)
-        return
-    # Polyphase (see conv_layouts.phases)
-    xq, wq = phases(x, weight, (stride_h, stride_w), (pad_h, pad_w), shape[2:])
-    dxq = None if grad_x is None else np.empty_like(xq)
-    dwq = np.empty_like(wq)
-    _backward_stride1(xq, wq, grad_out, 0, 0, dxq, dwq, grad_bias, t)
-    phases_backward(dxq, dwq, (<object>x).shape, (<object>weight).shape, (stride_h, stride_w),
-                    (pad_h, pad_w), grad_x, grad_weight)
 
 
-cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, Py_ssize_t pad_h,
-                       Py_ssize_t pad_w, object grad_x, cnp.ndarray grad_weight, object grad_bias, int t):
-    """The direct kernels' backward (stride 1, padding <= kernel − 1) on validated arrays;
-    grad_x None: dx is not computed."""
-    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
-    cdef Py_ssize_t o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
+cdef _backward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
+                      Py_ssize_t pw, cnp.ndarray grad_out, object grad_x, cnp.ndarray grad_weight,
+                      object grad_bias, int t):
+    """The direct kernels' backward on validated arrays (see _forward_direct); grad_x None: dx
+    is not computed. Strided, dW is computed tap by tap from the phase images, dx of the phase
+    images with the zero-padded sub-kernels (conv_layouts.phase_weights), then merged."""
+    cdef Py_ssize_t n = x.shape[0], o = weight.shape[0]
+    cdef Py_ssize_t c, h, w, kh, kw, pad_h, pad_w
+    c, h, w, kh, kw, pad_h, pad_w = _direct_dims(x, weight, sh, sw, ph, pw, (<object>grad_out).shape[2:])
+    wq = weight if _plain(weight, sh, sw, ph, pw) else phase_weights(weight, (sh, sw))
     cdef int n_threads = _threads(n)
     cdef md_idx h_out = h + 2 * pad_h - kh + 1, w_out = w + 2 * pad_w - kw + 1
     cdef md_idx plane = max((h + 2 * pad_h) * (w + 2 * pad_w), (h_out + 2 * (kh - 1 - pad_h)) * (w_out + 2 * (kw - 1 - pad_w)))
@@ -473,16 +503,19 @@ cdef _backward_stride1(cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_out, 
     cdef int isa = md_conv_isa()    # once: both geometries and the kernels must agree on it
     md_conv_geometry_init(&gf, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize, group, isa)
     md_conv_geometry_init(&gb, o, h_out, w_out, kh, kw, kh - 1 - pad_h, kw - 1 - pad_w, c, x.itemsize, group, isa)
+    _read_phases(&gf, x, weight, sh, sw, ph, pw)
     _check_output("conv2d_backward", grad_out, "grad_out", (n, o, gf.Ho, gf.Wo), t)
     if grad_x is not None:
         _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
     # The dx pass convolves dy with the filters flipped in space and in/out channels swapped.
-    flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, o * kh * kw)
+    flipped = wq[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, o * kh * kw)
     wpack_b = _pack(flipped, gb.Fpad, gb.FOB)
-    offs_f, offs_b = _offsets(&gf), _offsets(&gb)
+    offs_f = _offsets(&gf, weight.shape[1], weight.shape[2], weight.shape[3], sh, sw)
+    offs_b = _offsets(&gb, o, kh, kw, 1, 1)
     cdef md_idx xp_len = max(gf.xp_len, gb.xp_len)
     cdef md_idx ext_len = _lines(gb.Fpad * gb.Ppad, x.itemsize)    # the dx pass's output rows
-    cdef md_idx stride = xp_len + ext_len + _lines(gf.Dpad * gf.G * gf.Ho * gf.Wo, x.itemsize)   # + dy transposed
+    # + dy transposed for dW, then (strided) dx of the G phase images
+    cdef md_idx stride = xp_len + ext_len + _lines(max(gf.Dpad * gf.G * gf.Ho * gf.Wo, gf.G * c * h * w), x.itemsize)
     cdef md_idx acc_stride = _lines(gf.Kpad * gf.Dpad + gf.Dpad, x.itemsize)   # dW (tap-major), db
     ws = _workspace(n_threads, stride, x.dtype)
     # Slots: 2 per thread (a slow thread then delays the call by half its share at most),

@@ -31,6 +31,11 @@ typedef struct {
                             O rounded up to DV·VL */
     md_idx K, Kpad;      /* taps C·kh·kw, rounded up to DT */
     md_idx xp_len;       /* elements of the padded-input scratch, incl. the tail reads */
+    /* The images the kernels read: the geometry's own input (sh = sw = 1, xph = xpw = 0), or,
+       for a strided or over-padded convolution (md_conv_geometry_phases), images (xC, xH, xW)
+       with padding (xph, xpw) and stride (sh, sw) whose pa × pb phase images (channel
+       (c·pa + a)·pb + b = x_pad[c, a::sh, b::sw]) are the geometry's C input channels. */
+    md_idx sh, sw, pa, pb, xC, xH, xW, xph, xpw;
 } md_conv_geometry;
 
 #define MD_LINE 64  /* bytes per cache line: scratch buffers start on one (see conv.pyx) */
@@ -148,6 +153,18 @@ static void md_conv_geometry_init(md_conv_geometry *g, md_idx C, md_idx H, md_id
     /* The farthest read is offs[K-1] + Ppad - 1, offs[K-1] = (C-1)·cstride + (kh-1)·Wp + kw-1. */
     md_idx reach = (C - 1) * g->cstride + (kh - 1) * g->Wp + (kw - 1) + g->Ppad;
     g->xp_len = md_round_up(reach > C * g->cstride ? reach : C * g->cstride, MD_LINE / (md_idx)elsize);
+    g->sh = g->sw = g->pa = g->pb = 1;
+    g->xC = C; g->xH = H; g->xW = W; g->xph = g->xpw = 0;
+}
+
+/* g (built unpadded over the phase images, C = xC·pa·pb) reads them straight from images
+ * (xC, xH, xW) with padding (xph, xpw) and stride (sh, sw): the kernels split them into phases
+ * while padding (conv.pyx checks the sizes: conv_layouts.phase_shape). */
+static void md_conv_geometry_phases(md_conv_geometry *g, md_idx xC, md_idx xH, md_idx xW, md_idx xph, md_idx xpw,
+                                    md_idx sh, md_idx sw, md_idx pa, md_idx pb)
+{
+    g->xC = xC; g->xH = xH; g->xW = xW; g->xph = xph; g->xpw = xpw;
+    g->sh = sh; g->sw = sw; g->pa = pa; g->pb = pb;
 }
 
 #define MD_KERNEL_FAMILY(T, SUF)                                                              \

@@ -166,16 +166,69 @@ static MD_ATTR void MD(pack_dyt)(const MD_T *dy, md_idx count, const md_conv_geo
 }
 #undef MD_TB
 
-/* Copy `count` (<= g->G) consecutive images x (count, C, H, W) into the zero-padded scratch xp,
- * channel-major: xp[c·cstride + n·plane + (r + ph)·Wp + (s + pw)] = x[n, c, r, s]. */
+/* [lo, hi): the columns s < n whose source column s·stride + shift lies in [0, width). */
+static void MD(columns)(md_idx n, md_idx stride, md_idx shift, md_idx width, md_idx *lo, md_idx *hi)
+{
+    *lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
+    *hi = width - shift <= 0 ? 0 : (width - shift + stride - 1) / stride;
+    if (*hi > n)
+        *hi = n;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+/* Copy `count` (<= g->G) consecutive images x (count, xC, xH, xW) into the zero-padded scratch
+ * xp, channel-major: xp[c·cstride + n·plane + (r + ph)·Wp + (s + pw)] = x[n, c, r, s] (stride 1);
+ * strided, the phase images: channel (c·pa + a)·pb + b, row r, column s holds
+ * x[n, c, r·sh + a − xph, s·sw + b − xpw] (zero outside x). */
 static MD_ATTR void MD(pad_images)(const MD_T *x, md_idx count, const md_conv_geometry *g, MD_T *xp)
 {
     memset(xp, 0, (size_t)g->xp_len * sizeof(MD_T));
     for (md_idx n = 0; n < count; n++)
-        for (md_idx c = 0; c < g->C; c++)
-            for (md_idx r = 0; r < g->H; r++)
-                memcpy(xp + c * g->cstride + n * g->plane + (r + g->ph) * g->Wp + g->pw,
-                       x + ((n * g->C + c) * g->H + r) * g->W, (size_t)g->W * sizeof(MD_T));
+        for (md_idx c = 0; c < g->xC; c++)
+            for (md_idx a = 0; a < g->pa; a++)
+                for (md_idx b = 0; b < g->pb; b++) {
+                    md_idx lo, hi, shift = b - g->xpw;
+                    MD(columns)(g->W, g->sw, shift, g->xW, &lo, &hi);
+                    MD_T *dst = xp + ((c * g->pa + a) * g->pb + b) * g->cstride + n * g->plane + g->ph * g->Wp + g->pw;
+                    for (md_idx r = 0; r < g->H; r++, dst += g->Wp) {
+                        md_idx row = r * g->sh + a - g->xph;
+                        if (row < 0 || row >= g->xH)
+                            continue;
+                        const MD_T *src = x + ((n * g->xC + c) * g->xH + row) * g->xW;
+                        if (g->sw == 1 && hi > lo)
+                            memcpy(dst + lo, src + lo + shift, (size_t)(hi - lo) * sizeof(MD_T));
+                        else
+                            for (md_idx s = lo; s < hi; s++)
+                                dst[s] = src[s * g->sw + shift];
+                    }
+                }
+}
+
+/* The adjoint of pad_images for a strided g: dx (count, xC, xH, xW) from dxq, the gradient of
+ * the phase images (count, C, H, W). Every pixel is in one phase image at most; the pixels in
+ * none (no tap reads them) get 0. */
+static MD_ATTR void MD(merge_phases)(const MD_T *dxq, md_idx count, const md_conv_geometry *g, MD_T *dx)
+{
+    int covered = g->pa == g->sh && g->pb == g->sw && g->H * g->sh >= g->xH + g->xph && g->W * g->sw >= g->xW + g->xpw;
+    if (!covered)
+        memset(dx, 0, (size_t)(count * g->xC * g->xH * g->xW) * sizeof(MD_T));
+    for (md_idx n = 0; n < count; n++)
+        for (md_idx c = 0; c < g->xC; c++)
+            for (md_idx a = 0; a < g->pa; a++)
+                for (md_idx b = 0; b < g->pb; b++) {
+                    md_idx lo, hi, shift = b - g->xpw;
+                    MD(columns)(g->W, g->sw, shift, g->xW, &lo, &hi);
+                    const MD_T *src = dxq + ((n * g->C + (c * g->pa + a) * g->pb + b) * g->H) * g->W;
+                    for (md_idx r = 0; r < g->H; r++, src += g->W) {
+                        md_idx row = r * g->sh + a - g->xph;
+                        if (row < 0 || row >= g->xH)
+                            continue;
+                        MD_T *dst = dx + ((n * g->xC + c) * g->xH + row) * g->xW;
+                        for (md_idx s = lo; s < hi; s++)
+                            dst[s * g->sw + shift] = src[s];
+                    }
+                }
 }
 
 /* Output positions computed for `count` images: the last image's Ho rows, rounded up to the tile. */
@@ -214,7 +267,9 @@ static MD_ATTR void MD(fwd_images)(const MD_T *x, md_idx count, const md_conv_ge
 /* Backward of `count` images. gf: the forward geometry; gb: the geometry of the dx pass (input
  * dy, output dx). Adds dW into dwacc (Kpad rows of Dpad: tap-major, see dw_tile) and db into
  * dbacc[0..Dpad); writes dx (count, C, H, W) unless dx is NULL (nobody asked for it).
- * Scratch: xp (max xp_len), ext (gb->Fpad·gb->Ppad), dyt (gf->Dpad·G·Ho·Wo). */
+ * dx and x are the source images of gf (for a strided gf, see pad_images and merge_phases).
+ * Scratch: xp (max xp_len), ext (gb->Fpad·gb->Ppad), dyt (gf->Dpad·G·Ho·Wo, and G·C·H·W for
+ * a strided gf). */
 static MD_ATTR void MD(bwd_images)(const MD_T *x, const MD_T *dy, md_idx count, const md_conv_geometry *gf,
                                    const md_conv_geometry *gb, const md_idx *offs_f, const md_idx *offs_b,
                                    const MD_T *wpack_b, MD_T *dx, MD_T *dwacc, MD_T *dbacc,
@@ -243,8 +298,14 @@ static MD_ATTR void MD(bwd_images)(const MD_T *x, const MD_T *dy, md_idx count, 
                 MD(dw_tile)(xp, offs_f + k, dyt + b * q_all * ot, gf, count, dwacc + k * gf->Dpad + b * ot,
                             gf->Dpad, 2);
         }
-    if (dx)
+    if (!dx)
+        return;
+    if (gf->sh == 1 && gf->sw == 1 && gf->xph == 0 && gf->xpw == 0) {
         MD(fwd_images)(dy, count, gb, wpack_b, offs_b, NULL, dx, xp, ext);
+    } else {    /* dx of the phase images (dW is done: dyt is free), then back to the pixels */
+        MD(fwd_images)(dy, count, gb, wpack_b, offs_b, NULL, dyt, xp, ext);
+        MD(merge_phases)(dyt, count, gf, dx);
+    }
 }
 
 #undef MD_VL
