@@ -412,7 +412,7 @@ cdef _forward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_
     cdef Py_ssize_t c, h, w, kh, kw, pad_h, pad_w
     c, h, w, kh, kw, pad_h, pad_w = _direct_dims(x, weight, sh, sw, ph, pw, (<object>out).shape[2:])
     cdef int n_threads = _threads(n)
-    cdef md_idx group = _group_size(n, n_threads, (h + 2 * pad_h) * (w + 2 * pad_w), c)
+    cdef md_idx group = _group_size(n, n_threads, (h + pad_h) * (w + pad_w), c)   # g.plane
     cdef md_conv_geometry g
     md_conv_geometry_init(&g, c, h, w, kh, kw, pad_h, pad_w, o, x.itemsize, group, md_conv_isa())
     _read_phases(&g, x, weight, sh, sw, ph, pw)
@@ -497,7 +497,7 @@ cdef _backward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize
     wq = weight if _plain(weight, sh, sw, ph, pw) else phase_weights(weight, (sh, sw))
     cdef int n_threads = _threads(n)
     cdef md_idx h_out = h + 2 * pad_h - kh + 1, w_out = w + 2 * pad_w - kw + 1
-    cdef md_idx plane = max((h + 2 * pad_h) * (w + 2 * pad_w), (h_out + 2 * (kh - 1 - pad_h)) * (w_out + 2 * (kw - 1 - pad_w)))
+    cdef md_idx plane = max((h + pad_h) * (w + pad_w), (h_out + kh - 1 - pad_h) * (w_out + kw - 1 - pad_w))
     cdef md_idx group = _group_size(n, n_threads, plane, max(c, o))
     cdef md_conv_geometry gf, gb
     cdef int isa = md_conv_isa()    # once: both geometries and the kernels must agree on it

@@ -19,9 +19,9 @@ typedef struct {
     md_idx C, H, W;      /* input image (channels, height, width) */
     md_idx kh, kw, ph, pw;
     md_idx O, Ho, Wo;    /* output channels and size (stride 1) */
-    md_idx Hp, Wp;       /* padded input */
+    md_idx Hp, Wp;       /* padded input height; row pitch of the padded scratch, W + pw */
     md_idx G;            /* images per call, laid out one after another in each channel */
-    md_idx plane, cstride; /* Hp·Wp; channel stride of the padded scratch, G·plane */
+    md_idx plane, cstride; /* image pitch, (H + ph)·Wp; channel pitch of the padded scratch, G·plane */
     md_idx tile;         /* output positions per forward tile */
     md_idx Ppad;         /* positions on the padded-width grid of G images, rounded up */
     md_idx OB, Opad;     /* output channels per weight-gradient tile, O rounded up to it */
@@ -131,9 +131,13 @@ static void md_conv_geometry_init(md_conv_geometry *g, md_idx C, md_idx H, md_id
                                   md_idx ph, md_idx pw, md_idx O, size_t elsize, md_idx G, int isa)
 {
     g->C = C; g->H = H; g->W = W; g->kh = kh; g->kw = kw; g->ph = ph; g->pw = pw; g->O = O; g->G = G;
-    g->Hp = H + 2 * ph; g->Wp = W + 2 * pw;
-    g->Ho = g->Hp - kh + 1; g->Wo = g->Wp - kw + 1;
-    g->plane = g->Hp * g->Wp;
+    /* Neighbouring rows share their padding (row r's right padding is row r + 1's left), and
+       so do neighbouring images (one's bottom padding rows are the next one's top): fewer
+       discarded grid positions, e.g. 1 − 64/81 instead of 1 − 64/100 of an 8×8 image with
+       padding 1 and a 3×3 kernel. */
+    g->Hp = H + 2 * ph; g->Wp = W + pw;
+    g->Ho = g->Hp - kh + 1; g->Wo = W + 2 * pw - kw + 1;
+    g->plane = (H + ph) * g->Wp;
     g->cstride = G * g->plane;
     g->isa = isa;
     md_conv_tiles(g->isa, elsize, &g->OB, &g->VL, &g->tile, &g->DT);

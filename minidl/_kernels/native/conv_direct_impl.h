@@ -11,18 +11,19 @@
  *   MD_PIN(v)   optional: an empty asm that keeps v in a register
  *
  * The algorithm ("implicit GEMM on a padded-width layout"): pad each image into
- * xp[c][r][s] (Hp × Wp rows), and number output positions p = oh·Wp + ow, i.e. on a grid
- * Wp wide instead of W_out (the kw − 1 extra columns per row are computed and thrown
- * away). Then the im2col matrix is never built, because its row k = (c, i, j) is just
+ * xp[c][r][s] (rows Wp = W + pw apart: a row's right padding is the next one's left), and
+ * number output positions p = oh·Wp + ow, i.e. on a grid Wp wide instead of W_out (the
+ * kw − 1 − pw extra columns per row are computed and thrown away). Then the im2col matrix is never built, because its row k = (c, i, j) is just
  * xp shifted by offs[k] = c·cstride + i·Wp + j:
  *
  *     y_ext[o][p]  = Σ_k W[o][k] · xp[offs[k] + p]              (forward, and dx)
  *     dW[k][o]    += Σ_q xp[offs[k] + pos(q)] · dy[o][q]        (valid positions q only)
  *
  * dx is the forward kernel run on dy padded by (k − 1 − p) with the filters flipped and
- * in/out channels swapped. Small images are processed G at a time (xp[c][n][r][s], channel
- * stride cstride = G·Hp·Wp, so p runs over the G images one after another and the last
- * kh − 1 rows of each are discarded too): every tile then has enough positions to amortise
+ * in/out channels swapped. Small images are processed G at a time (xp[c][n][r][s], images
+ * plane = (H + ph)·Wp apart, sharing their padding rows; channel stride cstride = G·plane,
+ * so p runs over the G images one after another and the last kh − 1 − ph rows of each are
+ * discarded too): every tile then has enough positions to amortise
  * its set-up. Register tiles: the forward keeps MD_OB × MD_NV vector
  * accumulators (output channels × output positions), the weight gradient MD_DT taps × 1–2
  * vectors of output channels (see dw_tile), so every loaded vector feeds several FMAs.
