@@ -251,13 +251,14 @@ def test_direct_convolution_is_deterministic(kernel_pair, conv_threads):
 
 
 @pytest.mark.parametrize("twin", ["reference", "compiled"])
-@pytest.mark.parametrize("stride, channels", [(1, 3), (2, 1), (2, 8)])   # direct, polyphase, im2col
-def test_backward_without_grad_x_gives_the_same_parameter_gradients(kernel_pair, twin, stride, channels):
+@pytest.mark.parametrize("stride, channels, k", [(1, 3, 3), (2, 1, 3), (2, 8, 3), (2, 8, 2)])
+def test_backward_without_grad_x_gives_the_same_parameter_gradients(kernel_pair, twin, stride, channels, k):
+    # direct; polyphase (few channels); polyphase (kernel > stride); im2col + GEMM
     _, backward = (kernel_pair(k)[twin == "compiled"] for k in ("conv2d_forward", "conv2d_backward"))
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, channels, 9, 9))
-    weight = rng.standard_normal((4, channels, 3, 3))
-    h_out = out_size(9, 3, stride, 1)
+    weight = rng.standard_normal((4, channels, k, k))
+    h_out = out_size(9, k, stride, 1)
     g = rng.standard_normal((3, 4, h_out, h_out))
     full = (np.empty_like(x), np.empty_like(weight), np.empty(4))
     backward(x, weight, g, stride, stride, 1, 1, *full)
