@@ -1,4 +1,4 @@
-/* Stride-1 direct convolution for minidl/_kernels/conv.pyx (see conv_direct_impl.h for the
+/* Direct convolution for minidl/_kernels/conv.pyx (see conv_direct_impl.h for the
  * algorithm). The wheel is built for the baseline instruction set, so the inner kernels are
  * compiled three times on x86-64 GCC/Clang (AVX-512, AVX2+FMA, SSE2) and chosen once at run
  * time from what the CPU supports (native/cpu_isa.h); other compilers and architectures get
@@ -7,7 +7,10 @@
  * and benchmarks). The variant is fixed in the geometry when it is built, so a geometry and
  * the kernels that use it always agree on tile sizes (which the scratch sizes depend on).
  * Nothing here touches Python objects: conv.pyx validates, allocates and calls these on
- * groups of images, without the GIL.
+ * groups of images, without the GIL. Strided (and over-padded) layers run as a stride-1
+ * convolution over their phase images, which the kernels read straight from x (see
+ * md_conv_geometry_phases). tools/conv_sanitize.c checks every variant on random geometries
+ * under AddressSanitizer + UBSan against the definition.
  */
 #include <stddef.h>
 #include <stdlib.h>
