@@ -279,12 +279,51 @@ cdef int _check_output(str kernel, object a, str name, tuple shape, int t) excep
     return 0
 
 
-cdef object _pack(object w2, md_idx rows_pad, md_idx ob):
-    """w2 (rows, K) → (rows_pad/ob, K, ob): the ob filters of a tile side by side per tap."""
-    cdef md_idx rows = w2.shape[0], k = w2.shape[1]
-    padded = np.zeros((rows_pad, k), dtype=w2.dtype)
-    padded[:rows] = w2
-    return np.ascontiguousarray(padded.reshape(rows_pad // ob, ob, k).transpose(0, 2, 1))
+cdef object _pack(cnp.ndarray weight, md_idx rows_pad, md_idx ob, bint flip):
+    """The filters as the kernels read them, (rows_pad/ob, K, ob): the ob filters of a tile
+    side by side per tap, zero rows up to rows_pad. weight (O, C, kh, kw): its O filters of
+    K = C·kh·kw taps, or, flip, the dx pass's C filters of K = O·kh·kw taps (flipped in space,
+    in/out channels swapped)."""
+    cdef md_idx rows = weight.shape[1] if flip else weight.shape[0]
+    out = np.zeros((rows_pad // ob, weight.size // rows, ob), dtype=weight.dtype)
+    if weight.dtype == np.float64:
+        _pack_filters[double](weight, out, flip)
+    else:
+        _pack_filters[float](weight, out, flip)
+    return out
+
+
+cdef void _pack_filters(const floating[:, :, :, :] w, floating[:, :, ::1] out, bint flip) noexcept nogil:
+    cdef Py_ssize_t o, c, u, v, k = 0
+    cdef Py_ssize_t ob = out.shape[2], kh = w.shape[2], kw = w.shape[3]
+    for o in range(w.shape[0]):
+        for c in range(w.shape[1]):
+            for u in range(kh):
+                for v in range(kw):
+                    if flip:   # filter c, tap (o, kh − 1 − u, kw − 1 − v)
+                        out[c // ob, (o * kh + kh - 1 - u) * kw + kw - 1 - v, c % ob] = w[o, c, u, v]
+                    else:
+                        out[o // ob, (c * kh + u) * kw + v, o % ob] = w[o, c, u, v]
+
+
+cdef void _sum_slots(const floating[:, ::1] acc, Py_ssize_t k_pad, Py_ssize_t d_pad, floating[:, ::1] grad_w,
+                     floating[::1] grad_b) noexcept nogil:
+    """grad_w[o, k] = Σ_slots acc[slot, k·d_pad + o] (dW tap-major, see dw_tile), grad_b[o] the
+    same of acc[slot, k_pad·d_pad + o], the slots added in order (deterministic)."""
+    cdef Py_ssize_t slot, o, k
+    cdef floating total
+    for k in range(grad_w.shape[1]):
+        for o in range(grad_w.shape[0]):
+            total = acc[0, k * d_pad + o]
+            for slot in range(1, acc.shape[0]):
+                total = total + acc[slot, k * d_pad + o]
+            grad_w[o, k] = total
+    if grad_b.shape[0]:
+        for o in range(grad_w.shape[0]):
+            total = acc[0, k_pad * d_pad + o]
+            for slot in range(1, acc.shape[0]):
+                total = total + acc[slot, k_pad * d_pad + o]
+            grad_b[o] = total
 
 
 cdef object _offsets(md_conv_geometry* g, Py_ssize_t c, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
@@ -419,7 +458,7 @@ cdef _forward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_
     # The public kernels checked the arrays; this guards the polyphase arithmetic too.
     _check_output("conv2d_forward", out, "out", (n, o, g.Ho, g.Wo), t)
     offs = _offsets(&g, weight.shape[1], weight.shape[2], weight.shape[3], sh, sw)
-    wpack = _pack(weight.reshape(o, g.K), g.Fpad, g.FOB)
+    wpack = _pack(weight, g.Fpad, g.FOB, False)
     cdef md_idx stride = g.xp_len + _lines(g.Fpad * g.Ppad, x.itemsize)
     ws = _workspace(n_threads, stride, x.dtype)
     cdef _Job job
@@ -508,8 +547,7 @@ cdef _backward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize
     if grad_x is not None:
         _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
     # The dx pass convolves dy with the filters flipped in space and in/out channels swapped.
-    flipped = wq[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, o * kh * kw)
-    wpack_b = _pack(flipped, gb.Fpad, gb.FOB)
+    wpack_b = _pack(wq, gb.Fpad, gb.FOB, True)
     offs_f = _offsets(&gf, weight.shape[1], weight.shape[2], weight.shape[3], sh, sw)
     offs_b = _offsets(&gb, o, kh, kw, 1, 1)
     cdef md_idx xp_len = max(gf.xp_len, gb.xp_len)
@@ -540,10 +578,9 @@ cdef _backward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize
     with nogil:
         md_pool_run(_backward_task, &job, n_slots, n_threads)
     # Per-slot partial sums → the gradients (small: O·K + O per slot), in a fixed order.
-    totals = acc[0].copy()
-    for i in range(1, n_slots):
-        totals += acc[i]
-    cdef md_idx dw_len = gf.Kpad * gf.Dpad
-    grad_weight.reshape(o, gf.K)[...] = totals[:dw_len].reshape(gf.Kpad, gf.Dpad)[:gf.K, :o].T
-    if grad_bias is not None:
-        grad_bias[...] = totals[dw_len:dw_len + o]
+    gw = grad_weight.reshape(o, gf.K)
+    gb_ = grad_bias if grad_bias is not None else acc[0, :0]
+    if t == cnp.NPY_FLOAT64:
+        _sum_slots[double](acc, gf.Kpad, gf.Dpad, gw, gb_)
+    else:
+        _sum_slots[float](acc, gf.Kpad, gf.Dpad, gw, gb_)
