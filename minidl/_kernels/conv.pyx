@@ -7,15 +7,18 @@ reference/conv.py, same names and signatures.
 
 * conv2d_forward / conv2d_backward: the convolution computed directly, without the im2col
   matrix (C in native/conv_direct.h and conv_direct_impl.h, explained there), a group of
-  images per call, the groups shared among the threads of native/threadpool.h (not OpenMP:
-  see there). The im2col matrix of a (32, 16, 28, 28) batch is 14 MB, written and read back
-  twice per step; the direct kernels keep one padded image (~60 KB) in cache instead, and
-  use the widest vectors the CPU has. They do stride 1 with padding <= kernel − 1; other
-  paddings, and strides on layers with few input channels, are first rewritten into that
-  case (the polyphase form), other strided convolutions use im2col + NumPy's GEMM. Both
-  rewrites are NumPy code in conv_layouts.py, which allocates their large temporaries; this
-  module allocates only the direct kernels' packed weights, tap offsets, per-thread scratch
-  and per-slot partial sums (O(weights + threads × one image)).
+  images per call, the groups shared among the threads of native/threadpool.h (one pool for
+  all kernels, _pool.pyx; not OpenMP: see there). The im2col matrix of a (32, 16, 28, 28)
+  batch is 14 MB, written and read back twice per step; the direct kernels keep one padded
+  image (~60 KB) in cache instead, and use the widest vectors the CPU has. They compute a
+  stride-1 convolution with padding <= kernel − 1; strided and over-padded layers run as one
+  over their phase images (conv_layouts.phase_shape), which the kernels split and merge
+  themselves, computing only the taps the kernel has. Strided layers whose kernel is no
+  larger than the stride (a 1×1 stride-2 shortcut), with many channels, use im2col + NumPy's
+  GEMM (conv_layouts.py, which allocates its large temporaries). This module allocates only
+  the direct kernels' packed weights, tap offsets, per-thread scratch and per-slot partial
+  sums (O(weights + threads × one group of images)); nothing is computed that the caller
+  did not ask for (grad_x None: no dx pass).
 """
 import numpy as np
 cimport numpy as cnp
@@ -58,41 +61,10 @@ cdef extern from "native/conv_direct.h" nogil:
     int md_conv_set_isa(int isa)
     int MD_LINE
 
-cdef extern from "native/threadpool.h" nogil:
-    ctypedef void (*md_task_fn)(void* ctx, Py_ssize_t item, int worker) noexcept nogil
-    void md_pool_run(md_task_fn fn, void* ctx, Py_ssize_t n_items, int n_threads)
-    int MD_POOL_MAX
-
-
-def _default_threads():
-    """MINIDL_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may run on
-    (at most the pool's 64 threads; a value that is not a positive integer is ignored)."""
-    for var in ("MINIDL_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(var, "").split(",")[0].strip()
-        if value.isdigit() and int(value) > 0:
-            return min(int(value), MD_POOL_MAX)
-    try:
-        count = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        count = os.cpu_count() or 1
-    return max(1, min(count, MD_POOL_MAX))
-
-
-cdef int _num_threads = _default_threads()
-
-
-def get_num_threads():
-    """Threads the direct convolution kernels use (one group of images per thread at a time)."""
-    return _num_threads
-
-
-def set_num_threads(count):
-    """Use ``count`` threads (1 to 64) in the direct convolution kernels; returns the old count."""
-    global _num_threads
-    if not isinstance(count, int) or not 1 <= count <= MD_POOL_MAX:
-        raise ValueError(f"set_num_threads: count must be an int from 1 to {MD_POOL_MAX}, got {count!r}")
-    old, _num_threads = _num_threads, count
-    return old
+# One pool of worker threads, and one thread count (MINIDL_NUM_THREADS, else OMP_NUM_THREADS,
+# else the CPUs this process may run on), for every kernel that uses threads: _pool.pyx.
+from minidl._kernels._pool cimport pool_threads, run_tasks
+from minidl._kernels._pool import get_num_threads, set_num_threads   # noqa: F401 (this module's API too)
 
 
 cdef inline Py_ssize_t _out_size(Py_ssize_t size, Py_ssize_t k, Py_ssize_t stride, Py_ssize_t pad):
@@ -360,7 +332,8 @@ cdef object _workspace(int n_threads, md_idx stride, object dtype):
 
 
 cdef inline int _threads(Py_ssize_t n_images) noexcept:
-    return <int>(n_images if n_images < _num_threads else _num_threads)
+    cdef int count = pool_threads()
+    return <int>(n_images if n_images < count else count)
 
 
 cdef md_idx _group_size(md_idx n_images, int n_threads, md_idx plane, md_idx channels):
@@ -471,7 +444,7 @@ cdef _forward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_
     if n_threads > 1 and not _blas_policy.limited:
         _blas_threads.limit_gemm_threads()
     with nogil:
-        md_pool_run(_forward_task, &job, (n + g.G - 1) // g.G, n_threads)
+        run_tasks(_forward_task, &job, (n + g.G - 1) // g.G, n_threads)
 
 
 cdef void _backward_task(void* ctx, Py_ssize_t slot, int worker) noexcept nogil:
@@ -576,7 +549,7 @@ cdef _backward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize
     if n_threads > 1 and not _blas_policy.limited:
         _blas_threads.limit_gemm_threads()
     with nogil:
-        md_pool_run(_backward_task, &job, n_slots, n_threads)
+        run_tasks(_backward_task, &job, n_slots, n_threads)
     # Per-slot partial sums → the gradients (small: O·K + O per slot), in a fixed order.
     gw = grad_weight.reshape(o, gf.K)
     gb_ = grad_bias if grad_bias is not None else acc[0, :0]

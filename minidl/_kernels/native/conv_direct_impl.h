@@ -178,32 +178,45 @@ static void MD(columns)(md_idx n, md_idx stride, md_idx shift, md_idx width, md_
         *lo = *hi;
 }
 
-/* Copy `count` (<= g->G) consecutive images x (count, xC, xH, xW) into the zero-padded scratch
- * xp, channel-major: xp[c·cstride + n·plane + (r + ph)·Wp + (s + pw)] = x[n, c, r, s] (stride 1);
- * strided, the phase images: channel (c·pa + a)·pb + b, row r, column s holds
- * x[n, c, r·sh + a − xph, s·sw + b − xpw] (zero outside x). */
-static MD_ATTR void MD(pad_images)(const MD_T *x, md_idx count, const md_conv_geometry *g, MD_T *xp)
+/* The rows of the phase images of `count` images (all of g's input when it is not strided):
+ * phase channel (c·pa + a)·pb + b, row r, column s is pixel (r·sh + a − xph, s·sw + b − xpw)
+ * of img (count, xC, xH, xW) channel c, where that lies in the image. The phase images are at
+ * `ph`, cs / is / rs elements per phase channel / image / row. to_images: img = them
+ * (the other pixels are left alone), else them = img (the rest is left alone). */
+static MD_ATTR void MD(phase_rows)(MD_T *img, MD_T *ph, md_idx count, const md_conv_geometry *g, md_idx cs,
+                                   md_idx is, md_idx rs, int to_images)
 {
-    memset(xp, 0, (size_t)g->xp_len * sizeof(MD_T));
     for (md_idx n = 0; n < count; n++)
         for (md_idx c = 0; c < g->xC; c++)
             for (md_idx a = 0; a < g->pa; a++)
                 for (md_idx b = 0; b < g->pb; b++) {
                     md_idx lo, hi, shift = b - g->xpw;
                     MD(columns)(g->W, g->sw, shift, g->xW, &lo, &hi);
-                    MD_T *dst = xp + ((c * g->pa + a) * g->pb + b) * g->cstride + n * g->plane + g->ph * g->Wp + g->pw;
-                    for (md_idx r = 0; r < g->H; r++, dst += g->Wp) {
+                    MD_T *p = ph + ((c * g->pa + a) * g->pb + b) * cs + n * is;
+                    for (md_idx r = 0; r < g->H; r++, p += rs) {
                         md_idx row = r * g->sh + a - g->xph;
                         if (row < 0 || row >= g->xH)
                             continue;
-                        const MD_T *src = x + ((n * g->xC + c) * g->xH + row) * g->xW;
-                        if (g->sw == 1 && hi > lo)
-                            memcpy(dst + lo, src + lo + shift, (size_t)(hi - lo) * sizeof(MD_T));
+                        MD_T *q = img + ((n * g->xC + c) * g->xH + row) * g->xW;
+                        if (to_images)
+                            for (md_idx s = lo; s < hi; s++)
+                                q[s * g->sw + shift] = p[s];
+                        else if (g->sw == 1 && hi > lo)
+                            memcpy(p + lo, q + lo + shift, (size_t)(hi - lo) * sizeof(MD_T));
                         else
                             for (md_idx s = lo; s < hi; s++)
-                                dst[s] = src[s * g->sw + shift];
+                                p[s] = q[s * g->sw + shift];
                     }
                 }
+}
+
+/* Copy `count` (<= g->G) consecutive images x (count, xC, xH, xW) into the zero-padded scratch
+ * xp, channel-major: xp[c·cstride + n·plane + (r + ph)·Wp + (s + pw)] = x[n, c, r, s] (stride 1);
+ * strided, the phase images (phase_rows; zero outside x). */
+static MD_ATTR void MD(pad_images)(const MD_T *x, md_idx count, const md_conv_geometry *g, MD_T *xp)
+{
+    memset(xp, 0, (size_t)g->xp_len * sizeof(MD_T));
+    MD(phase_rows)((MD_T *)x, xp + g->ph * g->Wp + g->pw, count, g, g->cstride, g->plane, g->Wp, 0);  /* x only read */
 }
 
 /* The adjoint of pad_images for a strided g: dx (count, xC, xH, xW) from dxq, the gradient of
@@ -214,22 +227,7 @@ static MD_ATTR void MD(merge_phases)(const MD_T *dxq, md_idx count, const md_con
     int covered = g->pa == g->sh && g->pb == g->sw && g->H * g->sh >= g->xH + g->xph && g->W * g->sw >= g->xW + g->xpw;
     if (!covered)
         memset(dx, 0, (size_t)(count * g->xC * g->xH * g->xW) * sizeof(MD_T));
-    for (md_idx n = 0; n < count; n++)
-        for (md_idx c = 0; c < g->xC; c++)
-            for (md_idx a = 0; a < g->pa; a++)
-                for (md_idx b = 0; b < g->pb; b++) {
-                    md_idx lo, hi, shift = b - g->xpw;
-                    MD(columns)(g->W, g->sw, shift, g->xW, &lo, &hi);
-                    const MD_T *src = dxq + ((n * g->C + (c * g->pa + a) * g->pb + b) * g->H) * g->W;
-                    for (md_idx r = 0; r < g->H; r++, src += g->W) {
-                        md_idx row = r * g->sh + a - g->xph;
-                        if (row < 0 || row >= g->xH)
-                            continue;
-                        MD_T *dst = dx + ((n * g->xC + c) * g->xH + row) * g->xW;
-                        for (md_idx s = lo; s < hi; s++)
-                            dst[s * g->sw + shift] = src[s];
-                    }
-                }
+    MD(phase_rows)(dx, (MD_T *)dxq, count, g, g->H * g->W, g->C * g->H * g->W, g->W, 1);   /* dxq only read */
 }
 
 /* Output positions computed for `count` images: the last image's Ho rows, rounded up to the tile. */
