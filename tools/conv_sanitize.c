@@ -76,13 +76,15 @@ static int check_##SUF(const shape_t *s, int isa, md_idx G, int with_dx, double 
     for (md_idx i = 0; i < N * O * Ho * Wo; i++) dy[i] = (T)rndf();                             \
     /* packed weights: forward (Fpad/FOB, K, FOB) from w; dx pass from the zero-padded, */      \
     /* flipped sub-kernels with in/out channels swapped */                                      \
-    T *wpf = xmalloc(gf.Fpad * gf.K, sizeof(T));                                                \
-    memset(wpf, 0, (size_t)(gf.Fpad * gf.K) * sizeof(T));                                      \
+    md_idx fpf = gf.FT ? gf.Dpad : gf.Fpad, obf = gf.FT ? gf.DV * gf.VL : gf.FOB;             \
+    md_idx fpb = gb.FT ? gb.Dpad : gb.Fpad, obb = gb.FT ? gb.DV * gb.VL : gb.FOB;             \
+    T *wpf = xmalloc(fpf * gf.K, sizeof(T));                                                    \
+    memset(wpf, 0, (size_t)(fpf * gf.K) * sizeof(T));                                          \
     for (md_idx o = 0; o < O; o++)                                                              \
         for (md_idx k = 0; k < gf.K; k++)                                                       \
-            wpf[((o / gf.FOB) * gf.K + k) * gf.FOB + o % gf.FOB] = w[o * gf.K + k];            \
-    T *wpb = xmalloc(gb.Fpad * gb.K, sizeof(T));                                                \
-    memset(wpb, 0, (size_t)(gb.Fpad * gb.K) * sizeof(T));                                      \
+            wpf[((o / obf) * gf.K + k) * obf + o % obf] = w[o * gf.K + k];                      \
+    T *wpb = xmalloc(fpb * gb.K, sizeof(T));                                                    \
+    memset(wpb, 0, (size_t)(fpb * gb.K) * sizeof(T));                                          \
     for (md_idx c = 0; c < C; c++)                                                              \
         for (md_idx a = 0; a < pa; a++)                                                         \
             for (md_idx b = 0; b < pb; b++)                                                     \
@@ -93,7 +95,7 @@ static int check_##SUF(const shape_t *s, int isa, md_idx G, int with_dx, double 
                             if (plain) { i = k1h - 1 - u; j = k1w - 1 - v; }                    \
                             if (i >= kh || j >= kw) continue;                                   \
                             md_idx r = (c * pa + a) * pb + b, k = (o * k1h + u) * k1w + v;      \
-                            wpb[((r / gb.FOB) * gb.K + k) * gb.FOB + r % gb.FOB] =              \
+                            wpb[((r / obb) * gb.K + k) * obb + r % obb] =                      \
                                 w[((o * C + c) * kh + i) * kw + j];                             \
                         }                                                                       \
     /* scratch, each its own exact allocation */                                                \

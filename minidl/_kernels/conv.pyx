@@ -36,7 +36,7 @@ cdef extern from "native/conv_direct.h" nogil:
     ctypedef Py_ssize_t md_idx
     ctypedef struct md_conv_geometry:
         int isa
-        md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, G, plane, cstride, tile, Ppad, OB, Opad, FOB, Fpad, VL, DT, DV, Dpad, K, Kpad, xp_len
+        md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, G, plane, cstride, tile, Ppad, OB, Opad, FOB, Fpad, VL, DT, DV, Dpad, FT, K, Kpad, xp_len
         md_idx sh, sw, pa, pb, xC, xH, xW, xph, xpw
     ctypedef void (*md_fwd_images_f32)(const float*, md_idx, const md_conv_geometry*, const float*,
                                        const md_idx*, const float*, float*, float*, float*) noexcept nogil
@@ -265,6 +265,11 @@ cdef object _pack(cnp.ndarray weight, md_idx rows_pad, md_idx ob, bint flip):
     return out
 
 
+cdef object _pack_for(const md_conv_geometry* g, cnp.ndarray weight, bint flip):
+    """_pack as g's forward kernel reads the filters: tiles of DV·VL (fwd_tile) or FOB."""
+    return _pack(weight, g.Dpad, g.DV * g.VL, flip) if g.FT else _pack(weight, g.Fpad, g.FOB, flip)
+
+
 cdef void _pack_filters(const floating[:, :, :, :] w, floating[:, :, ::1] out, bint flip) noexcept nogil:
     cdef Py_ssize_t o, c, u, v, k = 0
     cdef Py_ssize_t ob = out.shape[2], kh = w.shape[2], kw = w.shape[3]
@@ -431,7 +436,7 @@ cdef _forward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_
     # The public kernels checked the arrays; this guards the polyphase arithmetic too.
     _check_output("conv2d_forward", out, "out", (n, o, g.Ho, g.Wo), t)
     offs = _offsets(&g, weight.shape[1], weight.shape[2], weight.shape[3], sh, sw)
-    wpack = _pack(weight, g.Fpad, g.FOB, False)
+    wpack = _pack_for(&g, weight, False)
     cdef md_idx stride = g.xp_len + _lines(g.Fpad * g.Ppad, x.itemsize)
     ws = _workspace(n_threads, stride, x.dtype)
     cdef _Job job
@@ -520,7 +525,7 @@ cdef _backward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize
     if grad_x is not None:
         _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
     # The dx pass convolves dy with the filters flipped in space and in/out channels swapped.
-    wpack_b = _pack(wq, gb.Fpad, gb.FOB, True)
+    wpack_b = _pack_for(&gb, wq, True)
     offs_f = _offsets(&gf, weight.shape[1], weight.shape[2], weight.shape[3], sh, sw)
     offs_b = _offsets(&gb, o, kh, kw, 1, 1)
     cdef md_idx xp_len = max(gf.xp_len, gb.xp_len)
