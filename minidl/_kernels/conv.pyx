@@ -52,6 +52,7 @@ cdef extern from "native/conv_direct.h" nogil:
                                md_idx ph, md_idx pw, md_idx O, size_t elsize, md_idx G, int isa)
     void md_conv_geometry_phases(md_conv_geometry* g, md_idx xC, md_idx xH, md_idx xW, md_idx xph, md_idx xpw,
                                  md_idx sh, md_idx sw, md_idx pa, md_idx pb)
+    md_idx md_conv_ext_len(const md_conv_geometry* g)
     int md_conv_isa()
     md_fwd_images_f32 md_conv_fwd_images_f32(const md_conv_geometry* g)
     md_fwd_images_f64 md_conv_fwd_images_f64(const md_conv_geometry* g)
@@ -437,7 +438,7 @@ cdef _forward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize_
     _check_output("conv2d_forward", out, "out", (n, o, g.Ho, g.Wo), t)
     offs = _offsets(&g, weight.shape[1], weight.shape[2], weight.shape[3], sh, sw)
     wpack = _pack_for(&g, weight, False)
-    cdef md_idx stride = g.xp_len + _lines(g.Fpad * g.Ppad, x.itemsize)
+    cdef md_idx stride = g.xp_len + _lines(md_conv_ext_len(&g), x.itemsize)
     ws = _workspace(n_threads, stride, x.dtype)
     cdef _Job job
     job.f64 = t == cnp.NPY_FLOAT64
@@ -529,7 +530,7 @@ cdef _backward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize
     offs_f = _offsets(&gf, weight.shape[1], weight.shape[2], weight.shape[3], sh, sw)
     offs_b = _offsets(&gb, o, kh, kw, 1, 1)
     cdef md_idx xp_len = max(gf.xp_len, gb.xp_len)
-    cdef md_idx ext_len = _lines(gb.Fpad * gb.Ppad, x.itemsize)    # the dx pass's output rows
+    cdef md_idx ext_len = _lines(md_conv_ext_len(&gb), x.itemsize)    # the dx pass's output
     # + dy transposed for dW, then (strided) dx of the G phase images
     cdef md_idx stride = xp_len + ext_len + _lines(max(gf.Dpad * gf.G * gf.Ho * gf.Wo, gf.G * c * h * w), x.itemsize)
     cdef md_idx acc_stride = _lines(gf.Kpad * gf.Dpad + gf.Dpad, x.itemsize)   # dW (tap-major), db

@@ -45,6 +45,8 @@ typedef struct {
 } md_conv_geometry;
 
 #define MD_LINE 64  /* bytes per cache line: scratch buffers start on one (see conv.pyx) */
+#define MD_TB 16    /* positions per block of the transposes (pack_dyt, unpack_yt): the block
+                       written stays in L1 */
 
 static int md_conv_isa_active = -1;   /* the variant in use (MD_ISA_*, <= md_cpu_isa()) */
 
@@ -142,6 +144,14 @@ static void md_conv_geometry_init(md_conv_geometry *g, md_idx C, md_idx H, md_id
     g->xp_len = md_round_up(reach > C * g->cstride ? reach : C * g->cstride, MD_LINE / (md_idx)elsize);
     g->sh = g->sw = g->pa = g->pb = 1;
     g->xC = C; g->xH = H; g->xW = W; g->xph = g->xpw = 0;
+}
+
+/* Elements of the forward's output scratch (fwd_images' ext): Fpad rows of Ppad grid
+ * positions, or, for fwd_tile, Dpad filters of the G images' output positions. */
+static md_idx md_conv_ext_len(const md_conv_geometry *g)
+{
+    md_idx rows = g->Fpad * g->Ppad, tiles = g->Dpad * g->G * g->Ho * g->Wo;
+    return g->FT && tiles > rows ? tiles : rows;
 }
 
 /* g (built unpadded over the phase images, C = xC·pa·pb) reads them straight from images

@@ -145,7 +145,6 @@ static MD_ATTR inline __attribute__((always_inline)) void MD(dw_tile)(
 /* dyt[b][q][r] = dy[n][b·DV·VL + r][oh][ow] for q = (n, oh, ow), zero for filters >= O: the
  * panels of filters dw_tile reads, one position after another. A transpose, done in blocks of
  * MD_TB positions so that the block being written (MD_TB × DV·VL) stays in L1. */
-#define MD_TB 16
 static MD_ATTR void MD(pack_dyt)(const MD_T *dy, md_idx count, const md_conv_geometry *g, MD_T *dyt)
 {
     md_idx ot = g->DV * MD_VL, hw = g->Ho * g->Wo, q_all = count * hw;
@@ -165,7 +164,6 @@ static MD_ATTR void MD(pack_dyt)(const MD_T *dy, md_idx count, const md_conv_geo
             }
     }
 }
-#undef MD_TB
 
 /* [lo, hi): the columns s < n whose source column s·stride + shift lies in [0, width). */
 static void MD(columns)(md_idx n, md_idx stride, md_idx shift, md_idx width, md_idx *lo, md_idx *hi)
@@ -239,12 +237,12 @@ static md_idx MD(positions)(const md_conv_geometry *g, md_idx count)
 /* The forward for layers with many filters (g->FT), the GEMM of dw_tile turned around: a tile
  * of MD_DT *valid* output positions q0.. (of q_all, positions of the group in (n, oh, ow)
  * order) × nv vectors of filters, accumulated over the taps in registers, the tap values
- * broadcast from the padded images; then stored into y (count, O, Ho, Wo) + bias. No
- * discarded grid positions (the padded-width grid computes 18–25 % in vain on 14×14 and 8×8
- * images), no partial-sum rows. wt: this panel's filters tap-major, K × nv·VL. */
+ * broadcast from the padded images; stored as rows of filters yt[q][nv·VL] (unpack_yt puts
+ * them into y). No discarded grid positions (the padded-width grid computes 7–21 % in vain
+ * on 28×28 to 8×8 images with padding 1). wt: this panel's filters tap-major, K × nv·VL. */
 static MD_ATTR inline __attribute__((always_inline)) void MD(fwd_tile)(
     const MD_T *xp, const md_idx *offs, const MD_T *wt, const md_conv_geometry *g, md_idx q0, md_idx q_all,
-    md_idx o0, const MD_T *bias, MD_T *y, const int nv)
+    MD_T *yt, const int nv)
 {
     MD(vec) acc[MD_DT][2];
     const MD_T *xs[MD_DT];
@@ -277,48 +275,51 @@ static MD_ATTR inline __attribute__((always_inline)) void MD(fwd_tile)(
             }
         }
     }
-    /* y[n, o, oh, ow] for the tile's positions (counted again from q0): the accumulators
-       through a buffer, then one filter at a time (a transpose) */
-    MD_T buf[MD_DT][2 * MD_VL];
-    md_idx at[MD_DT];
-    n = q0 / hw;
-    md_idx r = q0 % hw;
-    for (md_idx i = 0; i < used; i++) {
-        MD_STORE(&buf[i][0], acc[i][0]);
-        if (nv == 2)
-            MD_STORE(&buf[i][MD_VL], acc[i][1]);
-        at[i] = n * g->O * hw + r;
-        if (++r == hw) {
-            r = 0;
-            n++;
-        }
-    }
-    md_idx o_end = g->O - o0 < nv * MD_VL ? g->O - o0 : nv * MD_VL;
-    for (md_idx o = 0; o < o_end; o++) {
-        MD_T b = bias ? bias[o0 + o] : (MD_T)0;
-        MD_T *yo = y + (o0 + o) * hw;
-        for (md_idx i = 0; i < used; i++)
-            yo[at[i]] = buf[i][o] + b;
+    for (md_idx i = 0; i < used; i++)
+        for (int v = 0; v < nv; v++)
+            MD_STORE(yt + (q0 + i) * nv * MD_VL + v * MD_VL, acc[i][v]);
+}
+
+/* y[n, o, oh, ow] = yt[b][q][r] + bias[o] for o = b·DV·VL + r, q = (n, oh, ow): the transpose
+ * of pack_dyt, in blocks of MD_TB positions. */
+static MD_ATTR void MD(unpack_yt)(const MD_T *yt, md_idx count, const md_conv_geometry *g, const MD_T *bias, MD_T *y)
+{
+    md_idx ot = g->DV * MD_VL, hw = g->Ho * g->Wo, q_all = count * hw;
+    for (md_idx b = 0; b < g->Dpad / ot; b++) {
+        md_idx rows = g->O - b * ot < ot ? g->O - b * ot : ot;
+        for (md_idx n = 0; n < count; n++)
+            for (md_idx q0 = 0; q0 < hw; q0 += MD_TB) {
+                md_idx qn = hw - q0 < MD_TB ? hw - q0 : MD_TB;
+                const MD_T *src = yt + (b * q_all + n * hw + q0) * ot;
+                MD_T *dst = y + (n * g->O + b * ot) * hw + q0;
+                for (md_idx r = 0; r < rows; r++) {
+                    MD_T add = bias ? bias[b * ot + r] : (MD_T)0;
+                    for (md_idx q = 0; q < qn; q++)
+                        dst[r * hw + q] = src[q * ot + r] + add;
+                }
+            }
     }
 }
 
 /* y (count, O, Ho, Wo) = conv(x (count, C, H, W), packed weights) + bias (may be NULL).
- * wpack: (Fpad / FOB, K, FOB); ext: Fpad rows of positions. */
+ * wpack: (Fpad / FOB, K, FOB), or (Dpad / (DV·VL), K, DV·VL) for fwd_tile (g->FT);
+ * ext: md_conv_ext_len(g) elements. */
 static MD_ATTR void MD(fwd_images)(const MD_T *x, md_idx count, const md_conv_geometry *g, const MD_T *wpack,
                                    const md_idx *offs, const MD_T *bias, MD_T *y, MD_T *xp, MD_T *ext)
 {
     if (count < 1 || count > g->G)   /* the scratch holds G images (conv.pyx never asks more) */
         return;
     MD(pad_images)(x, count, g, xp);
-    if (g->FT) {    /* wpack: Dpad / (DV·VL) panels of K × DV·VL */
+    if (g->FT) {    /* wpack: Dpad / (DV·VL) panels of K × DV·VL; ext: the panels' yt */
         md_idx ot = g->DV * MD_VL, q_all = count * g->Ho * g->Wo;
         for (md_idx b = 0; b < g->Dpad / ot; b++)
             for (md_idx q0 = 0; q0 < q_all; q0 += MD_DT) {
                 if (g->DV == 1)
-                    MD(fwd_tile)(xp, offs, wpack + b * g->K * ot, g, q0, q_all, b * ot, bias, y, 1);
+                    MD(fwd_tile)(xp, offs, wpack + b * g->K * ot, g, q0, q_all, ext + b * q_all * ot, 1);
                 else
-                    MD(fwd_tile)(xp, offs, wpack + b * g->K * ot, g, q0, q_all, b * ot, bias, y, 2);
+                    MD(fwd_tile)(xp, offs, wpack + b * g->K * ot, g, q0, q_all, ext + b * q_all * ot, 2);
             }
+        MD(unpack_yt)(ext, count, g, bias, y);
         return;
     }
     md_idx ppad = MD(positions)(g, count);
