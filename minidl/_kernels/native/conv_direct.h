@@ -45,6 +45,13 @@ typedef struct {
 } md_conv_geometry;
 
 #define MD_LINE 64  /* bytes per cache line: scratch buffers start on one (see conv.pyx) */
+/* Tiles whose tile width is a constant argument (1 or 2 vectors of filters): inlined at each
+ * call, so each call keeps its accumulators in registers. */
+#if defined(__GNUC__)
+#define MD_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define MD_ALWAYS_INLINE __inline
+#endif
 #define MD_TB 16    /* positions per block of the transposes (pack_dyt, unpack_yt): the block
                        written stays in L1 */
 

@@ -108,7 +108,7 @@ static MD_ATTR void MD(fwd_row)(const MD_T *xp, const md_idx *offs, md_idx K, co
  * grid's discarded columns and rows (30 % of the positions of a 14×14 image with padding 1,
  * 56 % of an 8×8 one) — so an inf or NaN in x meets exactly the (tap, position) pairs
  * im2col would, as in the twin. dw: rows k0..k0+MD_DT of ldw elements, nv vectors each. */
-static MD_ATTR inline __attribute__((always_inline)) void MD(dw_tile)(
+static MD_ATTR MD_ALWAYS_INLINE void MD(dw_tile)(
     const MD_T *xp, const md_idx *offs, const MD_T *dyt, const md_conv_geometry *g, md_idx count,
     MD_T *dw, md_idx ldw, const int nv)
 {
@@ -240,7 +240,7 @@ static md_idx MD(positions)(const md_conv_geometry *g, md_idx count)
  * broadcast from the padded images; stored as rows of filters yt[q][nv·VL] (unpack_yt puts
  * them into y). No discarded grid positions (the padded-width grid computes 7–21 % in vain
  * on 28×28 to 8×8 images with padding 1). wt: this panel's filters tap-major, K × nv·VL. */
-static MD_ATTR inline __attribute__((always_inline)) void MD(fwd_tile)(
+static MD_ATTR MD_ALWAYS_INLINE void MD(fwd_tile)(
     const MD_T *xp, const md_idx *offs, const MD_T *wt, const md_conv_geometry *g, md_idx q0, md_idx q_all,
     MD_T *yt, const int nv)
 {
