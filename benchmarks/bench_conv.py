@@ -36,7 +36,7 @@ MORE_SHAPES = [
     (64, 32, 14, 64, 3, 1, 1),
     (16, 64, 8, 128, 3, 1, 1),     # small images, many channels
     (32, 3, 32, 16, 3, 2, 1),      # strided RGB first layer: polyphase + direct kernels
-    (32, 16, 28, 32, 3, 2, 1),     # strided, more channels: im2col + GEMM
+    (32, 16, 28, 32, 3, 2, 1),     # strided, more channels: polyphase + direct kernels
 ]
 
 
