@@ -239,10 +239,12 @@ cdef inline bint _polyphase_pays(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t s
     (32,16,28,28) → 32×3×3 stride 2, 3.3 vs 3.8 ms; 64 channels 6.0 vs 6.2; 5×5 stride 2 1.9 vs
     4.9), and for few input channels (C·phases <= 16, an RGB or grey first layer); im2col +
     GEMM where the kernel is no larger than the stride (a 1×1 stride-2 shortcut is a
-    subsample and a GEMM: 0.63 vs 0.88 ms; 3×3 stride 3: 1.07 vs 1.27)."""
+    subsample and a GEMM: 0.63 vs 0.88 ms; 3×3 stride 3: 1.07 vs 1.27). The portable build's
+    4-wide kernels lose to NumPy's GEMM on many channels (8.9 vs 4.5 ms at (32,16,28,28)
+    stride 2): im2col there, as before."""
     cdef Py_ssize_t phases = min(sh, weight.shape[2]) * min(sw, weight.shape[3])
     return ((sh == 1 and sw == 1) or x.shape[1] * phases <= 16
-            or (weight.shape[2] > sh and weight.shape[3] > sw))
+            or (weight.shape[2] > sh and weight.shape[3] > sw and md_conv_isa() != 0))
 
 
 cdef int _check_output(str kernel, object a, str name, tuple shape, int t) except -1:
