@@ -33,7 +33,7 @@ typedef struct {
 
 /* The checks, one element type at a time. */
 #define CHECK_TYPE(T, SUF)                                                                      \
-static int check_##SUF(const shape_t *s, int isa, md_idx G, int with_dx, double tol)            \
+static int check_##SUF(const shape_t *s, int isa, md_idx G, int with_dx, int tiled, double tol) \
 {                                                                                               \
     md_idx N = s->N, C = s->C, H = s->H, W = s->W, O = s->O, kh = s->kh, kw = s->kw;            \
     md_idx sh = s->sh, sw = s->sw, ph = s->ph, pw = s->pw, Ho = s->Ho, Wo = s->Wo;              \
@@ -60,7 +60,7 @@ static int check_##SUF(const shape_t *s, int isa, md_idx G, int with_dx, double 
     for (md_idx c = 0; c < C; c++)                                                              \
         for (md_idx i = 0; i < kh; i++)                                                         \
             for (md_idx j = 0; j < kw; j++)                                                     \
-                offs_f[(c * kh + i) * kw + j] = ((c * pa + i % sh) * pb + j % sw) * gf.cstride  \
+                offs_f[(c * kh + i) * kw + j] = (((i % sh) * pb + j % sw) * C + c) * gf.cstride  \
                                                 + (i / sh) * gf.Wp + j / sw;                    \
     for (md_idx c = 0; c < O; c++)                                                              \
         for (md_idx i = 0; i < k1h; i++)                                                        \
@@ -94,10 +94,37 @@ static int check_##SUF(const shape_t *s, int isa, md_idx G, int with_dx, double 
                             md_idx i = a + sh * (k1h - 1 - u), j = b + sw * (k1w - 1 - v);      \
                             if (plain) { i = k1h - 1 - u; j = k1w - 1 - v; }                    \
                             if (i >= kh || j >= kw) continue;                                   \
-                            md_idx r = (c * pa + a) * pb + b, k = (o * k1h + u) * k1w + v;      \
+                            md_idx r = (a * pb + b) * C + c, k = (o * k1h + u) * k1w + v;        \
                             wpb[((r / obb) * gb.K + k) * obb + r % obb] =                      \
                                 w[((o * C + c) * kh + i) * kw + j];                             \
                         }                                                                       \
+    if (!plain && tiled) { /* the dx pass tile by tile (conv.pyx: _dx_tiles): own taps */       \
+        md_idx tiles = fpb / obb;                                                               \
+        md_idx *to = xmalloc(tiles * gb.Kpad + tiles, sizeof(md_idx));                          \
+        T *tw = xmalloc(fpb * gb.K, sizeof(T));                                                 \
+        memset(to, 0, (size_t)(tiles * gb.Kpad + tiles) * sizeof(md_idx));                     \
+        memset(tw, 0, (size_t)(fpb * gb.K) * sizeof(T));                                        \
+        for (md_idx t = 0; t < tiles; t++) {                                                    \
+            md_idx kt = 0;                                                                      \
+            for (md_idx o = 0; o < O; o++)                                                      \
+                for (md_idx u = 0; u < k1h; u++)                                                \
+                    for (md_idx v = 0; v < k1w; v++) {                                          \
+                        int any = 0;                                                            \
+                        for (md_idx r = t * obb; r < (t + 1) * obb && r < c1; r++) {            \
+                            md_idx a = r / (pb * C), b = r / C % pb;                            \
+                            any |= a + sh * (k1h - 1 - u) < kh && b + sw * (k1w - 1 - v) < kw;  \
+                        }                                                                       \
+                        if (!any) continue;                                                     \
+                        to[t * gb.Kpad + kt] = offs_b[(o * k1h + u) * k1w + v];                 \
+                        for (md_idx r = 0; r < obb; r++)                                        \
+                            tw[(t * gb.K + kt) * obb + r] = wpb[(t * gb.K + (o * k1h + u) * k1w + v) * obb + r]; \
+                        kt++;                                                                   \
+                    }                                                                           \
+            to[tiles * gb.Kpad + t] = kt;                                                       \
+        }                                                                                       \
+        free(offs_b); free(wpb);                                                                \
+        offs_b = to; wpb = tw; gb.TK = 1;                                                       \
+    }                                                                                           \
     /* scratch, each its own exact allocation */                                                \
     T *xp = xmalloc(imax(gf.xp_len, gb.xp_len), sizeof(T));                                     \
     T *extf = xmalloc(md_conv_ext_len(&gf), sizeof(T)), *extb = xmalloc(md_conv_ext_len(&gb), sizeof(T)); \
@@ -182,7 +209,9 @@ int main(int argc, char **argv)
                 s.Ho = (s.H + 2 * s.ph - s.kh) / s.sh + 1; s.Wo = (s.W + 2 * s.pw - s.kw) / s.sw + 1;
                 md_idx G = rnd(1, s.N);
                 int with_dx = (int)rnd(0, 3) != 0;
-                int bad = f64 ? check_f64(&s, isa, G, with_dx, 1e-9) : check_f32(&s, isa, G, with_dx, 2e-4);
+                int tiled = (int)rnd(0, 3) != 0;   /* strided: per-tile taps (as conv.pyx), or the full grid */
+                int bad = f64 ? check_f64(&s, isa, G, with_dx, tiled, 1e-9)
+                              : check_f32(&s, isa, G, with_dx, tiled, 2e-4);
                 total++;
                 if (bad) {
                     failures++;

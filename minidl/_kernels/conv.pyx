@@ -36,7 +36,7 @@ cdef extern from "native/conv_direct.h" nogil:
     ctypedef Py_ssize_t md_idx
     ctypedef struct md_conv_geometry:
         int isa
-        md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, G, plane, cstride, tile, Ppad, OB, Opad, FOB, Fpad, VL, DT, DV, Dpad, FT, K, Kpad, xp_len
+        md_idx C, H, W, kh, kw, ph, pw, O, Ho, Wo, Hp, Wp, G, plane, cstride, tile, Ppad, OB, Opad, FOB, Fpad, VL, DT, DV, Dpad, FT, TK, K, Kpad, xp_len
         md_idx sh, sw, pa, pb, xC, xH, xW, xph, xpw
     ctypedef void (*md_fwd_images_f32)(const float*, md_idx, const md_conv_geometry*, const float*,
                                        const md_idx*, const float*, float*, float*, float*) noexcept nogil
@@ -273,6 +273,32 @@ cdef object _pack_for(const md_conv_geometry* g, cnp.ndarray weight, bint flip):
     return _pack(weight, g.Dpad, g.DV * g.VL, flip) if g.FT else _pack(weight, g.Fpad, g.FOB, flip)
 
 
+cdef tuple _dx_tiles(md_conv_geometry* gb, cnp.ndarray weight, cnp.ndarray wq, Py_ssize_t sh, Py_ssize_t sw):
+    """Tap offsets and packed filters of a strided layer's dx pass, tile by tile (gb.TK, see
+    fwd_images): its filters are the phase channels, whose zero-padded sub-kernels have
+    kh·kw/(sh·sw) real taps on average out of ceil(kh/sh)·ceil(kw/sw) (9 of 16 for 3×3,
+    stride 2); each tile of filters (one phase, with phase-major channels and C a multiple of
+    the tile) computes only the taps its filters have."""
+    cdef Py_ssize_t o = weight.shape[0], cq = wq.shape[1], kh = wq.shape[2], kw = wq.shape[3]
+    cdef Py_ssize_t width = gb.DV * gb.VL if gb.FT else gb.FOB
+    cdef Py_ssize_t tiles = (gb.Dpad if gb.FT else gb.Fpad) // width, t, r0, r1, kt
+    flipped = wq[:, :, ::-1, ::-1]                                         # the dx pass's taps (u, v)
+    real = phase_weights(np.ones((1,) + (<object>weight).shape[1:]), (sh, sw))[0, :, ::-1, ::-1] != 0
+    offs = np.zeros(tiles * gb.Kpad + tiles, dtype=np.intp)
+    packed = np.zeros((tiles, gb.K, width), dtype=weight.dtype)
+    for t in range(tiles):
+        r0, r1 = t * width, min((t + 1) * width, cq)
+        if r0 >= r1:
+            continue                                                       # padding filters: no taps
+        u, v = np.nonzero(real[r0:r1].any(axis=0))
+        kt = o * len(u)
+        offs[t * gb.Kpad:t * gb.Kpad + kt] = (np.arange(o)[:, None] * gb.cstride + u * gb.Wp + v).ravel()
+        offs[tiles * gb.Kpad + t] = kt
+        packed[t, :kt, :r1 - r0] = flipped[:, r0:r1][:, :, u, v].transpose(0, 2, 1).reshape(kt, r1 - r0)
+    gb.TK = 1
+    return offs, packed
+
+
 cdef void _pack_filters(const floating[:, :, :, :] w, floating[:, :, ::1] out, bint flip) noexcept nogil:
     cdef Py_ssize_t o, c, u, v, k = 0
     cdef Py_ssize_t ob = out.shape[2], kh = w.shape[2], kw = w.shape[3]
@@ -311,12 +337,12 @@ cdef object _offsets(md_conv_geometry* g, Py_ssize_t c, Py_ssize_t kh, Py_ssize_
     """offs[k] for the taps k = (c·kh + i)·kw + j of a (C, kh, kw) kernel with stride (sh, sw)
     read from g's padded images; 0 (a harmless read) from K up to Kpad. Stride 1: the tap reads
     channel c shifted by (i, j), c·cstride + i·Wp + j. Strided, g's images are the phase images
-    (conv_layouts.phase_shape): channel (c·pa + i mod sh)·pb + j mod sw, shifted by
+    (conv_layouts.phase_shape): channel ((i mod sh)·pb + j mod sw)·C + c, shifted by
     (i div sh, j div sw) — only the taps the kernel has, not the zero-padded sub-kernels. Sets
     g.K (C·kh·kw) and g.Kpad to match."""
-    cdef Py_ssize_t pa = min(sh, kh), pb = min(sw, kw)
+    cdef Py_ssize_t pb = min(sw, kw)
     i, j = np.arange(kh)[None, :, None], np.arange(kw)[None, None, :]
-    channel = (np.arange(c)[:, None, None] * pa + i % sh) * pb + j % sw
+    channel = ((i % sh) * pb + j % sw) * c + np.arange(c)[:, None, None]
     g.K = c * kh * kw
     g.Kpad = (g.K + g.DT - 1) // g.DT * g.DT
     offs = np.zeros(g.Kpad, dtype=np.intp)
@@ -528,9 +554,12 @@ cdef _backward_direct(cnp.ndarray x, cnp.ndarray weight, Py_ssize_t sh, Py_ssize
     if grad_x is not None:
         _check_output("conv2d_backward", grad_x, "grad_x", (<object>x).shape, t)
     # The dx pass convolves dy with the filters flipped in space and in/out channels swapped.
-    wpack_b = _pack_for(&gb, wq, True)
     offs_f = _offsets(&gf, weight.shape[1], weight.shape[2], weight.shape[3], sh, sw)
     offs_b = _offsets(&gb, o, kh, kw, 1, 1)
+    if _plain(weight, sh, sw, ph, pw):
+        wpack_b = _pack_for(&gb, wq, True)
+    else:
+        offs_b, wpack_b = _dx_tiles(&gb, weight, wq, sh, sw)
     cdef md_idx xp_len = max(gf.xp_len, gb.xp_len)
     cdef md_idx ext_len = _lines(md_conv_ext_len(&gb), x.itemsize)    # the dx pass's output
     # + dy transposed for dW, then (strided) dx of the G phase images

@@ -46,8 +46,8 @@ def phase_shape(kernel_shape, stride, out_hw):
     With u = sh·u' + a and v = sw·v' + b (0 <= a < sh, 0 <= b < sw), the tap (u, v) of output
     (i, j) reads x_pad[sh·(i + u') + a, sw·(j + v') + b] = X_ab[i + u', j + v'], where X_ab is
     the phase image x_pad[a::sh, b::sw]. So y = Σ_ab X_ab ⋆ W_ab, W_ab = W[:, :, a::sh, b::sw]:
-    one stride-1 convolution whose input channels are the phases (c, a, b) — only those with
-    a < kh and b < kw, the others meet no tap — over sub-kernels of at most
+    one stride-1 convolution whose input channels are the phases (a, b, c), phase-major — only
+    those with a < kh and b < kw, the others meet no tap — over sub-kernels of at most
     ceil(kh/sh) × ceil(kw/sw) taps. The compiled kernels read the phase images tap by tap
     (conv.pyx's _offsets), computing only the taps W has.
 
@@ -64,9 +64,9 @@ def phase_weights(weight, stride):
     kernel: the dx pass convolves dy with them flipped."""
     (sh, sw), (o, c, kh, kw) = stride, weight.shape
     pa, pb = min(sh, kh), min(sw, kw)
-    wq = np.zeros((o, c, pa, pb, -(-kh // sh), -(-kw // sw)), dtype=weight.dtype)
+    wq = np.zeros((o, pa, pb, c, -(-kh // sh), -(-kw // sw)), dtype=weight.dtype)
     for a in range(pa):
         for b in range(pb):
             sub = weight[:, :, a::sh, b::sw]
-            wq[:, :, a, b, :sub.shape[2], :sub.shape[3]] = sub
-    return wq.reshape(o, c * pa * pb, wq.shape[4], wq.shape[5])
+            wq[:, a, b, :, :sub.shape[2], :sub.shape[3]] = sub
+    return wq.reshape(o, pa * pb * c, wq.shape[4], wq.shape[5])

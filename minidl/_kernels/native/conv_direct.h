@@ -35,12 +35,14 @@ typedef struct {
     md_idx DT, DV, Dpad; /* weight gradient: taps per tile, vectors of filters per tile (1 or 2),
                             O rounded up to DV·VL */
     md_idx FT;           /* 1: the forward tiles positions × filters (fwd_tile), packed like dW */
+    md_idx TK;           /* 1: each forward tile of filters has its own taps (see fwd_images) */
     md_idx K, Kpad;      /* taps C·kh·kw, rounded up to DT */
     md_idx xp_len;       /* elements of the padded-input scratch, incl. the tail reads */
     /* The images the kernels read: the geometry's own input (sh = sw = 1, xph = xpw = 0), or,
        for a strided or over-padded convolution (md_conv_geometry_phases), images (xC, xH, xW)
        with padding (xph, xpw) and stride (sh, sw) whose pa × pb phase images (channel
-       (c·pa + a)·pb + b = x_pad[c, a::sh, b::sw]) are the geometry's C input channels. */
+       (a·pb + b)·xC + c = x_pad[c, a::sh, b::sw], phase-major) are the geometry's C input
+       channels. */
     md_idx sh, sw, pa, pb, xC, xH, xW, xph, xpw;
 } md_conv_geometry;
 
@@ -150,6 +152,7 @@ static void md_conv_geometry_init(md_conv_geometry *g, md_idx C, md_idx H, md_id
     md_idx reach = (C - 1) * g->cstride + (kh - 1) * g->Wp + (kw - 1) + g->Ppad;
     g->xp_len = md_round_up(reach > C * g->cstride ? reach : C * g->cstride, MD_LINE / (md_idx)elsize);
     g->sh = g->sw = g->pa = g->pb = 1;
+    g->TK = 0;
     g->xC = C; g->xH = H; g->xW = W; g->xph = g->xpw = 0;
 }
 

@@ -178,7 +178,8 @@ static void MD(columns)(md_idx n, md_idx stride, md_idx shift, md_idx width, md_
 
 /* The rows of the phase images of `count` images (all of g's input when it is not strided):
  * phase channel (c·pa + a)·pb + b, row r, column s is pixel (r·sh + a − xph, s·sw + b − xpw)
- * of img (count, xC, xH, xW) channel c, where that lies in the image. The phase images are at
+ * of img (count, xC, xH, xW) channel c, where that lies in the image (phase channel
+ * (a·pb + b)·xC + c). The phase images are at
  * `ph`, cs / is / rs elements per phase channel / image / row. to_images: img = them
  * (the other pixels are left alone), else them = img (the rest is left alone). */
 static MD_ATTR void MD(phase_rows)(MD_T *img, MD_T *ph, md_idx count, const md_conv_geometry *g, md_idx cs,
@@ -190,7 +191,7 @@ static MD_ATTR void MD(phase_rows)(MD_T *img, MD_T *ph, md_idx count, const md_c
                 for (md_idx b = 0; b < g->pb; b++) {
                     md_idx lo, hi, shift = b - g->xpw;
                     MD(columns)(g->W, g->sw, shift, g->xW, &lo, &hi);
-                    MD_T *p = ph + ((c * g->pa + a) * g->pb + b) * cs + n * is;
+                    MD_T *p = ph + ((a * g->pb + b) * g->xC + c) * cs + n * is;
                     for (md_idx r = 0; r < g->H; r++, p += rs) {
                         md_idx row = r * g->sh + a - g->xph;
                         if (row < 0 || row >= g->xH)
@@ -241,8 +242,8 @@ static md_idx MD(positions)(const md_conv_geometry *g, md_idx count)
  * them into y). No discarded grid positions (the padded-width grid computes 7–21 % in vain
  * on 28×28 to 8×8 images with padding 1). wt: this panel's filters tap-major, K × nv·VL. */
 static MD_ATTR MD_ALWAYS_INLINE void MD(fwd_tile)(
-    const MD_T *xp, const md_idx *offs, const MD_T *wt, const md_conv_geometry *g, md_idx q0, md_idx q_all,
-    MD_T *yt, const int nv)
+    const MD_T *xp, const md_idx *offs, md_idx K, const MD_T *wt, const md_conv_geometry *g, md_idx q0,
+    md_idx q_all, MD_T *yt, const int nv)
 {
     MD(vec) acc[MD_DT][2];
     const MD_T *xs[MD_DT];
@@ -259,7 +260,6 @@ static MD_ATTR MD_ALWAYS_INLINE void MD(fwd_tile)(
             }
         }
     }
-    md_idx K = g->K;
     for (md_idx k = 0; k < K; k++) {
         md_idx off = offs[k];
         MD(vec) w0 = MD_LOAD(wt + k * nv * MD_VL);
@@ -302,22 +302,29 @@ static MD_ATTR void MD(unpack_yt)(const MD_T *yt, md_idx count, const md_conv_ge
 }
 
 /* y (count, O, Ho, Wo) = conv(x (count, C, H, W), packed weights) + bias (may be NULL).
- * wpack: (Fpad / FOB, K, FOB), or (Dpad / (DV·VL), K, DV·VL) for fwd_tile (g->FT);
- * ext: md_conv_ext_len(g) elements. */
+ * wpack: (Fpad / FOB, K, FOB), or (Dpad / (DV·VL), K, DV·VL) for fwd_tile (g->FT): tiles of
+ * filters; ext: md_conv_ext_len(g) elements. offs: the K taps' offsets, or, g->TK, each tile's
+ * own: tile t computes taps offs[t·Kpad ..] (its first offs[tiles·Kpad + t] <= K; the dx pass
+ * of a strided layer, whose filters have zero taps: see conv.pyx's _dx_tiles). */
 static MD_ATTR void MD(fwd_images)(const MD_T *x, md_idx count, const md_conv_geometry *g, const MD_T *wpack,
                                    const md_idx *offs, const MD_T *bias, MD_T *y, MD_T *xp, MD_T *ext)
 {
     if (count < 1 || count > g->G)   /* the scratch holds G images (conv.pyx never asks more) */
         return;
     MD(pad_images)(x, count, g, xp);
+    md_idx ot = g->FT ? g->DV * MD_VL : g->FOB, tiles = (g->FT ? g->Dpad : g->Fpad) / ot;
+#define MD_TILE_OFFS(t) (g->TK ? offs + (t) * g->Kpad : offs)
+#define MD_TILE_K(t) (g->TK ? offs[tiles * g->Kpad + (t)] : g->K)
     if (g->FT) {    /* wpack: Dpad / (DV·VL) panels of K × DV·VL; ext: the panels' yt */
-        md_idx ot = g->DV * MD_VL, q_all = count * g->Ho * g->Wo;
-        for (md_idx b = 0; b < g->Dpad / ot; b++)
+        md_idx q_all = count * g->Ho * g->Wo;
+        for (md_idx b = 0; b < tiles; b++)
             for (md_idx q0 = 0; q0 < q_all; q0 += MD_DT) {
                 if (g->DV == 1)
-                    MD(fwd_tile)(xp, offs, wpack + b * g->K * ot, g, q0, q_all, ext + b * q_all * ot, 1);
+                    MD(fwd_tile)(xp, MD_TILE_OFFS(b), MD_TILE_K(b), wpack + b * g->K * ot, g, q0, q_all,
+                                 ext + b * q_all * ot, 1);
                 else
-                    MD(fwd_tile)(xp, offs, wpack + b * g->K * ot, g, q0, q_all, ext + b * q_all * ot, 2);
+                    MD(fwd_tile)(xp, MD_TILE_OFFS(b), MD_TILE_K(b), wpack + b * g->K * ot, g, q0, q_all,
+                                 ext + b * q_all * ot, 2);
             }
         MD(unpack_yt)(ext, count, g, bias, y);
         return;
@@ -325,10 +332,12 @@ static MD_ATTR void MD(fwd_images)(const MD_T *x, md_idx count, const md_conv_ge
     md_idx ppad = MD(positions)(g, count);
     if (g->FOB == 1)
         for (md_idx o = 0; o < g->O; o++)
-            MD(fwd_row)(xp, offs, g->K, wpack + o * g->K, ext + o * ppad, ppad);
+            MD(fwd_row)(xp, MD_TILE_OFFS(o), MD_TILE_K(o), wpack + o * g->K, ext + o * ppad, ppad);
     else
-        for (md_idx ob = 0; ob < g->Fpad / MD_OB; ob++)
-            MD(fwd_block)(xp, offs, g->K, wpack + ob * g->K * MD_OB, ext + ob * MD_OB * ppad, ppad);
+        for (md_idx ob = 0; ob < tiles; ob++)
+            MD(fwd_block)(xp, MD_TILE_OFFS(ob), MD_TILE_K(ob), wpack + ob * g->K * MD_OB, ext + ob * MD_OB * ppad, ppad);
+#undef MD_TILE_OFFS
+#undef MD_TILE_K
     for (md_idx n = 0; n < count; n++)
         for (md_idx o = 0; o < g->O; o++) {
             MD_T b = bias ? bias[o] : (MD_T)0;
