@@ -1,4 +1,4 @@
-# The thread pool of the elementwise kernels (batchnorm, layernorm, dropout, activations):
+# The thread pool of the threaded kernels (conv, batchnorm, layernorm, dropout, activations):
 # one pool for all of them, shared through this module (see _pool.pyx).
 ctypedef void (*task_fn)(void* ctx, Py_ssize_t item, int worker) noexcept nogil
 
@@ -7,3 +7,4 @@ ctypedef void (*range_fn)(void* ctx, Py_ssize_t start, Py_ssize_t count) noexcep
 
 cdef void run_tasks(task_fn fn, void* ctx, Py_ssize_t n_items, int n_threads) noexcept nogil
 cdef void run_ranges(range_fn fn, void* ctx, Py_ssize_t n, Py_ssize_t block, Py_ssize_t elements) noexcept nogil
+cdef int pool_threads() noexcept nogil

@@ -1,14 +1,14 @@
-"""One thread pool for the elementwise kernels (batchnorm.pyx, layernorm.pyx, dropout.pyx,
-activations.pyx).
+"""One thread pool for every threaded kernel: the convolution (conv.pyx) and the elementwise
+kernels (batchnorm.pyx, layernorm.pyx, dropout.pyx, activations.pyx).
 
-Those kernels are bound by memory bandwidth (or, for dropout's mask draw and GELU, by
+The elementwise kernels are bound by memory bandwidth (or, for dropout's mask draw and GELU, by
 arithmetic), which on a 2-core machine one core does not saturate: PyTorch's LayerNorm on
 two threads ran in half the time of minidl's on one. They split their work into items whose
 number and boundaries depend only on the array sizes (so no result depends on the thread
 count) and run them here, on native/threadpool.h's pool: ``run_tasks`` for items,
 ``run_ranges`` for fixed blocks of a flat run. Every extension that included threadpool.h
 itself would start its own worker threads, each spinning for a while after its job;
-cimporting them from this module keeps one pool for all four.
+cimporting them from this module keeps one pool for all of them.
 
 Threads: MINIDL_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may run on;
 ``set_num_threads`` changes it. Calls that touch fewer than ``MIN_PARALLEL_ELEMENTS``
@@ -44,12 +44,12 @@ cdef int _num_threads = _default_threads()
 
 
 def get_num_threads():
-    """Threads the elementwise kernels use for large arrays."""
+    """Threads the kernels use (convolution; elementwise kernels for large arrays)."""
     return _num_threads
 
 
 def set_num_threads(count):
-    """Use ``count`` threads (1 to 64) in the elementwise kernels; returns the old count."""
+    """Use ``count`` threads (1 to 64) in the kernels; returns the old count."""
     global _num_threads
     if not isinstance(count, int) or not 1 <= count <= MD_POOL_MAX:
         raise ValueError(f"set_num_threads: count must be an int from 1 to {MD_POOL_MAX}, got {count!r}")
@@ -62,6 +62,11 @@ def _set_min_parallel(elements):
     global _min_parallel
     old, _min_parallel = _min_parallel, max(0, int(elements))
     return old
+
+
+cdef int pool_threads() noexcept nogil:
+    """get_num_threads() without the GIL (the convolution kernels' thread count)."""
+    return _num_threads
 
 
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t n_items) noexcept nogil:
