@@ -98,3 +98,27 @@ def test_bad_shapes_raise(attention_pair, which):
     with pytest.raises(ValueError, match="attention kernel"):
         bwd(np.zeros((2, 3, 4), np.float32), qkv, np.zeros((2, 2, 3, 3), np.float32), 2, 1.0,
             np.empty((2, 3, 11), np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_thread_count_does_not_change_the_bits(attention_pair, dtype):
+    """The (sample, head) pairs run on the Linear kernels' pool, each pair's arithmetic the
+    same on any thread: 1, 2 or 3 threads give identical outputs."""
+    _, (fwd, bwd) = attention_pair
+    from minidl._kernels import linear
+    rng = np.random.default_rng(3)
+    n, steps, heads, d = 3, 9, 2, 4
+    qkv = rng.standard_normal((n, steps, 3 * heads * d)).astype(dtype)
+    grad_output = rng.standard_normal((n, steps, heads * d)).astype(dtype)
+    mask = random_mask(rng, n, heads, steps)
+    before = linear.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2, 3):
+            linear.set_num_threads(threads)
+            runs.append(run(fwd, bwd, qkv, heads, 0.5, mask, grad_output, dtype))
+    finally:
+        linear.set_num_threads(before)
+    for other in runs[1:]:
+        for got, want in zip(other, runs[0]):
+            np.testing.assert_array_equal(got, want)
