@@ -9,7 +9,10 @@ read them through their row stride 3E):
     backward: dV = Pᵀ dO, dP = dO Vᵀ, dS = P ⊙ (dP − Σ dP ⊙ P) · scale, dQ = dS K, dK = dSᵀ Q
               written straight into grad_qkv's [dQ | dK | dV] layout
 
-The products use minidl's packed GEMM (native/gemm.h); exp for float is native/softmax_math.h's
+The per-head products (64 × 64 × 32 in the benchmark) are OpenBLAS's gemm called from C, one
+OpenBLAS thread each (2–3× faster than minidl's packed GEMM on these shapes, whose packing
+and buffer allocation dominate at that size: 2.2–3.6 µs vs 6.7 µs a product, measured), or
+minidl's GEMM (native/gemm.h) without OpenBLAS; exp for float is native/softmax_math.h's
 vectorisable Cephes expf. The (sample, head) pairs are independent: they run on the thread
 pool of the Linear kernels (linear.pyx, so the projections and this core share one set of
 worker threads; ``linear.set_num_threads``), one pair at a time per thread, each pair's
@@ -21,12 +24,24 @@ import numpy as np
 from cython cimport floating
 from libc.stdlib cimport malloc, free
 
-from minidl._kernels import linear as _linear
+from minidl._kernels import blas_threads as _blas_threads, linear as _linear
 
 ctypedef void (*_task_fn)(void* ctx, Py_ssize_t item, int worker) noexcept nogil
 ctypedef void (*_pool_run_fn)(_task_fn fn, void* ctx, Py_ssize_t n_items, int n_threads) noexcept nogil
 
 cdef _pool_run_fn _pool_run = <_pool_run_fn><size_t>_linear._pool_run_address()
+cdef str _library = ""
+
+
+cdef int _use_library() except -1:
+    """The library the Linear kernels use (``linear.gemm_library``), for the per-head products too."""
+    global _library
+    library = _linear.gemm_library()
+    if library != _library:
+        sgemm, dgemm, int64 = _blas_threads.openblas_gemm() if library == "openblas" else (0, 0, False)
+        lt_set_blas(sgemm, dgemm, int64)
+        _library = library
+    return 0
 
 include "_gemm.pxi"
 
@@ -74,10 +89,10 @@ cdef inline void _forward_pair(floating *dummy, _job *job, Py_ssize_t item, int 
     cdef floating *out = <floating *>job.out + i * steps * e + hh * d
     cdef int status
     # S = Q Kᵀ (Kᵀ: element (p, j) = K[j, p], rows of K 3E apart)
-    status = _gemm(steps, steps, d, base, ld, 1, base + e, 1, ld, p, steps, 0)
+    status = _blas_gemm(steps, steps, d, base, ld, 1, base + e, 1, ld, p, steps, 0)
     _softmax_rows(p, steps, steps, <floating>job.scale,
                   job.mask + item * steps * steps if job.mask != NULL else NULL)
-    status |= _gemm(steps, d, steps, p, steps, 1, base + 2 * e, ld, 1, out, e, 0)
+    status |= _blas_gemm(steps, d, steps, p, steps, 1, base + 2 * e, ld, 1, out, e, 0)
     job.status[worker] |= status
 
 
@@ -103,8 +118,8 @@ cdef inline void _backward_pair(floating *dummy, _job *job, Py_ssize_t item, int
     cdef const floating *prow
     cdef floating dot, sc = <floating>job.scale
     cdef int status
-    status = _gemm(steps, d, steps, p, 1, steps, dout, e, 1, g + 2 * e, ld, 0)          # dV = Pᵀ dO
-    status |= _gemm(steps, steps, d, dout, e, 1, base + 2 * e, 1, ld, ds, steps, 0)    # dP = dO Vᵀ
+    status = _blas_gemm(steps, d, steps, p, 1, steps, dout, e, 1, g + 2 * e, ld, 0)          # dV = Pᵀ dO
+    status |= _blas_gemm(steps, steps, d, dout, e, 1, base + 2 * e, 1, ld, ds, steps, 0)    # dP = dO Vᵀ
     for r in range(steps):                                   # dS = P ⊙ (dP − Σ_j dP ⊙ P) · scale
         row = ds + r * steps
         prow = p + r * steps
@@ -113,8 +128,8 @@ cdef inline void _backward_pair(floating *dummy, _job *job, Py_ssize_t item, int
             dot = dot + row[j] * prow[j]
         for j in range(steps):
             row[j] = prow[j] * (row[j] - dot) * sc
-    status |= _gemm(steps, d, steps, ds, steps, 1, base + e, ld, 1, g, ld, 0)          # dQ = dS K
-    status |= _gemm(steps, d, steps, ds, 1, steps, base, ld, 1, g + e, ld, 0)          # dK = dSᵀ Q
+    status |= _blas_gemm(steps, d, steps, ds, steps, 1, base + e, ld, 1, g, ld, 0)          # dQ = dS K
+    status |= _blas_gemm(steps, d, steps, ds, 1, steps, base, ld, 1, g + e, ld, 0)          # dK = dSᵀ Q
     job.status[worker] |= status
 
 
@@ -135,8 +150,11 @@ cdef int _run(_task_fn fn, _job *job, Py_ssize_t items, int threads) except -1:
     for k in range(threads):
         status[k] = 0
     job.status = status
+    _use_library()
+    _linear._blas_one_thread(True)
     with nogil:
         _pool_run(fn, job, items, threads)
+    _linear._blas_one_thread(False)
     for k in range(threads):
         failed |= status[k]
     free(status)

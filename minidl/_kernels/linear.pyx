@@ -38,6 +38,7 @@ cimport numpy as cnp
 from cython cimport floating
 
 include "_validation.pxi"
+include "_gemm.pxi"
 
 __all__ = ["linear_forward", "linear_backward"]
 
@@ -47,23 +48,6 @@ cdef extern from "native/threadpool.h" nogil:
     ctypedef void (*md_task_fn)(void* ctx, Py_ssize_t item, int worker) noexcept nogil
     void md_pool_run(md_task_fn fn, void* ctx, Py_ssize_t n_items, int n_threads)
     int MD_POOL_MAX
-
-cdef extern from "native/linear_tasks.h" nogil:
-    ctypedef struct lt_task:
-        int trans_a, trans_b, add
-        Py_ssize_t m, n, k
-        const void *a
-        const void *b
-        Py_ssize_t lda, ldb, ldc
-        void *c
-        const void *bias
-        const void *dy
-        void *db
-        Py_ssize_t rows, cols
-        int add_db
-    void lt_set_blas(size_t sgemm, size_t dgemm, int int64)
-    void lt_srun(void *ctx, Py_ssize_t item, int worker)
-    void lt_drun(void *ctx, Py_ssize_t item, int worker)
 
 ctypedef void (*_blas_set_fn)(int) noexcept nogil
 ctypedef int (*_blas_get_fn)() noexcept nogil
@@ -89,6 +73,16 @@ def _default_threads():
 
 cdef int _num_threads = _default_threads()
 cdef bint _ready = False
+
+
+def _blas_one_thread(bint enter):
+    """For attention.pyx: one OpenBLAS thread from enter=True to enter=False (nested fine)."""
+    if not _ready:
+        _init()
+    if enter:
+        _blas_enter()
+    else:
+        _blas_exit()
 
 
 def _pool_run_address():
@@ -159,7 +153,7 @@ cdef inline void _blas_exit():
         (<_blas_set_fn>_set_address)(_blas_saved)
 
 
-cdef void _run(lt_task *tasks, int count, double flops, int typenum):
+cdef int _run(lt_task *tasks, int count, double flops, int typenum) except -1:
     """The tasks, on the pool when they are worth it; then OpenBLAS's thread count restored."""
     cdef md_task_fn fn = <md_task_fn>(lt_srun if typenum == cnp.NPY_FLOAT32 else lt_drun)
     cdef int threads = _num_threads if flops >= PARALLEL_FLOPS else 1
@@ -172,13 +166,10 @@ cdef void _run(lt_task *tasks, int count, double flops, int typenum):
             for i in range(count):
                 fn(tasks, i, 0)
     _blas_exit()
-
-
-cdef inline void _clear(lt_task *t):
-    t.trans_a = t.trans_b = t.add = t.add_db = 0
-    t.m = t.n = t.k = t.lda = t.ldb = t.ldc = t.rows = t.cols = 0
-    t.a = t.b = t.bias = t.dy = NULL
-    t.c = t.db = NULL
+    for i in range(count):
+        if tasks[i].status:
+            raise MemoryError("linear kernel: could not allocate the GEMM's packing buffers")
+    return 0
 
 
 cdef inline tuple _shape(cnp.ndarray a):
@@ -246,7 +237,7 @@ def linear_forward(x, weight, bias, out):
     cdef lt_task tasks[2]
     cdef int count = 1
     cdef double flops = 2.0 * n * k * m
-    _clear(&tasks[0])
+    _task_clear(&tasks[0])
     # y (n × m) = x (n × k) · Wᵀ, W read transposed (row stride k)
     tasks[0].trans_b = 1
     tasks[0].m, tasks[0].n, tasks[0].k = n, m, k
@@ -306,7 +297,7 @@ def linear_backward(grad_output, x, weight, grad_input, grad_weight, grad_bias):
     cdef int count = 0
     if pdx != NULL:
         # dx (n × k) = dy (n × m) · W (m × k)
-        _clear(&tasks[0])
+        _task_clear(&tasks[0])
         tasks[0].m, tasks[0].n, tasks[0].k = n, k, m
         tasks[0].a, tasks[0].lda, tasks[0].b, tasks[0].ldb, tasks[0].c, tasks[0].ldc = pdy, m, pw, k, pdx, k
         count = 1
@@ -325,7 +316,7 @@ def linear_backward(grad_output, x, weight, grad_input, grad_weight, grad_bias):
         return
     # dW (m × k) (+)= dyᵀ (m × n) · x (n × k), dy read transposed (row stride m); db (+)= Σ_n dy
     tw = &tasks[count]
-    _clear(tw)
+    _task_clear(tw)
     tw.trans_a, tw.add = 1, add_w
     tw.m, tw.n, tw.k = m, k, n
     tw.a, tw.lda, tw.b, tw.ldb, tw.c, tw.ldc = pdy, m, px, k, pdw, k

@@ -2,6 +2,8 @@
  * (native/threadpool.h): y = x Wᵀ (+ b) split in two halves, dx = dy W next to dW = dyᵀ x,
  * or dW split in two halves of its rows.
  *
+ * lt_?gemm alone is also the product the attention kernels use for their per-head blocks.
+ *
  * Each task is one single-threaded product C = op(A)·op(B) (+ C when `add`), row-major, plus
  * an epilogue on the block it wrote: the bias row added (forward), or db (+)= Σ_n dy (backward).
  * The product is OpenBLAS's cblas_?gemm called through the address blas_threads.py found (its
@@ -47,16 +49,17 @@ typedef struct {
     void *db;                           /*   of `cols` values (row stride ldc of dy = cols), or NULL */
     ptrdiff_t rows, cols;
     int add_db;
+    int status;                         /* set by lt_?run: nonzero = minidl's GEMM could not allocate */
 } lt_task;
 
 #define LT_DEFINE(T, X)                                                                                   \
-    static void lt_##X##gemm(const lt_task *t)                                                            \
+    static int lt_##X##gemm(const lt_task *t)                                                             \
     {                                                                                                     \
         const T *a = (const T *)t->a, *b = (const T *)t->b;                                               \
         T *c = (T *)t->c;                                                                                 \
         size_t fn = sizeof(T) == 4 ? lt_sgemm_address : lt_dgemm_address;                                 \
         if (t->m <= 0 || t->n <= 0)                                                                       \
-            return;                                                                                       \
+            return 0;                                                                                     \
         if (fn && t->k > 0) {                                                                             \
             int ta = t->trans_a ? LT_TRANS : LT_NO_TRANS, tb = t->trans_b ? LT_TRANS : LT_NO_TRANS;       \
             T beta = t->add ? (T)1 : (T)0;                                                                \
@@ -67,10 +70,10 @@ typedef struct {
                 ((lt_##X##gemm32)fn)(LT_ROW_MAJOR, ta, tb, (int32_t)t->m, (int32_t)t->n, (int32_t)t->k,   \
                                      (T)1, a, (int32_t)t->lda, b, (int32_t)t->ldb, beta, c,               \
                                      (int32_t)t->ldc);                                                    \
-            return;                                                                                       \
+            return 0;                                                                                     \
         }                                                                                                 \
         /* element (i, p) of op(A) at a[i·ars + p·acs], (p, j) of op(B) at b[p·brs + j·bcs] */            \
-        mg_##X##gemm(t->m, t->n, t->k, a, t->trans_a ? 1 : t->lda, t->trans_a ? t->lda : 1, b,            \
+        return mg_##X##gemm(t->m, t->n, t->k, a, t->trans_a ? 1 : t->lda, t->trans_a ? t->lda : 1, b,            \
                      t->trans_b ? 1 : t->ldb, t->trans_b ? t->ldb : 1, c, t->ldc, t->add);                \
     }                                                                                                     \
     static void lt_##X##epilogue(const lt_task *t)                                                        \
@@ -96,9 +99,9 @@ typedef struct {
     }                                                                                                     \
     static void lt_##X##run(void *ctx, ptrdiff_t item, int worker)                                        \
     {                                                                                                     \
-        const lt_task *t = (const lt_task *)ctx + item;                                                   \
+        lt_task *t = (lt_task *)ctx + item;                                                               \
         (void)worker;                                                                                     \
-        lt_##X##gemm(t);                                                                                  \
+        t->status = lt_##X##gemm(t);                                                                      \
         lt_##X##epilogue(t);                                                                              \
     }
 LT_DEFINE(float, s)
