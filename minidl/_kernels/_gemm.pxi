@@ -44,6 +44,7 @@ cdef extern from "native/linear_tasks.h" nogil:
         void *db
         Py_ssize_t rows, cols
         int add_db
+        int transposed
         int status
     void lt_set_blas(size_t sgemm, size_t dgemm, int int64)
     int lt_sgemm(const lt_task *t)
@@ -53,7 +54,7 @@ cdef extern from "native/linear_tasks.h" nogil:
 
 
 cdef inline void _task_clear(lt_task *t) noexcept nogil:
-    t.trans_a = t.trans_b = t.add = t.add_db = t.status = 0
+    t.trans_a = t.trans_b = t.add = t.add_db = t.status = t.transposed = 0
     t.m = t.n = t.k = t.lda = t.ldb = t.ldc = t.rows = t.cols = 0
     t.a = t.b = t.bias = t.dy = NULL
     t.c = t.db = NULL

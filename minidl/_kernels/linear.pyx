@@ -56,6 +56,7 @@ ctypedef int (*_blas_get_fn)() noexcept nogil
 # costs a few µs.
 cdef enum:
     PARALLEL_FLOPS = 1000000
+    TRANSPOSED_MAX_N = 64
 
 
 def _default_threads():
@@ -243,6 +244,9 @@ def linear_forward(x, weight, bias, out):
     tasks[0].m, tasks[0].n, tasks[0].k = n, m, k
     tasks[0].a, tasks[0].lda, tasks[0].b, tasks[0].ldb, tasks[0].c, tasks[0].ldc = px, k, pw, k, po, m
     tasks[0].bias = pb
+    # 2 ≤ N ≤ 64: yᵀ = W xᵀ into a scratch block, then y = (yᵀ)ᵀ + b in one pass — OpenBLAS
+    # runs that orientation 1.1–1.4× faster there (784→256, N = 32: 126 vs 176 µs, one thread)
+    tasks[0].transposed = 2 <= n <= TRANSPOSED_MAX_N
     if flops >= PARALLEL_FLOPS and _num_threads > 1:
         tasks[1] = tasks[0]
         count = 2

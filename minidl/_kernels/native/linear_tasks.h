@@ -14,6 +14,7 @@
 #define MINIDL_LINEAR_TASKS_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include "gemm.h"
 
 enum { LT_ROW_MAJOR = 101, LT_NO_TRANS = 111, LT_TRANS = 112 };   /* CBLAS's enum values */
@@ -49,6 +50,8 @@ typedef struct {
     void *db;                           /*   of `cols` values (row stride ldc of dy = cols), or NULL */
     ptrdiff_t rows, cols;
     int add_db;
+    int transposed;                     /* forward at small N: compute Cᵀ = op(B)ᵀ op(A)ᵀ into a scratch
+                                           block (faster in OpenBLAS there), write C from it */
     int status;                         /* set by lt_?run: nonzero = minidl's GEMM could not allocate */
 } lt_task;
 
@@ -76,9 +79,31 @@ typedef struct {
         return mg_##X##gemm(t->m, t->n, t->k, a, t->trans_a ? 1 : t->lda, t->trans_a ? t->lda : 1, b,            \
                      t->trans_b ? 1 : t->ldb, t->trans_b ? t->ldb : 1, c, t->ldc, t->add);                \
     }                                                                                                     \
+    /* C (m × n) = op(A) op(B) computed as S = op(B)ᵀ op(A)ᵀ (n × m) in a scratch block, C = Sᵀ (+ bias \
+       in the same pass). Not with `add`. */                                                             \
+    static int lt_##X##gemm_transposed(lt_task *t)                                                        \
+    {                                                                                                     \
+        lt_task s = *t;                                                                                   \
+        T *scratch = (T *)malloc((size_t)(t->m > 0 ? t->m : 0) * (size_t)(t->n > 0 ? t->n : 0) * sizeof(T) + 1); \
+        if (scratch == NULL)                                                                              \
+            return -1;                                                                                    \
+        s.m = t->n, s.n = t->m;                                                                           \
+        s.a = t->b, s.lda = t->ldb, s.trans_a = !t->trans_b;                                              \
+        s.b = t->a, s.ldb = t->lda, s.trans_b = !t->trans_a;                                              \
+        s.c = scratch, s.ldc = t->m, s.add = 0, s.transposed = 0;                                         \
+        int status = lt_##X##gemm(&s);                                                                    \
+        const T *bias = (const T *)t->bias;                                                               \
+        for (ptrdiff_t i = 0; i < t->m && status == 0; i++) {                                             \
+            T *row = (T *)t->c + i * t->ldc;                                                              \
+            for (ptrdiff_t j = 0; j < t->n; j++)                                                          \
+                row[j] = scratch[j * t->m + i] + (bias ? bias[j] : (T)0);                                 \
+        }                                                                                                 \
+        free(scratch);                                                                                    \
+        return status;                                                                                    \
+    }                                                                                                     \
     static void lt_##X##epilogue(const lt_task *t)                                                        \
     {                                                                                                     \
-        if (t->bias) {                                                                                    \
+        if (t->bias && !t->transposed) {                                                                  \
             const T *bias = (const T *)t->bias;                                                           \
             for (ptrdiff_t i = 0; i < t->m; i++) {                                                        \
                 T *row = (T *)t->c + i * t->ldc;                                                          \
@@ -101,7 +126,7 @@ typedef struct {
     {                                                                                                     \
         lt_task *t = (lt_task *)ctx + item;                                                               \
         (void)worker;                                                                                     \
-        t->status = lt_##X##gemm(t);                                                                      \
+        t->status = t->transposed && !t->add ? lt_##X##gemm_transposed(t) : lt_##X##gemm(t);              \
         lt_##X##epilogue(t);                                                                              \
     }
 LT_DEFINE(float, s)
