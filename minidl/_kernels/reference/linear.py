@@ -19,13 +19,9 @@ def linear_forward(x, weight, bias, out):
         out += bias
 
 
-def _write(target, term):
-    """target = term, or target += term for a pair (array, True)."""
-    array, add = target if type(target) is tuple else (target, False)
-    if add:
-        array += term
-    else:
-        array[...] = term
+def _split(target):
+    """(array, add) of a gradient output: an array (overwritten) or a pair (array, add)."""
+    return target if type(target) is tuple else (target, False)
 
 
 def linear_backward(grad_output, x, weight, grad_input, grad_weight, grad_bias):
@@ -38,6 +34,14 @@ def linear_backward(grad_output, x, weight, grad_input, grad_weight, grad_bias):
     """
     if grad_input is not None:
         np.matmul(grad_output, weight, out=grad_input)
-    _write(grad_weight, grad_output.T @ x)
+    dw, add = _split(grad_weight)
+    if add:
+        dw += grad_output.T @ x
+    else:
+        np.matmul(grad_output.T, x, out=dw)
     if grad_bias is not None:
-        _write(grad_bias, grad_output.sum(axis=0))
+        db, add = _split(grad_bias)
+        if add:
+            db += grad_output.sum(axis=0)
+        else:
+            np.sum(grad_output, axis=0, out=db)
