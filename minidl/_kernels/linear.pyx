@@ -250,16 +250,18 @@ def linear_forward(x, weight, bias, out):
     if flops >= PARALLEL_FLOPS and _num_threads > 1:
         tasks[1] = tasks[0]
         count = 2
-        if n >= m:                                   # halves of the rows of y
-            half = (n + 1) // 2
-            tasks[0].m, tasks[1].m = half, n - half
-            tasks[1].a, tasks[1].c = px + half * k * size, po + half * m * size
-        else:                                        # halves of the columns of y (rows of W)
-            half = (m + 15) // 32 * 16 if m >= 32 else (m + 1) // 2
+        # halves of the columns of y (rows of W) unless y is much taller than wide: for
+        # 784→256 at N = 128 one half takes 235 µs by columns, 275 µs by rows (one thread)
+        if m >= 32 and n <= 4 * m:
+            half = (m + 15) // 32 * 16
             tasks[0].n, tasks[1].n = half, m - half
             tasks[1].b, tasks[1].c = pw + half * k * size, po + half * size
             if pb != NULL:
                 tasks[1].bias = pb + half * size
+        else:                                        # halves of the rows of y
+            half = (n + 1) // 2
+            tasks[0].m, tasks[1].m = half, n - half
+            tasks[1].a, tasks[1].c = px + half * k * size, po + half * m * size
     _run(tasks, count, flops, t)
 
 
