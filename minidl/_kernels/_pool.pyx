@@ -40,12 +40,12 @@ cdef int _num_threads = _default_threads()
 
 
 def get_num_threads():
-    """Threads the elementwise kernels use for large arrays."""
+    """Threads the kernels use (convolution; elementwise kernels for large arrays)."""
     return _num_threads
 
 
 def set_num_threads(count):
-    """Use ``count`` threads (1 to 64) in the elementwise kernels; returns the old count."""
+    """Use ``count`` threads (1 to 64) in the kernels; returns the old count."""
     global _num_threads
     if not isinstance(count, int) or not 1 <= count <= MD_POOL_MAX:
         raise ValueError(f"set_num_threads: count must be an int from 1 to {MD_POOL_MAX}, got {count!r}")
@@ -58,6 +58,11 @@ def _set_min_parallel(elements):
     global _min_parallel
     old, _min_parallel = _min_parallel, max(0, int(elements))
     return old
+
+
+cdef int pool_threads() noexcept nogil:
+    """get_num_threads() without the GIL (the convolution kernels' thread count)."""
+    return _num_threads
 
 
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t n_items) noexcept nogil:

@@ -13,10 +13,9 @@ The per-head products (64 × 64 × 32 in the benchmark) are OpenBLAS's gemm call
 OpenBLAS thread each (2–3× faster than minidl's packed GEMM on these shapes, whose packing
 and buffer allocation dominate at that size: 2.2–3.6 µs vs 6.7 µs a product, measured), or
 minidl's GEMM (native/gemm.h) without OpenBLAS; exp for float is native/softmax_math.h's
-vectorisable Cephes expf. The (sample, head) pairs are independent: they run on the thread
-pool of the Linear kernels (linear.pyx, so the projections and this core share one set of
-worker threads; ``linear.set_num_threads``), one pair at a time per thread, each pair's
-arithmetic the same whatever the thread count. weights (N, h, T, T) receives P (the backward
+vectorisable Cephes expf. The (sample, head) pairs are independent: they run on minidl's thread
+pool (_pool.pyx, shared with the projections' Linear kernels), one pair at a time per thread,
+each pair's arithmetic the same whatever the thread count. weights (N, h, T, T) receives P (the backward
 reads it). mask: None or boolean (N, h, T, T), True = may attend (each row must have one
 True: the layer checks).
 """
@@ -25,11 +24,7 @@ from cython cimport floating
 from libc.stdlib cimport malloc, free
 
 from minidl._kernels import blas_threads as _blas_threads, linear as _linear
-
-ctypedef void (*_task_fn)(void* ctx, Py_ssize_t item, int worker) noexcept nogil
-ctypedef void (*_pool_run_fn)(_task_fn fn, void* ctx, Py_ssize_t n_items, int n_threads) noexcept nogil
-
-cdef _pool_run_fn _pool_run = <_pool_run_fn><size_t>_linear._pool_run_address()
+from minidl._kernels._pool cimport pool_threads, run_tasks, task_fn
 cdef str _library = ""
 
 
@@ -141,7 +136,7 @@ cdef void _backward_task_f64(void *ctx, Py_ssize_t item, int worker) noexcept no
     _backward_pair(<double *>NULL, <_job *>ctx, item, worker)
 
 
-cdef int _run(_task_fn fn, _job *job, Py_ssize_t items, int threads) except -1:
+cdef int _run(task_fn fn, _job *job, Py_ssize_t items, int threads) except -1:
     """fn over the (sample, head) pairs on ``threads`` threads, without the GIL."""
     cdef int k, failed = 0
     cdef int *status = <int *>malloc(threads * sizeof(int))
@@ -153,7 +148,7 @@ cdef int _run(_task_fn fn, _job *job, Py_ssize_t items, int threads) except -1:
     _use_library()
     _linear._blas_one_thread(True)
     with nogil:
-        _pool_run(fn, job, items, threads)
+        run_tasks(fn, job, items, threads)
     _linear._blas_one_thread(False)
     for k in range(threads):
         failed |= status[k]
@@ -187,7 +182,7 @@ def attention_forward(const floating[:, :, ::1] qkv, Py_ssize_t heads, double sc
     job.qkv, job.out, job.weights, job.mask = &qkv[0, 0, 0], &out[0, 0, 0], &weights[0, 0, 0, 0], mp
     job.heads, job.steps, job.e, job.d, job.scale = heads, steps, e, e // heads, scale
     _run(_forward_task_f32 if floating is float else _forward_task_f64, &job, n * heads,
-         _linear.get_num_threads())
+         pool_threads())
 
 
 def attention_backward(const floating[:, :, ::1] grad_output, const floating[:, :, ::1] qkv,
@@ -203,7 +198,7 @@ def attention_backward(const floating[:, :, ::1] grad_output, const floating[:, 
         raise ValueError(f"attention kernel: grad_qkv must have shape ({n}, {steps}, {3 * e})")
     if n == 0 or steps == 0 or e == 0:
         return
-    cdef int threads = _linear.get_num_threads()
+    cdef int threads = pool_threads()
     cdef _job job
     job.scratch = <char *>malloc(threads * steps * steps * sizeof(floating))
     if job.scratch == NULL:

@@ -12,7 +12,7 @@ was zeroed (the lazy ``zero_grad``, minidl/nn/parameter.py).
 
 Design. The matrix products are OpenBLAS's own (the library NumPy loaded, found by
 blas_threads.py), each call on one OpenBLAS thread, split into independent tasks that run on
-minidl's thread pool (native/threadpool.h, native/linear_tasks.h), without the GIL:
+minidl's thread pool (_pool.pyx, native/linear_tasks.h), without the GIL:
 
     forward    y = x Wᵀ in two halves (of the rows of y, or of its columns when N is small),
                the bias added to each half while it is in cache
@@ -26,13 +26,11 @@ user's code keep their thread count (it is set to one only during these calls). 
 under ~1 MFLOP (and everything at N = 1) run on the caller. Without OpenBLAS (another BLAS,
 or ``MINIDL_GEMM_THREADS=keep``) the tasks use minidl's own packed GEMM (native/gemm.h).
 At N = 1 the weight gradient is an outer product: one streaming loop, fused with db.
-Threads: ``MINIDL_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the CPUs available
-(``set_num_threads``). The arguments are ndarrays read through raw pointers, not typed
+Threads: the pool's (``minidl._kernels._pool.set_num_threads``; ``MINIDL_NUM_THREADS``, else
+``OMP_NUM_THREADS``, else the CPUs available). The arguments are ndarrays read through raw pointers, not typed
 memoryviews: the N = 1 training step calls these kernels six times on small arrays, where
 acquiring the memoryviews would cost more than the loops (~130–400 ns each, measured).
 """
-import os
-
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
@@ -44,10 +42,7 @@ __all__ = ["linear_forward", "linear_backward"]
 
 from minidl._kernels import blas_threads as _blas_threads
 
-cdef extern from "native/threadpool.h" nogil:
-    ctypedef void (*md_task_fn)(void* ctx, Py_ssize_t item, int worker) noexcept nogil
-    void md_pool_run(md_task_fn fn, void* ctx, Py_ssize_t n_items, int n_threads)
-    int MD_POOL_MAX
+from minidl._kernels._pool cimport pool_threads, run_tasks, task_fn
 
 ctypedef void (*_blas_set_fn)(int) noexcept nogil
 ctypedef int (*_blas_get_fn)() noexcept nogil
@@ -59,53 +54,10 @@ cdef enum:
     TRANSPOSED_MAX_N = 64
 
 
-def _default_threads():
-    """MINIDL_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may run on."""
-    for var in ("MINIDL_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(var, "").split(",")[0].strip()
-        if value.isdigit() and int(value) > 0:
-            return min(int(value), MD_POOL_MAX)
-    try:
-        count = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        count = os.cpu_count() or 1
-    return max(1, min(count, MD_POOL_MAX))
-
-
-cdef int _num_threads = _default_threads()
 cdef bint _ready = False
-
-
-def _blas_one_thread(bint enter):
-    """For attention.pyx: one OpenBLAS thread from enter=True to enter=False (nested fine)."""
-    if not _ready:
-        _init()
-    if enter:
-        _blas_enter()
-    else:
-        _blas_exit()
-
-
-def _pool_run_address():
-    """The address of this module's ``md_pool_run`` (native/threadpool.h): attention.pyx runs
-    its (sample, head) pairs on the same worker threads rather than on a pool of its own."""
-    return <size_t>&md_pool_run
-
 cdef size_t _set_address = 0, _get_address = 0
 cdef int _blas_users = 0, _blas_saved = 0
-
-
-def get_num_threads():
-    """Threads the Linear products use (independent single-threaded products side by side)."""
-    return _num_threads
-
-
-def set_num_threads(int count):
-    """Use ``count`` threads (at least 1) for the Linear products; returns the previous count."""
-    global _num_threads
-    cdef int before = _num_threads
-    _num_threads = max(1, min(count, MD_POOL_MAX))
-    return before
+cdef str _library = ""
 
 
 cdef int _init(bint openblas=True) except -1:
@@ -119,7 +71,14 @@ cdef int _init(bint openblas=True) except -1:
     return 0
 
 
-cdef str _library = ""
+def _blas_one_thread(bint enter):
+    """For attention.pyx: one OpenBLAS thread from enter=True to enter=False (nested fine)."""
+    if not _ready:
+        _init()
+    if enter:
+        _blas_enter()
+    else:
+        _blas_exit()
 
 
 def gemm_library(name=None):
@@ -156,13 +115,13 @@ cdef inline void _blas_exit():
 
 cdef int _run(lt_task *tasks, int count, double flops, int typenum) except -1:
     """The tasks, on the pool when they are worth it; then OpenBLAS's thread count restored."""
-    cdef md_task_fn fn = <md_task_fn>(lt_srun if typenum == cnp.NPY_FLOAT32 else lt_drun)
-    cdef int threads = _num_threads if flops >= PARALLEL_FLOPS else 1
+    cdef task_fn fn = <task_fn>(lt_srun if typenum == cnp.NPY_FLOAT32 else lt_drun)
+    cdef int threads = pool_threads() if flops >= PARALLEL_FLOPS else 1
     cdef int i
     _blas_enter()
     with nogil:
         if threads > 1 and count > 1:
-            md_pool_run(fn, tasks, count, threads)
+            run_tasks(fn, tasks, count, threads)
         else:
             for i in range(count):
                 fn(tasks, i, 0)
@@ -247,7 +206,7 @@ def linear_forward(x, weight, bias, out):
     # 2 ≤ N ≤ 64: yᵀ = W xᵀ into a scratch block, then y = (yᵀ)ᵀ + b in one pass — OpenBLAS
     # runs that orientation 1.1–1.4× faster there (784→256, N = 32: 126 vs 176 µs, one thread)
     tasks[0].transposed = 2 <= n <= TRANSPOSED_MAX_N
-    if flops >= PARALLEL_FLOPS and _num_threads > 1:
+    if flops >= PARALLEL_FLOPS and pool_threads() > 1:
         tasks[1] = tasks[0]
         count = 2
         # halves of the columns of y (rows of W) unless y is much taller than wide: for
@@ -329,7 +288,7 @@ def linear_backward(grad_output, x, weight, grad_input, grad_weight, grad_bias):
     tw.dy, tw.db, tw.rows, tw.cols, tw.add_db = pdy, pdb, n, m, add_b
     count += 1
     cdef double flops = 2.0 * n * k * m * count
-    if count == 1 and flops >= PARALLEL_FLOPS and _num_threads > 1 and m >= 2:
+    if count == 1 and flops >= PARALLEL_FLOPS and pool_threads() > 1 and m >= 2:
         # no dx: dW in two halves of its rows, db with the second
         tasks[1] = tasks[0]
         half = (m + 1) // 2

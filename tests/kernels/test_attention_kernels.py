@@ -103,11 +103,11 @@ def test_bad_shapes_raise(attention_pair, which):
 @pytest.mark.parametrize("library", ["openblas", "minidl"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_thread_count_does_not_change_the_bits(attention_pair, dtype, library):
-    """The (sample, head) pairs run on the Linear kernels' pool, each pair's arithmetic the
+    """The (sample, head) pairs run on minidl's pool (_pool.pyx), each pair's arithmetic the
     same on any thread: 1, 2 or 3 threads give identical outputs, equal to the twin's, with
     the per-head products on either library (linear.gemm_library)."""
     (f_ref, b_ref), (fwd, bwd) = attention_pair
-    from minidl._kernels import linear
+    from minidl._kernels import _pool, linear
     found = linear.gemm_library()
     if library == "openblas" and found != "openblas":
         pytest.skip("NumPy's BLAS is not a pthreads OpenBLAS")
@@ -116,15 +116,15 @@ def test_thread_count_does_not_change_the_bits(attention_pair, dtype, library):
     qkv = rng.standard_normal((n, steps, 3 * heads * d)).astype(dtype)
     grad_output = rng.standard_normal((n, steps, heads * d)).astype(dtype)
     mask = random_mask(rng, n, heads, steps)
-    before = linear.get_num_threads()
+    before = _pool.get_num_threads()
     try:
         linear.gemm_library(library)
         runs = []
         for threads in (1, 2, 3):
-            linear.set_num_threads(threads)
+            _pool.set_num_threads(threads)
             runs.append(run(fwd, bwd, qkv, heads, 0.5, mask, grad_output, dtype))
     finally:
-        linear.set_num_threads(before)
+        _pool.set_num_threads(before)
         linear.gemm_library(found)
     for other in runs[1:]:
         for got, want in zip(other, runs[0]):

@@ -127,15 +127,15 @@ SPLIT_SHAPES = [(1, 37, 29), (3, 5, 4), (40, 300, 100), (300, 70, 90), (97, 131,
 @pytest.fixture(params=["openblas", "minidl"])
 def gemm_library(request, kernel_pair):
     kernel_pair("linear_forward")
-    from minidl._kernels import linear
+    from minidl._kernels import _pool, linear
     found = linear.gemm_library()
     if request.param == "openblas" and found != "openblas":
         pytest.skip("NumPy's BLAS is not a pthreads OpenBLAS")
     linear.gemm_library(request.param)
-    before = linear.get_num_threads()
+    before = _pool.get_num_threads()
     yield linear
     linear.gemm_library(found)
-    linear.set_num_threads(before)
+    _pool.set_num_threads(before)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -168,13 +168,14 @@ def test_pair_targets_add_and_match_twin(kernel_pair, gemm_library, dtype, shape
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_thread_count_changes_only_rounding(gemm_library, dtype):
     """1, 2 or 3 threads: the same products split differently, equal up to rounding."""
+    from minidl._kernels import _pool
     rng = np.random.default_rng(7)
     for n, k, m in SPLIT_SHAPES[2:]:
         x, w, dy = (rng.standard_normal(s).astype(dtype) for s in ((n, k), (m, k), (n, m)))
         b = rng.standard_normal(m).astype(dtype)
         runs = []
         for threads in (1, 2, 3):
-            gemm_library.set_num_threads(threads)
+            _pool.set_num_threads(threads)
             y, dx = np.empty((n, m), dtype), np.empty((n, k), dtype)
             gw, gb, gw1 = np.empty((m, k), dtype), np.empty(m, dtype), np.empty((m, k), dtype)
             gemm_library.linear_forward(x, w, b, y)
