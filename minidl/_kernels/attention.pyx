@@ -99,6 +99,23 @@ cdef void _forward_task_f64(void *ctx, Py_ssize_t item, int worker) noexcept nog
     _forward_pair(<double *>NULL, <_job *>ctx, item, worker)
 
 
+cdef inline floating _dot(const floating *a, const floating *b, Py_ssize_t count) noexcept nogil:
+    """Σ a[j]·b[j] in 8 running lanes (vectorizable, unlike one chain of additions; a fixed order)."""
+    cdef floating part[8]
+    cdef Py_ssize_t j = 0
+    cdef int lane
+    for lane in range(8):
+        part[lane] = 0
+    while j + 8 <= count:
+        for lane in range(8):
+            part[lane] += a[j + lane] * b[j + lane]
+        j += 8
+    while j < count:
+        part[0] += a[j] * b[j]
+        j += 1
+    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]))
+
+
 cdef inline void _backward_pair(floating *dummy, _job *job, Py_ssize_t item, int worker) noexcept nogil:
     """dV = Pᵀ dO, dP = dO Vᵀ, dS = P ⊙ (dP − Σ_j dP ⊙ P) · scale, dQ = dS K, dK = dSᵀ Q for one
     (sample, head) pair, into grad_qkv's [dQ | dK | dV] layout."""
@@ -118,9 +135,7 @@ cdef inline void _backward_pair(floating *dummy, _job *job, Py_ssize_t item, int
     for r in range(steps):                                   # dS = P ⊙ (dP − Σ_j dP ⊙ P) · scale
         row = ds + r * steps
         prow = p + r * steps
-        dot = 0
-        for j in range(steps):
-            dot = dot + row[j] * prow[j]
+        dot = _dot(row, prow, steps)
         for j in range(steps):
             row[j] = prow[j] * (row[j] - dot) * sc
     status |= _blas_gemm(steps, d, steps, ds, steps, 1, base + e, ld, 1, g, ld, 0)          # dQ = dS K
