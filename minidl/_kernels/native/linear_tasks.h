@@ -63,6 +63,9 @@ typedef struct {
         size_t fn = sizeof(T) == 4 ? lt_sgemm_address : lt_dgemm_address;                                 \
         if (t->m <= 0 || t->n <= 0)                                                                       \
             return 0;                                                                                     \
+        if (fn && !lt_blas_int64 && (t->m > INT32_MAX || t->n > INT32_MAX || t->k > INT32_MAX ||        \
+                                     t->lda > INT32_MAX || t->ldb > INT32_MAX || t->ldc > INT32_MAX))     \
+            fn = 0;                     /* beyond a 32-bit BLAS's integers: minidl's GEMM */              \
         if (fn && t->k > 0) {                                                                             \
             int ta = t->trans_a ? LT_TRANS : LT_NO_TRANS, tb = t->trans_b ? LT_TRANS : LT_NO_TRANS;       \
             T beta = t->add ? (T)1 : (T)0;                                                                \
