@@ -27,9 +27,10 @@ under ~1 MFLOP (and everything at N = 1) run on the caller. Without OpenBLAS (an
 or ``MINIDL_GEMM_THREADS=keep``) the tasks use minidl's own packed GEMM (native/gemm.h).
 At N = 1 the weight gradient is an outer product: one streaming loop, fused with db.
 Threads: the pool's (``minidl._kernels._pool.set_num_threads``; ``MINIDL_NUM_THREADS``, else
-``OMP_NUM_THREADS``, else the CPUs available). The arguments are ndarrays read through raw pointers, not typed
-memoryviews: the N = 1 training step calls these kernels six times on small arrays, where
-acquiring the memoryviews would cost more than the loops (~130–400 ns each, measured).
+``OMP_NUM_THREADS``, else the CPUs available). The arguments are ndarrays read through raw
+pointers, not typed memoryviews: the N = 1 training step calls these kernels six times on
+small arrays, where acquiring the memoryviews would cost more than the loops (~130–400 ns
+each, measured).
 """
 import numpy as np
 cimport numpy as cnp
