@@ -80,10 +80,11 @@ def test_linear_products_leave_the_users_blas_thread_count(kernel_pair):
 
 def test_keep_leaves_openblas_alone():
     code = ("from minidl._kernels import blas_threads as b; b.limit_gemm_threads(); "
-            "print(b.openblas_functions()[0], b.gemm_threads_limited())")
+            "print(b.openblas_functions()[0], b.gemm_threads_limited(), b.openblas_gemm()[0]); "
+            "from minidl._kernels import linear; print(linear.gemm_library())")
     env = dict(os.environ, MINIDL_GEMM_THREADS="keep")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["0", "False"]
+    assert out.stdout.split() == ["0", "False", "0", "minidl"]     # Linear then uses minidl's GEMM
 
 
 def test_import_does_not_search_for_the_library():
