@@ -14,7 +14,7 @@ Design. The matrix products are OpenBLAS's own (the library NumPy loaded, found 
 blas_threads.py), each call on one OpenBLAS thread, split into independent tasks that run on
 minidl's thread pool (_pool.pyx, native/linear_tasks.h), without the GIL:
 
-    forward    y = x Wᵀ in two halves (of the rows of y, or of its columns when N is small),
+    forward    y = x Wᵀ in two halves (of the columns of y, or of its rows when N > 2·out),
                the bias added to each half while it is in cache
     backward   dx = dy W on one core while dW = dyᵀ x (and db) runs on the other; with no dx
                (the first layer), dW in two halves of its rows
@@ -210,9 +210,11 @@ def linear_forward(x, weight, bias, out):
     if flops >= PARALLEL_FLOPS and pool_threads() > 1:
         tasks[1] = tasks[0]
         count = 2
-        # halves of the columns of y (rows of W) unless y is much taller than wide: for
-        # 784→256 at N = 128 one half takes 235 µs by columns, 275 µs by rows (one thread)
-        if m >= 32 and n <= 4 * m:
+        # halves of the columns of y (rows of W) unless y is taller than twice its width:
+        # 784→256 at N = 128, one half takes 235 µs by columns, 275 µs by rows (one thread);
+        # at N = 1024 the two column halves (each reading all of x) took 1.74 ms side by
+        # side, the row halves 1.54–1.66 ms (OpenBLAS on two threads: 1.58–1.63 ms)
+        if m >= 32 and n <= 2 * m:
             half = (m + 15) // 32 * 16
             tasks[0].n, tasks[1].n = half, m - half
             tasks[1].b, tasks[1].c = pw + half * k * size, po + half * size
