@@ -1,5 +1,6 @@
-"""One thread pool for every threaded kernel: the convolution (conv.pyx) and the elementwise
-kernels (batchnorm.pyx, layernorm.pyx, dropout.pyx, activations.pyx).
+"""One thread pool for every threaded kernel: the convolution, Linear and attention (conv.pyx,
+linear.pyx, attention.pyx) and the elementwise kernels (batchnorm.pyx, layernorm.pyx,
+dropout.pyx, activations.pyx).
 
 The elementwise kernels are bound by memory bandwidth (or, for dropout's mask draw and GELU, by
 arithmetic), which on a 2-core machine one core does not saturate: PyTorch's LayerNorm on

@@ -80,15 +80,33 @@ static void md_exp_shift_f64(double *row, ptrdiff_t cols, double mx)
             T mx = LOWEST, total = 0;                                                          \
             for (ptrdiff_t j = 0; j < cols; j++)                                               \
                 row[j] *= scale;                                                               \
-            for (ptrdiff_t j = 0; j < cols; j++)                                               \
-                if ((m == NULL || m[j]) && row[j] > mx)                                        \
-                    mx = row[j];                                                               \
-            EXP_SHIFT(row, cols, mx);                                                          \
-            if (m != NULL)                                                                     \
-                for (ptrdiff_t j = 0; j < cols; j++)                                           \
-                    row[j] = m[j] ? row[j] : (T)0;                                             \
-            for (ptrdiff_t j = 0; j < cols; j++)                                               \
-                total += row[j];                                                               \
+            {   /* the maximum and the sum in 8 running lanes (vectorizable; a fixed order) */  \
+                T part[8];                                                                     \
+                ptrdiff_t j = 0;                                                               \
+                for (int l = 0; l < 8; l++)                                                    \
+                    part[l] = LOWEST;                                                          \
+                if (m == NULL)                                                                 \
+                    for (; j + 8 <= cols; j += 8)                                              \
+                        for (int l = 0; l < 8; l++)                                            \
+                            part[l] = row[j + l] > part[l] ? row[j + l] : part[l];             \
+                for (; j < cols; j++)                                                          \
+                    if ((m == NULL || m[j]) && row[j] > part[0])                               \
+                        part[0] = row[j];                                                      \
+                for (int l = 0; l < 8; l++)                                                    \
+                    mx = part[l] > mx ? part[l] : mx;                                          \
+                EXP_SHIFT(row, cols, mx);                                                      \
+                if (m != NULL)                                                                 \
+                    for (j = 0; j < cols; j++)                                                 \
+                        row[j] = m[j] ? row[j] : (T)0;                                         \
+                for (int l = 0; l < 8; l++)                                                    \
+                    part[l] = 0;                                                               \
+                for (j = 0; j + 8 <= cols; j += 8)                                             \
+                    for (int l = 0; l < 8; l++)                                                \
+                        part[l] += row[j + l];                                                 \
+                for (; j < cols; j++)                                                          \
+                    part[0] += row[j];                                                         \
+                total = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7])); \
+            }                                                                                  \
             T inv = (T)1 / total;                                                              \
             for (ptrdiff_t j = 0; j < cols; j++)                                               \
                 row[j] *= inv;                                                                 \
