@@ -473,7 +473,8 @@ def describe(weight, mode="fan_in", nonlinearity="leaky_relu", a=0, verbose=True
     ``fan_in``, ``fan_out``, ``gain``, ``xavier_std``, ``xavier_bound``, ``kaiming_std``,
     ``kaiming_bound``, ...) and prints it unless ``verbose=False``::
 
-        >>> init.describe((256, 784), nonlinearity="relu")
+        >>> from minidl.nn import init
+        >>> d = init.describe((256, 784), nonlinearity="relu")
         weight shape (256, 784): fan_in = 784, fan_out = 256
         gain = calculate_gain('relu') = 1.41421
           xavier   std   = gain·√(2/(fan_in+fan_out)) = 0.0620174
