@@ -73,7 +73,7 @@ def scaled_dot_product_attention_backward(grad_output, q, k, v, weights, scale=N
 
 
 class MultiHeadAttention(Module):
-    r"""Multi-head self-attention on x (N, T, E), batch first, h heads of size d = E / h.
+    r"""Multi-head self-attention on x (N, T, E), batch first, h heads of size d = E / h::
 
         [Q | K | V] = x W_inᵀ + b_in                       W_in (3E, E): rows Q, then K, then V
         head_i     = softmax(Q_i K_iᵀ/√d + mask) V_i       Q_i = columns i·d … (i+1)·d of Q
