@@ -5,10 +5,10 @@
   it), with a note naming the section of the source documents the tutorial walks.
 * :func:`write_api_pages` writes one reference page per public module (autodoc).
 * :func:`write_homework_pages` includes every ``tutorials/homework/*/README.md``.
-* A public docstring that is not valid reST (after napoleon) is a build warning, so the
-  warnings-as-errors build fails and names it with docutils' complaint; the page still
-  shows it verbatim (when building without ``-W``), and the list is written to
-  ``verbatim_docstrings.txt`` in the output folder.
+* A public docstring that is not valid reST (after napoleon), or whose indented formula
+  would render as a block quote, is a build warning, so the warnings-as-errors build fails
+  and names it with docutils' complaint; the page still shows it verbatim (when building
+  without ``-W``), and the list is written to ``verbatim_docstrings.txt`` in the output folder.
 
 Everything generated lands in git-ignored folders under ``docs/`` and is rewritten only when
 its content changes (sphinx-gallery then re-runs only the tutorials that changed).
@@ -293,14 +293,24 @@ _verbatim = []
 
 def _problems(app, text):
     """docutils warnings and errors (level >= 2) that ``text`` produces as reST, with Sphinx's
-    roles and directives available."""
+    roles and directives available; and every indented block that renders as a block quote
+    (in a docstring that is a formula or code whose paragraph lacks its ``::``: proportional
+    type, the columns lost)."""
+    from docutils import nodes
     from docutils.core import publish_doctree
 
     stream = io.StringIO()
-    publish_doctree(text, settings_overrides={
+    tree = publish_doctree(text, settings_overrides={
         "report_level": 2, "halt_level": 5, "warning_stream": stream, "env": app.env,
         "file_insertion_enabled": False, "raw_enabled": False})
-    return [line for line in stream.getvalue().splitlines() if re.search(r"\((WARNING|ERROR|SEVERE)/\d\)", line)]
+    problems = [line for line in stream.getvalue().splitlines() if re.search(r"\((WARNING|ERROR|SEVERE)/\d\)", line)]
+    for quote in tree.findall(nodes.block_quote):
+        if all(isinstance(child, nodes.doctest_block) for child in quote.children):
+            continue                    # an indented >>> example still shows as code
+        first = quote.astext().strip().splitlines()[0] if quote.astext().strip() else ""
+        problems.append(f"indented block {first[:40]!r} renders as a block quote: end the line before it "
+                        "with '::' to show it as written")
+    return problems
 
 
 def _original(app, what, name, obj, options, lines):

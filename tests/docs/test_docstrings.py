@@ -1,7 +1,8 @@
 """Every public docstring renders on the documentation site. A docstring that is not valid
-reST once napoleon has converted it (an indented formula without ``::``, ``|x|`` read as a
-substitution, ``*`` as emphasis) used to be shown verbatim in silence; now it is a Sphinx
-warning, which fails ``docs/build.sh`` (``sphinx -W``). These tests run the same check on the
+reST once napoleon has converted it (``|x|`` read as a substitution, ``*`` as emphasis, an
+indented line that ends a definition list) used to be shown verbatim in silence, and an
+indented formula without its ``::`` became a block quote; now both are Sphinx warnings, which
+fail ``docs/build.sh`` (``sphinx -W``). These tests run the same check on the
 API pages alone (autodoc + napoleon + docs/_ext/minidl_docs.py, no tutorials, no HTML)."""
 import os
 import sys
@@ -42,9 +43,33 @@ def test_an_invalid_docstring_is_a_build_warning(tmp_path, monkeypatch):
         def broken(y, y_hat):
             """MAE = Σ |y_i − ŷ_i| / N."""
             return y - y_hat
+
+
+        def quoted(x):
+            """A formula without its ``::``:
+
+                y = 2·x        (the columns would be lost)
+
+            for every x.
+            """
+            return 2 * x
+
+
+        def literal(x):
+            """A formula with its ``::``::
+
+                y = 2·x        (shown as written)
+
+            >>> literal(1)
+            2
+            """
+            return 2 * x
         '''), encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path / "pkg"))
     broken, warnings = minidl_docs.check_api_docstrings(str(tmp_path / "build"), ["doc_example"])
-    assert broken == ['doc_example.broken: <string>:1: (ERROR/3) Undefined substitution referenced: "y_i − ŷ_i".']
+    assert broken == ['doc_example.broken: <string>:1: (ERROR/3) Undefined substitution referenced: "y_i − ŷ_i".',
+                      "doc_example.quoted: indented block 'y = 2·x        (the columns would be los' renders "
+                      "as a block quote: end the line before it with '::' to show it as written"]
     assert "docstring of doc_example.broken is not valid reST" in warnings
-    assert "doc_example.fine" not in warnings
+    assert "docstring of doc_example.quoted is not valid reST" in warnings
+    assert "doc_example.fine" not in warnings and "doc_example.literal" not in warnings
