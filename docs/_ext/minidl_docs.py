@@ -330,7 +330,7 @@ def _verbatim_if_broken(app, what, name, obj, options, lines):
     entry = f"{name}: {problems[0].splitlines()[0]}"
     if entry not in _verbatim:                    # autosummary and autodoc both process it
         _verbatim.append(entry)
-        logger.warning("docstring of %s is not valid reST (after napoleon), shown verbatim: %s",
+        logger.warning("docstring of %s does not render as written (after napoleon), shown verbatim: %s",
                        name, "; ".join(p.splitlines()[0] for p in problems),
                        type="minidl", subtype="docstring")
     head = []
@@ -350,16 +350,16 @@ def _write_verbatim_list(app, exception):
         with open(os.path.join(app.outdir, "verbatim_docstrings.txt"), "w", encoding="utf-8") as f:
             f.write("".join(line + "\n" for line in sorted(set(_verbatim))))
         if _verbatim:
-            print(f"minidl_docs: {len(set(_verbatim))} docstring(s) shown verbatim (not valid reST); "
+            print(f"minidl_docs: {len(set(_verbatim))} docstring(s) do not render as written (shown verbatim); "
                   f"see {os.path.join(app.outdir, 'verbatim_docstrings.txt')}")
 
 
 def check_api_docstrings(workdir, modules=None):
     """Read the API pages of ``modules`` (default: every public module) with autodoc, napoleon
     and this extension, without executing the tutorials or writing HTML (Sphinx's "dummy"
-    builder, a few seconds). Returns ``(broken, warnings)``: the docstrings that are not valid
-    reST, as ``verbatim_docstrings.txt`` would list them (empty when all render), and the
-    text of every warning the build gave (what ``sphinx -W`` turns into errors)."""
+    builder, a few seconds). Returns ``(broken, warnings)``: the docstrings that do not render
+    as written, as ``verbatim_docstrings.txt`` would list them (empty when all render), and
+    the text of every warning the build gave (what ``sphinx -W`` turns into errors)."""
     from sphinx.application import Sphinx
 
     src = os.path.join(workdir, "src")
