@@ -287,7 +287,7 @@ def write_homework_pages(dst):
     _write_if_changed(os.path.join(dst, "index.md"), "\n".join(index))
 
 
-# -- docstrings that are not valid reST ----------------------------------------------------------
+# -- docstrings that do not render as written --------------------------------------------------
 _verbatim = []
 
 
