@@ -12,7 +12,7 @@ Backward, per row, x̂ recomputed from (x, μ, inv_std) instead of stored:
   1. g = dy · γ;  Σ g and Σ g · x̂ (partial sums as above); dγ += dy · x̂ and dβ += dy
      into per-column partial sums, added into double every 128 rows;
   2. dx = inv_std · (g − Σg/D − x̂ · Σ(g x̂)/D).
-The only allocations are the backward pass's per-column accumulators (about 5·D values). The row
+The only allocations are the 2·D per-column accumulators of the backward pass. The row
 sums of both passes are _lane_sums (_reductions.pxi, shared with the batch norm). Arguments
 are ndarrays checked by _validation.pxi, as in batchnorm.pyx (memoryviews for ten arrays
 would cost ~2 µs a call).
