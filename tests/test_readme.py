@@ -86,4 +86,6 @@ def test_native_readme_has_a_row_for_every_header():
     with open(READMES[1], encoding="utf-8") as f:
         rows = set(re.findall(r"^\| `([\w.]+\.h)` \|", f.read(), flags=re.M))
     headers = {name for name in os.listdir(NATIVE) if name.endswith(".h")}
-    assert rows == headers, f"headers without a row: {sorted(headers - rows)}; rows without a header: {sorted(rows - headers)}"
+    assert rows == headers, (f"minidl/_kernels/native/README.md: headers without a row (its rule: a new header "
+                             f"gets a row saying what it is for): {sorted(headers - rows)}; rows without a header: "
+                             f"{sorted(rows - headers)}")
