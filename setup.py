@@ -134,10 +134,15 @@ def _extensions():
     if only:
         wanted = {name.strip() for name in only.split(",") if name.strip()}
         sources = [s for s in sources if os.path.splitext(os.path.basename(s))[0] in wanted]
+    # A change to a shared .pxi or a native/ header recompiles the kernels (setuptools compares
+    # `depends` with the built module; the .c would otherwise look up to date).
+    shared = sorted(glob.glob(os.path.join("minidl", "_kernels", "*.pxi"))
+                    + glob.glob(os.path.join("minidl", "_kernels", "native", "*.h")))
     return [
         Extension(
             "minidl._kernels." + os.path.splitext(os.path.basename(src))[0],
             [src],
+            depends=shared,
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         )
         for src in sources

@@ -2,12 +2,16 @@
 float32 values in 10 tensors): minidl's compiled kernels vs its NumPy backend vs torch.optim.
 
     python benchmarks/bench_optim.py            (MINIDL_BENCH_NO_TORCH=1 to skip torch)
+    python benchmarks/bench_optim.py --isa      compiled kernels per instruction set (SSE2
+                                                generic, AVX2, AVX-512), thread CPU time
 
 Gradients are fixed random arrays; a step is `optimizer.step()` alone. The learning rate
 is tiny so the parameters stay finite over many thousands of timed steps.
 """
 import os
+import statistics
 import sys
+import time
 
 import numpy as np
 
@@ -19,6 +23,8 @@ from minidl.nn.parameter import Parameter  # noqa: E402
 
 # Linear(784, 256), BatchNorm1d(256), Linear(256, 128), BatchNorm1d(128), Linear(128, 10)
 SHAPES = [(256, 784), (256,), (256,), (256,), (128, 256), (128,), (128,), (128,), (10, 128), (10,)]
+# the same MLP without BatchNorm: Linear(784, 256), Linear(256, 128), Linear(128, 10)
+MLP_SHAPES = [(256, 784), (256,), (128, 256), (128,), (10, 128), (10,)]
 
 CASES = [
     ("SGD momentum 0.9", lambda p: optim.SGD(p, learning_rate=1e-6, momentum=0.9),
@@ -35,9 +41,9 @@ CASES = [
 ]
 
 
-def minidl_step(make, seed=0):
+def minidl_step(make, seed=0, shapes=SHAPES):
     rng = np.random.default_rng(seed)
-    params = [Parameter(rng.standard_normal(s).astype(np.float32)) for s in SHAPES]
+    params = [Parameter(rng.standard_normal(s).astype(np.float32)) for s in shapes]
     for p in params:
         p.grad = rng.standard_normal(p.shape).astype(np.float32)
     opt = make(params)
@@ -52,7 +58,42 @@ def torch_step(torch, make, seed=0):
     return make(torch, tensors).step
 
 
+def isa_table(pairs=60):
+    """optimizer.step() with the update loops of each instruction set the CPU has, timed as
+    interleaved rounds in one process (thread CPU time, median), on both shape sets. The
+    same arrays serve every variant: where arrays sit relative to each other (4K aliasing)
+    moves these timings by up to 10 %, more than some of the differences measured."""
+    from minidl._kernels import adagrad, adam, rmsprop, rprop, sgd
+    modules = (adagrad, adam, rmsprop, rprop, sgd)
+    default = sgd.optim_isa()
+    isas = [name for name in ("generic", "avx2", "avx512") if sgd.optim_set_isa(name) == name]
+    print(f"update loops per instruction set (default here: {default}); thread CPU time, "
+          f"median of {pairs} interleaved rounds; ratio = generic / variant")
+    print("| workload | shapes | " + " | ".join(isas) + " | " + " | ".join(f"{i} gain" for i in isas[1:]) + " |")
+    print("|---|---|" + "---|" * (2 * len(isas) - 1))
+    for label, make, _ in CASES:
+        for shape_name, shapes in (("bench (10 tensors)", SHAPES), ("MLP 784-256-128-10", MLP_SHAPES)):
+            step = minidl_step(make, shapes=shapes)
+            samples = {isa: [] for isa in isas}
+            for k in range(pairs):
+                for isa in (isas if k % 2 == 0 else isas[::-1]):
+                    for m in modules:
+                        m.optim_set_isa(isa)
+                    t0 = time.thread_time()
+                    for _ in range(5):
+                        step()
+                    samples[isa].append((time.thread_time() - t0) / 5)
+            med = {isa: statistics.median(v) for isa, v in samples.items()}
+            print(f"| {label} | {shape_name} | " + " | ".join(f"{med[i] * 1e6:.1f} µs" for i in isas) + " | "
+                  + " | ".join(f"{med['generic'] / med[i]:.2f}×" for i in isas[1:]) + " |", flush=True)
+    for m in modules:
+        m.optim_set_isa(default)
+
+
 def main():
+    if "--isa" in sys.argv[1:]:
+        isa_table()
+        return
     torch = try_import_torch()
     print(environment_line())
     print(f"{sum(int(np.prod(s)) for s in SHAPES)} float32 parameters in {len(SHAPES)} tensors; "

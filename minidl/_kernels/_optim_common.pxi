@@ -1,7 +1,9 @@
 # What the optimizer update kernels share (sgd, adam, rmsprop, adagrad, rprop .pyx include it).
 #
-# Every update rule is one fused float/double body with the same signature,
-#     body(param, grad, state1, state2, n, rule)
+# Every update rule is one C loop in native/optim_update_impl.h, written once and compiled
+# for SSE2 and AVX2 side by side (native/optim_update.h picks one at run time), all with the
+# same signature,
+#     md_<rule>_f32/_f64(param, grad, state1, state2, n, rule)
 # (state1/state2: the rule's per-element state, NULL when it has fewer; ``rule``: its
 # hyper-parameters, in double, converted to the parameter's precision once per call), and
 # ``_update`` validates, sets flush-to-zero and picks the dtype for all of them. The kernels
@@ -9,22 +11,36 @@
 # take ndarrays, not typed memoryviews: the optimizer calls one kernel per parameter per step,
 # on arrays as small as a (10,) bias, where acquiring four memoryviews would cost ~0.5–1.5 µs,
 # more than the update itself (measured).
-from cython cimport floating
-from libc.math cimport sqrt, sqrtf
+from libc.math cimport sqrt
 
 include "_validation.pxi"
 
 
-ctypedef struct _Rule:
-    double learning_rate, weight_decay, momentum, epsilon
-    double rho                                   # RMSProp
-    double beta1, beta2, step_size, bias_correction2_sqrt, decay_factor   # Adam
-    double eta_minus, eta_plus, step_min, step_max                        # Rprop
-    bint nesterov, decoupled
-
-
-ctypedef void (*_update_f32)(float*, const float*, float*, float*, Py_ssize_t, const _Rule*) noexcept nogil
-ctypedef void (*_update_f64)(double*, const double*, double*, double*, Py_ssize_t, const _Rule*) noexcept nogil
+cdef extern from "native/optim_update.h" nogil:
+    ctypedef struct md_rule:
+        double learning_rate, weight_decay, momentum, epsilon
+        double rho                                   # RMSProp
+        double beta1, beta2, step_size, bias_correction2_sqrt, decay_factor   # Adam
+        double eta_minus, eta_plus, step_min, step_max                        # Rprop
+        int nesterov, decoupled
+    ctypedef void (*md_update_f32)(float*, const float*, float*, float*, Py_ssize_t, const md_rule*)
+    ctypedef void (*md_update_f64)(double*, const double*, double*, double*, Py_ssize_t, const md_rule*)
+    # the dispatchers, one per rule and dtype
+    void md_sgd_f32(float*, const float*, float*, float*, Py_ssize_t, const md_rule*)
+    void md_sgd_f64(double*, const double*, double*, double*, Py_ssize_t, const md_rule*)
+    void md_sgd_momentum_f32(float*, const float*, float*, float*, Py_ssize_t, const md_rule*)
+    void md_sgd_momentum_f64(double*, const double*, double*, double*, Py_ssize_t, const md_rule*)
+    void md_adam_f32(float*, const float*, float*, float*, Py_ssize_t, const md_rule*)
+    void md_adam_f64(double*, const double*, double*, double*, Py_ssize_t, const md_rule*)
+    void md_rmsprop_f32(float*, const float*, float*, float*, Py_ssize_t, const md_rule*)
+    void md_rmsprop_f64(double*, const double*, double*, double*, Py_ssize_t, const md_rule*)
+    void md_adagrad_f32(float*, const float*, float*, float*, Py_ssize_t, const md_rule*)
+    void md_adagrad_f64(double*, const double*, double*, double*, Py_ssize_t, const md_rule*)
+    void md_rprop_f32(float*, const float*, float*, float*, Py_ssize_t, const md_rule*)
+    void md_rprop_f64(double*, const double*, double*, double*, Py_ssize_t, const md_rule*)
+    int md_optim_isa()
+    int md_optim_set_isa(int isa)
+    const char* md_isa_names[3]
 
 
 cdef extern from "native/ftz.h" nogil:
@@ -40,8 +56,8 @@ cdef inline int _check_state(str kernel, object state, str name, object param) e
     return 0
 
 
-cdef int _update(str kernel, _update_f32 f32, _update_f64 f64, object param, object grad,
-                 object state1, str name1, object state2, str name2, const _Rule* rule) except -1:
+cdef int _update(str kernel, md_update_f32 f32, md_update_f64 f64, object param, object grad,
+                 object state1, str name1, object state2, str name2, const md_rule* rule) except -1:
     """Validate (param writeable; grad and the named states: param's dtype and size,
     contiguous, states writeable), then run the body on the dtype's specialisation."""
     cdef int t = _check_float(kernel, param, "param", -1, True)
@@ -66,9 +82,16 @@ cdef int _update(str kernel, _update_f32 f32, _update_f64 f64, object param, obj
     return 0
 
 
-cdef inline floating _sqrt(floating x) noexcept nogil:
-    # sqrtf for float32: the double sqrt would convert every element and not vectorise
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
+def optim_isa():
+    """The instruction set this module's update loops use ("generic" or "avx2")."""
+    return md_isa_names[md_optim_isa()].decode()
+
+
+def optim_set_isa(str name):
+    """Use the loops compiled for ``name`` if the CPU has it (the parity tests run every
+    variant); returns the name now in use. MINIDL_OPTIM_ISA caps the default."""
+    names = [md_isa_names[i].decode() for i in range(3)]
+    if name not in names:
+        raise ValueError(f"optim_set_isa: unknown instruction set {name!r}; choose one of {names}")
+    md_optim_set_isa(names.index(name))
+    return optim_isa()

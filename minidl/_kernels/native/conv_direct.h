@@ -1,7 +1,8 @@
 /* Stride-1 direct convolution for minidl/_kernels/conv.pyx (see conv_direct_impl.h for the
  * algorithm). The wheel is built for the baseline instruction set, so the inner kernels are
  * compiled three times on x86-64 GCC/Clang (AVX-512, AVX2+FMA, SSE2) and chosen once at run
- * time from what the CPU supports; other compilers and architectures get the portable build.
+ * time from what the CPU supports (native/cpu_isa.h); other compilers and architectures get
+ * the portable build.
  * The environment variable MINIDL_CONV_ISA=avx512|avx2|generic caps the choice (for tests
  * and benchmarks). The variant is fixed in the geometry when it is built, so a geometry and
  * the kernels that use it always agree on tile sizes (which the scratch sizes depend on).
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cpu_isa.h"
 
 typedef ptrdiff_t md_idx;
 
@@ -34,50 +36,22 @@ typedef struct {
 #define MD_KB 3     /* taps per weight-gradient tile (one row of a 3-wide kernel) */
 #define MD_LINE 64  /* bytes per cache line: scratch buffers start on one (see conv.pyx) */
 
-enum { MD_ISA_GENERIC = 0, MD_ISA_AVX2 = 1, MD_ISA_AVX512 = 2 };
-static const char *md_isa_names[] = {"generic", "avx2", "avx512"};
-
-/* MD_PORTABLE_C (a -D flag) builds only the plain-C variant, as a compiler without GCC's
- * extensions would: to test that path on this one. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(MD_PORTABLE_C)
-#define MD_MULTI_ISA 1
-#else
-#define MD_MULTI_ISA 0
-#endif
-
-static int md_isa_detected = -1;   /* what the CPU supports */
-static int md_isa_active = -1;     /* what is used (<= detected) */
+static int md_conv_isa_active = -1;   /* the variant in use (MD_ISA_*, <= md_cpu_isa()) */
 
 static int md_conv_isa(void)
 {
-    if (md_isa_active >= 0)
-        return md_isa_active;
-    int isa = MD_ISA_GENERIC;
-#if MD_MULTI_ISA
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-        isa = MD_ISA_AVX512;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        isa = MD_ISA_AVX2;
-#endif
-    md_isa_detected = isa;
-    const char *cap = getenv("MINIDL_CONV_ISA");
-    if (cap) {
-        for (int i = 0; i < 3; i++)
-            if (strcmp(cap, md_isa_names[i]) == 0 && i < isa)
-                isa = i;
-    }
-    md_isa_active = isa;
-    return isa;
+    if (md_conv_isa_active < 0)
+        md_conv_isa_active = md_isa_capped("MINIDL_CONV_ISA");
+    return md_conv_isa_active;
 }
 
 /* Use `isa` if the CPU supports it (returns the one in use). */
 static int md_conv_set_isa(int isa)
 {
     md_conv_isa();
-    if (isa >= 0 && isa <= md_isa_detected)
-        md_isa_active = isa;
-    return md_isa_active;
+    if (isa >= 0 && isa <= md_cpu_isa())
+        md_conv_isa_active = isa;
+    return md_conv_isa_active;
 }
 
 /* Each variant's parameters (used both to instantiate it below and by md_conv_tiles, so the
@@ -157,7 +131,7 @@ MD_KERNEL_FAMILY(double, f64)
 #define MD_XCAT3(a, b, c) MD_CAT3(a, b, c)
 #if MD_MULTI_ISA
 #define MD_ISA avx512
-#define MD_ATTR __attribute__((target("avx512f,fma")))
+#define MD_ATTR MD_TARGET_AVX512
 #define MD_VBYTES MD_AVX512_VBYTES
 #define MD_OB MD_AVX512_OB
 #define MD_NV MD_SIMD_NV
@@ -165,7 +139,7 @@ MD_KERNEL_FAMILY(double, f64)
 #include "conv_direct_types.h"
 
 #define MD_ISA avx2
-#define MD_ATTR __attribute__((target("avx2,fma")))
+#define MD_ATTR MD_TARGET_AVX2
 #define MD_VBYTES MD_AVX2_VBYTES
 #define MD_OB MD_AVX2_OB
 #define MD_NV MD_SIMD_NV

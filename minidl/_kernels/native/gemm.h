@@ -14,67 +14,38 @@
  * accumulators of 32), AVX2+FMA 6 × 2 vectors (12 of 16), the portable build 6 × 2 16-byte
  * vectors with GCC/Clang vector extensions (SSE2 / NEON), or 4 × 4 scalars for other
  * compilers (MSVC). The x86-64 variants are compiled side by side and chosen at run time from
- * what the CPU supports; MINIDL_GEMM_ISA=avx512|avx2|generic caps the choice.
+ * what the CPU supports (native/cpu_isa.h); MINIDL_GEMM_ISA=avx512|avx2|generic caps the choice.
  */
 #ifndef MINIDL_GEMM_H
 #define MINIDL_GEMM_H
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cpu_isa.h"
 
 typedef ptrdiff_t mg_idx;
 
-#if defined(__GNUC__)
-#define MG_UNUSED __attribute__((unused))   /* each extension uses some of the entry points */
-#else
-#define MG_UNUSED
-#endif
+#define MG_UNUSED MD_UNUSED   /* each extension uses some of the entry points */
 
-enum { MG_ISA_GENERIC = 0, MG_ISA_AVX2 = 1, MG_ISA_AVX512 = 2 };
-static const char *mg_isa_names[] = {"generic", "avx2", "avx512"};
-
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(MG_PORTABLE_C)
-#define MG_MULTI_ISA 1
-#else
-#define MG_MULTI_ISA 0
-#endif
-
-static int mg_isa_detected = -1;
-static int mg_isa_active = -1;
+static int mg_isa_active = -1;   /* the variant in use (MD_ISA_*, <= md_cpu_isa()) */
 
 MG_UNUSED static int mg_isa(void)
 {
-    if (mg_isa_active >= 0)
-        return mg_isa_active;
-    int isa = MG_ISA_GENERIC;
-#if MG_MULTI_ISA
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-        isa = MG_ISA_AVX512;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        isa = MG_ISA_AVX2;
-#endif
-    mg_isa_detected = isa;
-    const char *cap = getenv("MINIDL_GEMM_ISA");
-    if (cap) {
-        for (int i = 0; i < 3; i++)
-            if (strcmp(cap, mg_isa_names[i]) == 0 && i < isa)
-                isa = i;
-    }
-    mg_isa_active = isa;
-    return isa;
+    if (mg_isa_active < 0)
+        mg_isa_active = md_isa_capped("MINIDL_GEMM_ISA");
+    return mg_isa_active;
 }
 
 /* Use `isa` if the CPU supports it; returns the one in use. */
 MG_UNUSED static int mg_set_isa(int isa)
 {
     mg_isa();
-    if (isa >= 0 && isa <= mg_isa_detected)
+    if (isa >= 0 && isa <= md_cpu_isa())
         mg_isa_active = isa;
     return mg_isa_active;
 }
 
-MG_UNUSED static const char *mg_isa_name(void) { return mg_isa_names[mg_isa()]; }
+MG_UNUSED static const char *mg_isa_name(void) { return md_isa_names[mg_isa()]; }
 
 /* Cache blocking, in elements of the inner dimension (KC) and rows/columns of C (MC, NC):
  * a KC × NR panel of B (32 KiB for float AVX-512) stays in L1, the MC × KC block of A in L2. */
@@ -86,16 +57,16 @@ MG_UNUSED static const char *mg_isa_name(void) { return mg_isa_names[mg_isa()]; 
 #define MG_CAT3(a, b, c) a##b##_##c
 #define MG_XCAT3(a, b, c) MG_CAT3(a, b, c)
 
-#if MG_MULTI_ISA
+#if MD_MULTI_ISA
 #define MG_ISA avx512
-#define MG_ATTR __attribute__((target("avx512f,fma")))
+#define MG_ATTR MD_TARGET_AVX512
 #define MG_VBYTES 64
 #define MG_MR 12
 #define MG_NV 2
 #include "gemm_types.h"
 
 #define MG_ISA avx2
-#define MG_ATTR __attribute__((target("avx2,fma")))
+#define MG_ATTR MD_TARGET_AVX2
 #define MG_VBYTES 32
 #define MG_MR 6
 #define MG_NV 2
@@ -115,10 +86,10 @@ MG_UNUSED static const char *mg_isa_name(void) { return mg_isa_names[mg_isa()]; 
 #endif
 #include "gemm_types.h"
 
-#if MG_MULTI_ISA
+#if MD_MULTI_ISA
 #define MG_PICK(SUF, isa, name) \
-    ((isa) == MG_ISA_AVX512 ? mg_##SUF##_avx512_##name \
-     : (isa) == MG_ISA_AVX2 ? mg_##SUF##_avx2_##name : mg_##SUF##_generic_##name)
+    ((isa) == MD_ISA_AVX512 ? mg_##SUF##_avx512_##name \
+     : (isa) == MD_ISA_AVX2 ? mg_##SUF##_avx2_##name : mg_##SUF##_generic_##name)
 #else
 #define MG_PICK(SUF, isa, name) mg_##SUF##_generic_##name
 #endif
