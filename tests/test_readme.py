@@ -84,7 +84,8 @@ def test_environment_variables_the_readmes_name_are_read_by_the_code():
 
 def test_native_readme_has_a_row_for_every_header():
     with open(READMES[1], encoding="utf-8") as f:
-        rows = set(re.findall(r"^\| `([\w.]+\.h)` \|", f.read(), flags=re.M))
+        first_cells = re.findall(r"^\|([^|]*)\|", f.read(), flags=re.M)     # a row may name a family
+    rows = {name for cell in first_cells for name in re.findall(r"`([\w.]+\.h)`", cell)}
     headers = {name for name in os.listdir(NATIVE) if name.endswith(".h")}
     assert rows == headers, (f"minidl/_kernels/native/README.md: headers without a row (its rule: a new header "
                              f"gets a row saying what it is for): {sorted(headers - rows)}; rows without a header: "
