@@ -36,7 +36,7 @@ MORE_SHAPES = [
     (64, 32, 14, 64, 3, 1, 1),
     (16, 64, 8, 128, 3, 1, 1),     # small images, many channels
     (32, 3, 32, 16, 3, 2, 1),      # strided RGB first layer: polyphase + direct kernels
-    (32, 16, 28, 32, 3, 2, 1),     # strided, more channels: im2col + GEMM
+    (32, 16, 28, 32, 3, 2, 1),     # strided, more channels: polyphase + direct kernels
 ]
 
 
@@ -112,8 +112,9 @@ def conv_step_fns(shape):
     return fns
 
 
-def cnn_step_fns(n=64):
-    """{implementation: one SGD training step} of a small MNIST-sized CNN."""
+def cnn_step_fns(n=64, input_grad=False):
+    """{implementation: one SGD training step} of a small MNIST-sized CNN. As in fit (and
+    torch, whose input does not require grad), the first layer skips dL/dx."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, n)
@@ -127,7 +128,7 @@ def cnn_step_fns(n=64):
     def step():
         opt.zero_grad()
         loss_fn(model(x), y)
-        model.backward(loss_fn.backward())
+        model.backward(loss_fn.backward(), input_grad=input_grad)
         opt.step()
 
     fns = on_each_backend(step)

@@ -9,6 +9,7 @@ Workloads (layer level: validation, fresh output arrays and buffers included, as
   * BatchNorm1d training forward + backward at (128, 256) and (1024, 1024)
   * BatchNorm2d training forward + backward at (32, 16, 28, 28)
   * LayerNorm(512) forward + backward at (64, 32, 512)
+  * BatchNorm1d / BatchNorm2d evaluation forward at (1024, 1024) and (32, 16, 28, 28)
   * the dropout kernel alone (out and mask preallocated): the mask draw itself
 minidl's cython backend, its numpy backend, hand-written NumPy (``plain``:
 benchmarks/_plain_numpy.py; not for the kernel-only row) and PyTorch (when installed) run in
@@ -51,6 +52,18 @@ def torch_fwd_bwd(torch, layer, x, g):
         xt.grad = None
         layer.zero_grad()
         layer(xt).backward(gt)
+
+    return step
+
+
+def plain_bn_eval(x, axes, eps=1e-5):
+    """Hand-written NumPy batch-norm evaluation forward: γ (x − running mean)/√(running var + ε) + β."""
+    shape = [1 if i in axes else s for i, s in enumerate(x.shape)]
+    mean, var = np.zeros(shape, np.float32), np.ones(shape, np.float32)
+    gamma, beta = np.ones(shape, np.float32), np.zeros(shape, np.float32)
+
+    def step():
+        return (x - mean) * (gamma / np.sqrt(var + eps)) + beta
 
     return step
 
@@ -129,6 +142,30 @@ def main():
             times["torch"] = measure(torch_fwd_bwd(torch, make_torch(torch), x, g), repeat=repeat)
         rows.append((label, times, ""))
     print_table("Normalization layers, training step (forward + backward)", rows, COLUMNS)
+
+    # -- batch norm in evaluation mode (running statistics) --------------------------------
+    rows = []
+    for label, shape, make, make_torch, axes in cases[1:3]:
+        label = label.replace("train fwd+bwd", "eval fwd")
+        x = (rng.standard_normal(shape) * 2 + 1).astype(np.float32)
+        times = {}
+        for name in backends:
+            with backend.using(name):
+                layer = make()
+                layer.eval()
+                times[name] = measure(lambda: layer(x), repeat=repeat)
+        times["plain"] = measure(plain_bn_eval(x, axes), repeat=repeat)
+        if torch is not None:
+            layer_t = make_torch(torch).eval()
+            xt = torch.from_numpy(x)
+
+            def torch_eval():
+                with torch.no_grad():
+                    return layer_t(xt)
+
+            times["torch"] = measure(torch_eval, repeat=repeat)
+        rows.append((label, times, ""))
+    print_table("Batch norm, evaluation forward", rows, COLUMNS)
     print("\ntargets (issue 2): dropout fwd ≤ 1.0 ns/el; BN1d (128,256) ≤ 15 µs, (1024,1024) ≤ 500 µs")
 
 

@@ -1,53 +1,46 @@
 # What the normalization kernels share (batchnorm.pyx and layernorm.pyx include it): the
-# arguments of one call as a struct, the one place that picks the dtype, and the sums.
+# arguments of one call as a struct, the one place that picks the dtype, the inner loops of
+# native/elementwise.h under fused-type names, and the split of a call into parallel items.
 #
-# One contiguous run is reduced into two double totals,
+# The sums. One contiguous run is reduced into two double totals by _sums,
 #     total   += Σ u_k,          u_k = (a_k − a_shift) · w_k        (w_k = 1 when w is NULL)
 #     total_2 += Σ u_k · v_k,    v_k = (b_k − b_shift) · b_scale
 # which covers all three reductions:
-#     shifted moments (forward)   a = b = x, shifts = K          Σ (x − K), Σ (x − K)²
+#     shifted moments (forward)   a = b = x, shifts = K          Σ (x − K), Σ (x − K)²  (_moments)
 #     batch-norm backward         a = dy, b = x, b_shift = μ     Σ dy, Σ dy (x − μ)
 #     layer-norm backward         a = dy, w = γ, b = x, b_shift = μ, b_scale = inv_std
 #                                                                Σ dy γ, Σ dy γ x̂
 # Shifting by a value near the mean (the first element, or the batch mean) keeps
-# Σx² − (Σx)²/n from cancelling catastrophically in float32.
-# The run is summed in LANES independent partial sums (the compiler vectorizes them; 32
-# rather than 8 hides the partial sums' store-to-load latency: measured 2x faster),
-# LANE_BLOCK elements at a time in the input precision, each block's lanes then added into
-# double so long runs keep double accuracy.
+# Σx² − (Σx)²/n from cancelling catastrophically in float32. A run is summed in 32
+# independent partial sums (vectorized), 1024 elements at a time in the input precision,
+# each block's partial sums then added into double, so long runs keep double accuracy.
+#
+# Parallel items. _for_items runs body(a, item) for item in [0, n_items) on _pool's threads.
+# The items' boundaries depend only on the array sizes, and partial sums that cross items are
+# written per item and added in item order by the caller, so no result depends on the thread
+# count.
 from cython cimport floating
+from minidl._kernels._pool cimport run_tasks, threads_for
 
-cdef enum:
-    LANES = 32
-    LANE_BLOCK = 1024
+include "_elementwise.pxi"   # the loops of native/elementwise.h and the ISA hooks
 
 
-cdef inline void _lane_sums(const floating* a, floating a_shift, const floating* w,
-                            const floating* b, floating b_shift, floating b_scale, Py_ssize_t n,
-                            double* total, double* total_2) noexcept nogil:
-    cdef floating s1[LANES]
-    cdef floating s2[LANES]
-    cdef floating u, one = 1
-    cdef Py_ssize_t k = 0, end, l
-    while k < n:
-        end = min(k + <Py_ssize_t>LANE_BLOCK, n)
-        for l in range(LANES):
-            s1[l] = 0
-            s2[l] = 0
-        while k + LANES <= end:
-            for l in range(LANES):
-                u = (a[k + l] - a_shift) * (one if w == NULL else w[k + l])
-                s1[l] += u
-                s2[l] += u * ((b[k + l] - b_shift) * b_scale)
-            k += LANES
-        while k < end:
-            u = (a[k] - a_shift) * (one if w == NULL else w[k])
-            s1[0] += u
-            s2[0] += u * ((b[k] - b_shift) * b_scale)
-            k += 1
-        for l in range(LANES):
-            total[0] += s1[l]
-            total_2[0] += s2[l]
+# -- the loops of native/elementwise.h, by element type --------------------------------------------
+cdef inline void _sums(const floating* a, floating a_shift, const floating* w, const floating* b,
+                       floating b_shift, floating b_scale, Py_ssize_t n, double* total,
+                       double* total_2) noexcept nogil:
+    if floating is float:
+        md_ew_ops_f32_get().sums(a, a_shift, w, b, b_shift, b_scale, n, total, total_2)
+    else:
+        md_ew_ops_f64_get().sums(a, a_shift, w, b, b_shift, b_scale, n, total, total_2)
+
+
+cdef inline void _moments(const floating* x, floating k, Py_ssize_t n, double* total,
+                          double* total_2) noexcept nogil:
+    if floating is float:
+        md_ew_ops_f32_get().moments(x, k, n, total, total_2)
+    else:
+        md_ew_ops_f64_get().moments(x, k, n, total, total_2)
 
 
 # -- one call's arguments, and the dispatch ------------------------------------------------------
@@ -67,6 +60,10 @@ ctypedef struct _Norm:
     Py_ssize_t n, c, s       # batch norm: x as (N, C, S); layer norm: (M, D, 1)
     double eps, momentum
     bint batch_stats
+    # set by the bodies for their parallel items
+    void* work               # per-call coefficients (input precision)
+    void* slots              # per-item partial sums (input precision)
+    Py_ssize_t rows          # rows per item
 
 # A body is ``int body(const _Norm* a, floating dtype) noexcept nogil``: ``dtype``'s value is
 # unused, its type picks the specialisation; it returns -1 if a work buffer could not be had.
@@ -79,8 +76,8 @@ cdef _Norm _arrays(object x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s, object we
     cdef _Norm a
     a.x, a.weight, a.bias = _data(x), _data(weight), _data(bias)
     a.dy = a.out = a.mean = a.inv_std = a.running_mean = a.running_var = NULL
-    a.grad_weight = a.grad_bias = NULL
-    a.n, a.c, a.s = n, c, s
+    a.grad_weight = a.grad_bias = a.work = a.slots = NULL
+    a.n, a.c, a.s, a.rows = n, c, s, 1
     a.eps = a.momentum = 0
     a.batch_stats = False
     return a
@@ -96,3 +93,35 @@ cdef int _run_norm(int typenum, _norm_f32 f32, _norm_f64 f64, const _Norm* a) ex
     if rc != 0:
         raise MemoryError()
     return 0
+
+
+# -- parallel items --------------------------------------------------------------------------------
+# An item body is ``void item(const _Norm* a, Py_ssize_t item, floating dtype) noexcept nogil``.
+ctypedef void (*_item_f32)(const _Norm*, Py_ssize_t, float) noexcept nogil
+ctypedef void (*_item_f64)(const _Norm*, Py_ssize_t, double) noexcept nogil
+
+ctypedef struct _Job:
+    const _Norm* a
+    _item_f32 f32
+    _item_f64 f64
+
+
+cdef void _job_item(void* ctx, Py_ssize_t item, int worker) noexcept nogil:
+    cdef const _Job* job = <const _Job*>ctx
+    if job.f32 != NULL:
+        job.f32(job.a, item, 0)
+    else:
+        job.f64(job.a, item, 0)
+
+
+cdef void _for_items(const _Norm* a, _item_f32 f32, _item_f64 f64, Py_ssize_t n_items,
+                     Py_ssize_t elements) noexcept nogil:
+    """f32 or f64 (the other is NULL) for every item, on as many threads as ``elements`` (the
+    values the call touches) is worth."""
+    cdef _Job job
+    job.a, job.f32, job.f64 = a, f32, f64
+    run_tasks(_job_item, &job, n_items, threads_for(elements, n_items))
+
+
+cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return (a + b - 1) // b

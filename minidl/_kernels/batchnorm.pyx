@@ -2,34 +2,38 @@
 (minidl/nn/batchnorm.py); twin: reference/batchnorm.py, same names and signatures.
 
 x is viewed as (N, C, S): S = 1 for BatchNorm1d on (N, C) (loops run along C, contiguous
-rows, vectorized), S = H·W for BatchNorm2d (loops run along S inside each channel plane,
-sums in 32 vectorized partial sums).
+rows), S = H·W for BatchNorm2d (loops run along S inside each (n, c) plane).
 
 Training forward, two passes over x:
   1. per-channel sums of d = x − K_c and d², K_c = x[0, c, 0] (the "shifted data"
      one-pass variance: no catastrophic cancellation when |mean| ≫ std), accumulated in
-     double (with S = 1: groups of 128 rows in the input precision, vectorized), giving
-     μ = K + Σd/M, σ² = Σd²/M − (Σd/M)², inv_std, and the running-statistics update;
+     double (with S = 1: blocks of 128 rows summed in the input precision, vectorized along
+     the channels, then the blocks added into double in order), giving μ = K + Σd/M,
+     σ² = Σd²/M − (Σd/M)², inv_std, and the running-statistics update;
   2. y = (x − μ) · (γ · inv_std) + β.
 Backward, two passes over (dy, x), x̂ recomputed instead of stored:
   1. Σ dy and Σ dy · (x − μ) per channel (accumulated as in 1. above) → dβ, dγ = inv_std · Σ dy (x − μ);
   2. dx = k · dy − (k · inv_std · dγ / M) · (x − μ) − k · dβ / M,   k = γ · inv_std
      (the simplified formula, expanded so the inner loop is two multiply-adds).
-Per-channel work arrays (a few C-sized buffers) are the only allocations. Both passes'
-sums are one function, _channel_sums (and _lane_sums of _reductions.pxi, shared with the
-layer norm). The arguments are ndarrays checked by _validation.pxi, not typed memoryviews:
-a call takes up to ten arrays, whose memoryviews would cost ~2 µs (measured ~150–200 ns
-each), a tenth of a (128, 256) BatchNorm1d forward + backward.
+Evaluation forward: pass 2 with the running statistics.
+Parallel items (_pool.pyx, sizes that depend only on x's shape, so no result depends on the
+thread count): with S = 1 blocks of rows (each block's column sums in its own slot, added
+in block order), with S > 1 whole channels (both passes of a channel in one item). The
+loops are native/elementwise.h's, compiled for AVX-512, AVX2 and the baseline and chosen
+at run time. Per-channel work arrays and the per-block sums are the only allocations. The
+arguments are ndarrays checked by _validation.pxi, not typed memoryviews: a call takes up
+to ten arrays, whose memoryviews would cost ~2 µs (measured ~150–200 ns each), a tenth of a
+(128, 256) BatchNorm1d forward + backward.
 """
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
 from libc.math cimport sqrt
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free
 
 cnp.import_array()
 
-__all__ = ["batchnorm_forward_train", "batchnorm_forward_eval", "batchnorm_backward"]
+__all__ = ["batchnorm_forward_train", "batchnorm_forward_eval", "batchnorm_backward", "elementwise_isa"]
 
 
 include "_validation.pxi"
@@ -41,256 +45,263 @@ cdef int _x_type(object x) except -1:
     return t
 
 
-# -- loops -------------------------------------------------------------------------------------
-# Every loop works on a block of channels [c0, c1): all C channels at once with S = 1 (the
-# rows of x are contiguous, the loops run along them), one channel at a time with S > 1
-# (each (n, c) plane is contiguous, and the channel's planes are re-read from cache by the
-# second pass). Narrower column bands for S = 1 were measured slower: every row of a band
-# starts on a new page, which defeats the hardware prefetcher.
+include "_reductions.pxi"
+
 cdef enum:
-    ROW_BLOCK = 128          # rows summed in the input precision before adding into double
+    ROW_BLOCK = 128          # S = 1: rows summed in the input precision before adding into double
+    ITEM_ELEMENTS = 32768    # S = 1: values per item of the elementwise pass
 
 
-cdef inline Py_ssize_t _block_width(Py_ssize_t c, Py_ssize_t s) noexcept nogil:
-    return max(c, 1) if s == 1 else 1
-
-
-include "_reductions.pxi"     # _lane_sums: the sums over one contiguous plane (S > 1)
-
-
-cdef inline void _channel_sums(const floating* a, const floating* a_shift, const floating* b,
-                               const floating* b_shift, bint squares, Py_ssize_t n, Py_ssize_t c,
-                               Py_ssize_t s, Py_ssize_t c0, Py_ssize_t c1, floating* part,
-                               floating* part_2, double* total, double* total_2) noexcept nogil:
-    """Per channel j in [c0, c1): total[j] = Σ u, total_2[j] = Σ u·v over n and s, with
-    u = a − a_shift[j], v = b − b_shift[j] (the backward's Σdy, Σdy(x − μ): a = dy,
-    a_shift = 0, b = x, b_shift = μ), or v = u when ``squares`` (the forward's shifted
-    moments Σd, Σd²: b is not read). Both calls pass ``squares`` as a constant, so the inlined
-    loops are specialised (v = u: one load and subtraction per value instead of two; measured
-    1.7× faster than reading a and b as two arrays).
-
-    With S = 1 the rows are summed in the input precision in groups of ROW_BLOCK (vectorized
-    along the channels; ``part``, ``part_2`` hold a group's sums), and each group's sum is
-    added into double; with S > 1 each plane is summed by _lane_sums.
-    """
-    cdef Py_ssize_t i, i0, i1, j
-    cdef const floating* p
-    cdef const floating* q
-    cdef floating u0, u1, u2, u3
-    for j in range(c0, c1):
-        total[j] = 0.0
-        total_2[j] = 0.0
-    if s == 1:
-        i0 = 0
-        while i0 < n:
-            i1 = min(i0 + <Py_ssize_t>ROW_BLOCK, n)
-            for j in range(c0, c1):
-                part[j] = 0
-                part_2[j] = 0
-            i = i0
-            while i + 4 <= i1:          # four rows per sweep: one load/store of part[j] per 4 values
-                p = a + i * c
-                q = b + i * c
-                for j in range(c0, c1):
-                    u0 = p[j] - a_shift[j]
-                    u1 = p[c + j] - a_shift[j]
-                    u2 = p[2 * c + j] - a_shift[j]
-                    u3 = p[3 * c + j] - a_shift[j]
-                    part[j] += (u0 + u1) + (u2 + u3)
-                    part_2[j] += ((u0 * (u0 if squares else q[j] - b_shift[j])
-                                   + u1 * (u1 if squares else q[c + j] - b_shift[j]))
-                                  + (u2 * (u2 if squares else q[2 * c + j] - b_shift[j])
-                                     + u3 * (u3 if squares else q[3 * c + j] - b_shift[j])))
-                i += 4
-            while i < i1:
-                p = a + i * c
-                q = b + i * c
-                for j in range(c0, c1):
-                    u0 = p[j] - a_shift[j]
-                    part[j] += u0
-                    part_2[j] += u0 * (u0 if squares else q[j] - b_shift[j])
-                i += 1
-            for j in range(c0, c1):
-                total[j] += part[j]
-                total_2[j] += part_2[j]
-            i0 = i1
+# -- the loops of native/elementwise.h used here, by element type --------------------------------
+cdef inline void _col_sums(const floating* a, const floating* a_shift, const floating* b,
+                           const floating* b_shift, bint squares, Py_ssize_t rows, Py_ssize_t c,
+                           floating* part, floating* part_2) noexcept nogil:
+    if floating is float:
+        md_ew_ops_f32_get().col_sums(a, a_shift, b, b_shift, squares, rows, c, part, part_2)
     else:
-        for j in range(c0, c1):
-            for i in range(n):
-                _lane_sums(a + (i * c + j) * s, a_shift[j], NULL, b + (i * c + j) * s, b_shift[j], 1, s,
-                           &total[j], &total_2[j])
+        md_ew_ops_f64_get().col_sums(a, a_shift, b, b_shift, squares, rows, c, part, part_2)
 
 
-cdef void _affine(const floating* x, floating* out, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
-                  Py_ssize_t c0, Py_ssize_t c1, const floating* center, const floating* scale,
-                  const floating* shift) noexcept nogil:
-    """out = (x − center_j) · scale_j + shift_j for channels c0 ≤ j < c1."""
-    cdef Py_ssize_t i, j, k
-    cdef const floating* p
-    cdef floating* q
-    cdef floating mu, a, b
+cdef inline void _affine(const floating* x, floating* out, Py_ssize_t rows, Py_ssize_t c, Py_ssize_t s,
+                         Py_ssize_t j, const floating* center, const floating* scale,
+                         const floating* shift) noexcept nogil:
+    """out = (x − center_j) · scale_j + shift_j: with s = 1 for all channels of ``rows`` rows,
+    with s > 1 for channel j's planes of ``rows`` images."""
+    cdef Py_ssize_t i
     if s == 1:
+        if floating is float:
+            md_ew_ops_f32_get().affine_rows(x, out, rows, c, center, scale, shift)
+        else:
+            md_ew_ops_f64_get().affine_rows(x, out, rows, c, center, scale, shift)
+        return
+    for i in range(rows):
+        if floating is float:
+            md_ew_ops_f32_get().affine_run(x + (i * c + j) * s, out + (i * c + j) * s, s, center[j], scale[j],
+                                           shift[j])
+        else:
+            md_ew_ops_f64_get().affine_run(x + (i * c + j) * s, out + (i * c + j) * s, s, center[j], scale[j],
+                                           shift[j])
+
+
+cdef inline void _grad_input(const floating* dy, const floating* x, floating* dx, Py_ssize_t rows,
+                             Py_ssize_t c, Py_ssize_t s, Py_ssize_t j, const floating* center,
+                             const floating* k_dy, const floating* k_xc, const floating* k_0) noexcept nogil:
+    """dx = k_dy_j · dy + k_xc_j · (x − center_j) + k_0_j, over the same ranges as _affine."""
+    cdef Py_ssize_t i, o
+    if s == 1:
+        if floating is float:
+            md_ew_ops_f32_get().grad_rows(dy, x, dx, rows, c, center, k_dy, k_xc, k_0)
+        else:
+            md_ew_ops_f64_get().grad_rows(dy, x, dx, rows, c, center, k_dy, k_xc, k_0)
+        return
+    for i in range(rows):
+        o = (i * c + j) * s
+        if floating is float:
+            md_ew_ops_f32_get().grad_run(dy + o, x + o, dx + o, s, center[j], k_dy[j], k_xc[j], k_0[j])
+        else:
+            md_ew_ops_f64_get().grad_run(dy + o, x + o, dx + o, s, center[j], k_dy[j], k_xc[j], k_0[j])
+
+
+# -- per-channel statistics and coefficients ------------------------------------------------------
+# work (input precision, C each): 0 shift / zeros | 1 mean-like center | 2 scale or k_dy |
+# 3 shift or k_xc | 4 k_0 ; sums (double, C each): Σ u | Σ u·v.
+cdef inline void _statistics(const _Norm* a, Py_ssize_t j, double total, double total_2,
+                             floating dtype) noexcept nogil:
+    """Channel j's batch statistics from the shifted sums: mean, inv_std, the running
+    statistics, and the forward's scale γ·inv_std and shift β."""
+    cdef floating* work = <floating*>a.work
+    cdef Py_ssize_t c = a.c
+    cdef double count = <double>(a.n * a.s)
+    cdef double m = total / count
+    cdef double var = total_2 / count - m * m
+    if var < 0.0:
+        var = 0.0
+    m = m + work[j]
+    cdef double istd = 1.0 / sqrt(var + a.eps)
+    (<floating*>a.mean)[j] = <floating>m
+    (<floating*>a.inv_std)[j] = <floating>istd
+    work[c + j] = <floating>m
+    work[2 * c + j] = <floating>(istd * (1.0 if a.weight == NULL else <double>(<const floating*>a.weight)[j]))
+    work[3 * c + j] = 0 if a.bias == NULL else (<const floating*>a.bias)[j]
+    if a.running_mean != NULL:
+        (<floating*>a.running_mean)[j] = <floating>((1.0 - a.momentum) * (<floating*>a.running_mean)[j]
+                                                   + a.momentum * m)
+        (<floating*>a.running_var)[j] = <floating>((1.0 - a.momentum) * (<floating*>a.running_var)[j]
+                                                  + a.momentum * var * count / (count - 1.0))
+
+
+cdef inline void _grad_coefficients(const _Norm* a, Py_ssize_t j, double sum_dy, double sum_dy_xc,
+                                    floating dtype) noexcept nogil:
+    """Channel j's dβ, dγ and the coefficients of dx."""
+    cdef floating* work = <floating*>a.work
+    cdef Py_ssize_t c = a.c
+    cdef double count = <double>(a.n * a.s)
+    cdef double istd = (<const floating*>a.inv_std)[j]
+    cdef double dgamma = sum_dy_xc * istd
+    cdef double k = istd * (1.0 if a.weight == NULL else <double>(<const floating*>a.weight)[j])
+    work[c + j] = (<const floating*>a.mean)[j]
+    work[2 * c + j] = <floating>k
+    work[3 * c + j] = <floating>(-k * istd * dgamma / count) if a.batch_stats else 0
+    work[4 * c + j] = <floating>(-k * sum_dy / count) if a.batch_stats else 0
+    if a.grad_weight != NULL:
+        (<floating*>a.grad_weight)[j] = <floating>dgamma
+    if a.grad_bias != NULL:
+        (<floating*>a.grad_bias)[j] = <floating>sum_dy
+
+
+# -- parallel items -------------------------------------------------------------------------------
+cdef void _row_sums_item(const _Norm* a, Py_ssize_t item, floating dtype) noexcept nogil:
+    """S = 1, rows [item · ROW_BLOCK, …): column sums into the item's slot; the forward's
+    (x − K) and (x − K)² when a.dy is NULL, else the backward's dy and dy·(x − μ)."""
+    cdef floating* work = <floating*>a.work
+    cdef floating* slot = <floating*>a.slots + item * 2 * a.c
+    cdef Py_ssize_t r0 = item * <Py_ssize_t>ROW_BLOCK, c = a.c
+    cdef Py_ssize_t rows = min(<Py_ssize_t>ROW_BLOCK, a.n - r0)
+    cdef const floating* x = <const floating*>a.x + r0 * c
+    if a.dy == NULL:
+        _col_sums(x, work, x, work, True, rows, c, slot, slot + c)
+    else:
+        _col_sums(<const floating*>a.dy + r0 * c, work, x, <const floating*>a.mean, False, rows, c, slot,
+                  slot + c)
+
+
+cdef void _rows_item(const _Norm* a, Py_ssize_t item, floating dtype) noexcept nogil:
+    """S = 1, rows [item · a.rows, …): the elementwise pass (y, or dx when a.dy is set)."""
+    cdef floating* work = <floating*>a.work
+    cdef Py_ssize_t r0 = item * a.rows, c = a.c
+    cdef Py_ssize_t rows = min(a.rows, a.n - r0)
+    if a.dy == NULL:
+        _affine(<const floating*>a.x + r0 * c, <floating*>a.out + r0 * c, rows, c, 1, 0, work + c,
+                work + 2 * c, work + 3 * c)
+    else:
+        _grad_input(<const floating*>a.dy + r0 * c, <const floating*>a.x + r0 * c, <floating*>a.out + r0 * c,
+                    rows, c, 1, 0, work + c, work + 2 * c, work + 3 * c, work + 4 * c)
+
+
+cdef void _channel_item(const _Norm* a, Py_ssize_t j, floating dtype) noexcept nogil:
+    """S > 1, channel j, both passes: the training forward (a.mean set, a.dy NULL), the
+    evaluation forward (a.mean NULL: work holds the coefficients) or the backward (a.dy set)."""
+    cdef floating* work = <floating*>a.work
+    cdef const floating* x = <const floating*>a.x
+    cdef const floating* dy = <const floating*>a.dy
+    cdef Py_ssize_t n = a.n, c = a.c, s = a.s, i, o
+    cdef double total = 0.0, total_2 = 0.0
+    if dy == NULL:
+        if a.mean != NULL:
+            for i in range(n):
+                _moments(x + (i * c + j) * s, work[j], s, &total, &total_2)
+            _statistics(a, j, total, total_2, dtype)
+        _affine(x, <floating*>a.out, n, c, s, j, work + c, work + 2 * c, work + 3 * c)
+    else:
         for i in range(n):
-            p = x + i * c
-            q = out + i * c
-            for j in range(c0, c1):
-                q[j] = (p[j] - center[j]) * scale[j] + shift[j]
-    else:
-        for j in range(c0, c1):
-            mu = center[j]
-            a = scale[j]
-            b = shift[j]
-            for i in range(n):
-                p = x + (i * c + j) * s
-                q = out + (i * c + j) * s
-                for k in range(s):
-                    q[k] = (p[k] - mu) * a + b
+            o = (i * c + j) * s
+            _sums(dy + o, 0, NULL, x + o, (<const floating*>a.mean)[j], 1, s, &total, &total_2)
+        _grad_coefficients(a, j, total, total_2, dtype)
+        if a.out != NULL:
+            _grad_input(dy, x, <floating*>a.out, n, c, s, j, work + c, work + 2 * c, work + 3 * c, work + 4 * c)
 
 
-cdef void _grad_input(const floating* dy, const floating* x, floating* dx, Py_ssize_t n, Py_ssize_t c,
-                      Py_ssize_t s, Py_ssize_t c0, Py_ssize_t c1, const floating* center,
-                      const floating* k_dy, const floating* k_xc, const floating* k_0) noexcept nogil:
-    """dx = k_dy_j · dy + k_xc_j · (x − center_j) + k_0_j for channels c0 ≤ j < c1."""
-    cdef Py_ssize_t i, j, k
-    cdef const floating* p
-    cdef const floating* g
-    cdef floating* q
-    cdef floating mu, a, b, d
-    if s == 1:
-        for i in range(n):
-            p = x + i * c
-            g = dy + i * c
-            q = dx + i * c
-            for j in range(c0, c1):
-                q[j] = k_dy[j] * g[j] + k_xc[j] * (p[j] - center[j]) + k_0[j]
+cdef void _each_item(const _Norm* a, int kind, Py_ssize_t n_items, Py_ssize_t elements,
+                     floating dtype) noexcept nogil:
+    """Run one kind of item (0 row sums, 1 rows, 2 channels) over n_items in parallel."""
+    if floating is float:
+        _for_items(a, _row_sums_item[float] if kind == 0 else _rows_item[float] if kind == 1
+                   else _channel_item[float], NULL, n_items, elements)
     else:
-        for j in range(c0, c1):
-            mu = center[j]
-            a = k_dy[j]
-            b = k_xc[j]
-            d = k_0[j]
-            for i in range(n):
-                p = x + (i * c + j) * s
-                g = dy + (i * c + j) * s
-                q = dx + (i * c + j) * s
-                for k in range(s):
-                    q[k] = a * g[k] + b * (p[k] - mu) + d
+        _for_items(a, NULL, _row_sums_item[double] if kind == 0 else _rows_item[double] if kind == 1
+                   else _channel_item[double], n_items, elements)
+
+
+cdef enum:
+    ROW_SUMS = 0
+    ROWS = 1
+    CHANNELS = 2
+
+
+cdef int _sum_blocks(const _Norm* a, floating dtype) noexcept nogil:
+    """S = 1: the per-block column sums in parallel, then added into double in block order;
+    calls _statistics (forward) or _grad_coefficients (backward) per channel."""
+    cdef Py_ssize_t c = a.c, n_blocks = _ceil_div(a.n, ROW_BLOCK), b, j
+    cdef floating* slots = <floating*>calloc(n_blocks * 2 * c + 1, sizeof(floating))
+    cdef double* sums = <double*>calloc(2 * c + 1, sizeof(double))
+    if slots == NULL or sums == NULL:
+        free(slots)
+        free(sums)
+        return -1
+    cdef _Norm job = a[0]
+    job.slots = slots
+    _each_item(&job, ROW_SUMS, n_blocks, (1 if a.dy == NULL else 2) * a.n * c, dtype)
+    for b in range(n_blocks):
+        for j in range(2 * c):
+            sums[j] += slots[b * 2 * c + j]
+    for j in range(c):
+        if a.dy == NULL:
+            _statistics(a, j, sums[j], sums[c + j], dtype)
+        else:
+            _grad_coefficients(a, j, sums[j], sums[c + j], dtype)
+    free(slots)
+    free(sums)
+    return 0
 
 
 # -- the three kernels (fused-type bodies) -----------------------------------------------------
-cdef int _forward_train(const _Norm* a, floating dtype) noexcept nogil:
-    cdef const floating* x = <const floating*>a.x
-    cdef const floating* weight = <const floating*>a.weight
-    cdef const floating* bias = <const floating*>a.bias
-    cdef floating* out = <floating*>a.out
-    cdef floating* mean = <floating*>a.mean
-    cdef floating* inv_std = <floating*>a.inv_std
-    cdef floating* running_mean = <floating*>a.running_mean
-    cdef floating* running_var = <floating*>a.running_var
-    cdef Py_ssize_t n = a.n, c = a.c, s = a.s
-    cdef double eps = a.eps, momentum = a.momentum
-    cdef double* sums = <double*>malloc((2 * c + 1) * sizeof(double))
-    cdef floating* work = <floating*>malloc((5 * c + 1) * sizeof(floating))
-    cdef Py_ssize_t j, c0, c1, width = _block_width(c, s)
-    cdef double count = <double>(n * s), m, var, istd
-    if sums == NULL or work == NULL:
-        free(sums)
-        free(work)
+cdef int _run(_Norm* a, floating dtype) noexcept nogil:
+    """Both passes of a call whose work array is set (see the three kernels below)."""
+    cdef Py_ssize_t elements = a.n * a.c * a.s * (2 if a.dy == NULL else 3)
+    if a.s > 1:
+        _each_item(a, CHANNELS, a.c, elements, dtype)
+        return 0
+    if (a.mean != NULL or a.dy != NULL) and _sum_blocks(a, dtype) != 0:
         return -1
-    # work: shift | partial sums | partial squares | scale γ·inv_std | β
-    c0 = 0
-    while c0 < c:
-        c1 = min(c0 + width, c)
-        for j in range(c0, c1):
-            work[j] = x[j * s]       # shift K_j = x[0, j, 0]
-        _channel_sums(x, work, x, work, True, n, c, s, c0, c1, work + c, work + 2 * c, sums, sums + c)
-        for j in range(c0, c1):
-            m = sums[j] / count
-            var = sums[c + j] / count - m * m
-            if var < 0.0:
-                var = 0.0
-            m = m + work[j]
-            istd = 1.0 / sqrt(var + eps)
-            mean[j] = <floating>m
-            inv_std[j] = <floating>istd
-            work[3 * c + j] = <floating>(istd * (1.0 if weight == NULL else <double>weight[j]))
-            work[4 * c + j] = 0 if bias == NULL else bias[j]
-            if running_mean != NULL:
-                running_mean[j] = <floating>((1.0 - momentum) * running_mean[j] + momentum * m)
-                running_var[j] = <floating>((1.0 - momentum) * running_var[j]
-                                            + momentum * var * count / (count - 1.0))
-        _affine(x, out, n, c, s, c0, c1, mean, work + 3 * c, work + 4 * c)
-        c0 = c1
-    free(sums)
-    free(work)
+    if a.out != NULL:
+        a.rows = max(1, <Py_ssize_t>ITEM_ELEMENTS // max(a.c, 1))
+        _each_item(a, ROWS, _ceil_div(a.n, a.rows), elements, dtype)
     return 0
+
+
+cdef int _forward_train(const _Norm* a, floating dtype) noexcept nogil:
+    cdef _Norm job = a[0]
+    cdef floating* work = <floating*>calloc(5 * a.c + 1, sizeof(floating))
+    cdef Py_ssize_t j
+    cdef int rc
+    if work == NULL:
+        return -1
+    for j in range(a.c):
+        work[j] = (<const floating*>a.x)[j * a.s]       # shift K_j = x[0, j, 0]
+    job.work = work
+    rc = _run(&job, dtype)
+    free(work)
+    return rc
 
 
 cdef int _forward_eval(const _Norm* a, floating dtype) noexcept nogil:
-    cdef const floating* weight = <const floating*>a.weight
-    cdef const floating* bias = <const floating*>a.bias
-    cdef const floating* running_var = <const floating*>a.running_var
-    cdef Py_ssize_t c = a.c
-    cdef floating* coef = <floating*>malloc((2 * c + 1) * sizeof(floating))
-    cdef Py_ssize_t j
-    if coef == NULL:
+    cdef _Norm job = a[0]
+    cdef Py_ssize_t c = a.c, j
+    cdef floating* work = <floating*>calloc(5 * c + 1, sizeof(floating))
+    cdef int rc
+    if work == NULL:
         return -1
     for j in range(c):
-        coef[j] = <floating>((1.0 if weight == NULL else <double>weight[j])
-                             / sqrt(<double>running_var[j] + a.eps))
-        coef[c + j] = 0 if bias == NULL else bias[j]
-    _affine(<const floating*>a.x, <floating*>a.out, a.n, c, a.s, 0, c, <const floating*>a.running_mean,
-            coef, coef + c)
-    free(coef)
-    return 0
+        work[c + j] = (<const floating*>a.running_mean)[j]
+        work[2 * c + j] = <floating>((1.0 if a.weight == NULL else <double>(<const floating*>a.weight)[j])
+                                     / sqrt(<double>(<const floating*>a.running_var)[j] + a.eps))
+        work[3 * c + j] = 0 if a.bias == NULL else (<const floating*>a.bias)[j]
+    job.work = work
+    rc = _run(&job, dtype)
+    free(work)
+    return rc
 
 
 cdef int _backward(const _Norm* a, floating dtype) noexcept nogil:
-    cdef const floating* dy = <const floating*>a.dy
-    cdef const floating* x = <const floating*>a.x
-    cdef const floating* mean = <const floating*>a.mean
-    cdef const floating* inv_std = <const floating*>a.inv_std
-    cdef const floating* weight = <const floating*>a.weight
-    cdef floating* dx = <floating*>a.out
-    cdef floating* grad_weight = <floating*>a.grad_weight
-    cdef floating* grad_bias = <floating*>a.grad_bias
-    cdef Py_ssize_t n = a.n, c = a.c, s = a.s
-    cdef bint batch_stats = a.batch_stats
-    cdef double* sums = <double*>malloc((2 * c + 1) * sizeof(double))
-    cdef floating* work = <floating*>calloc(6 * c + 1, sizeof(floating))
-    cdef Py_ssize_t j, c0, c1, width = _block_width(c, s)
-    cdef double count = <double>(n * s), dbeta, dgamma, k, istd
-    if sums == NULL or work == NULL:
-        free(sums)
-        free(work)
+    cdef _Norm job = a[0]
+    cdef floating* work = <floating*>calloc(5 * a.c + 1, sizeof(floating))   # work[0:C]: dy's shift, 0
+    cdef int rc
+    if work == NULL:
         return -1
-    # work: partial Σdy | partial Σdy(x − μ) | k_dy | k_xc | k_0 | zeros (dy's shift)
-    c0 = 0
-    while c0 < c:
-        c1 = min(c0 + width, c)
-        _channel_sums(dy, work + 5 * c, x, mean, False, n, c, s, c0, c1, work, work + c, sums, sums + c)
-        for j in range(c0, c1):
-            istd = inv_std[j]
-            dbeta = sums[j]
-            dgamma = sums[c + j] * istd
-            k = istd * (1.0 if weight == NULL else <double>weight[j])
-            work[2 * c + j] = <floating>k
-            if batch_stats:
-                work[3 * c + j] = <floating>(-k * istd * dgamma / count)
-                work[4 * c + j] = <floating>(-k * dbeta / count)
-            else:
-                work[3 * c + j] = 0
-                work[4 * c + j] = 0
-            if grad_weight != NULL:
-                grad_weight[j] = <floating>dgamma
-            if grad_bias != NULL:
-                grad_bias[j] = <floating>dbeta
-        if dx != NULL:
-            _grad_input(dy, x, dx, n, c, s, c0, c1, mean, work + 2 * c, work + 3 * c, work + 4 * c)
-        c0 = c1
-    free(sums)
+    job.work = work
+    rc = _run(&job, dtype)
     free(work)
-    return 0
+    return rc
 
 
 # -- Python entry points --------------------------------------------------------------------

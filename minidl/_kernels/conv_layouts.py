@@ -8,8 +8,9 @@ allocates only the direct kernels' packed weights and per-thread scratch):
 * ``gemm_forward`` / ``gemm_backward``: im2col + one GEMM per image (the twin's whole
   convolution; the compiled kernels use it for strided layers with many input channels, with
   their compiled im2col / col2im passed in).
-* ``phases`` / ``phases_backward``: the polyphase form of a strided (or over-padded)
-  convolution, a stride-1 unpadded one over the phase images (see ``phases``).
+* ``phase_shape`` / ``phase_weights``: the polyphase form of a strided (or over-padded)
+  convolution, a stride-1 unpadded one over the phase images (the compiled kernels split the
+  images into phases themselves).
 """
 import numpy as np
 
@@ -39,60 +40,33 @@ def gemm_backward(x, weight, grad_out, stride, padding, grad_x, grad_weight, gra
         col2im(np.matmul(w2.T, g), kh, kw, *stride, *padding, grad_x)      # dx = col2im(Wᵀ dY)
 
 
-def weight_grad_gemm(x, grad_out, kernel_hw, padding, grad_weight, im2col):
-    """dW of a stride-1 convolution the im2col way (for inputs holding inf/NaN, see conv.pyx)."""
-    n, o = x.shape[0], grad_out.shape[1]
-    kh, kw = kernel_hw
-    cols = np.empty((n, x.shape[1] * kh * kw, grad_out.shape[2] * grad_out.shape[3]), dtype=x.dtype)
-    im2col(x, kh, kw, 1, 1, *padding, cols)
-    g = grad_out.reshape(n, o, -1)
-    grad_weight.reshape(o, -1)[...] = np.matmul(cols, g.transpose(0, 2, 1)).sum(axis=0).T
-
-
-def phases(x, weight, stride, padding, out_hw):
+def phase_shape(kernel_shape, stride, out_hw):
     """Polyphase form of a strided (or over-padded) convolution: a stride-1, unpadded one.
 
     With u = sh·u' + a and v = sw·v' + b (0 <= a < sh, 0 <= b < sw), the tap (u, v) of output
     (i, j) reads x_pad[sh·(i + u') + a, sw·(j + v') + b] = X_ab[i + u', j + v'], where X_ab is
     the phase image x_pad[a::sh, b::sw]. So y = Σ_ab X_ab ⋆ W_ab, W_ab = W[:, :, a::sh, b::sw]:
-    one stride-1 convolution whose input channels are the phases (c, a, b) — only those with
-    a < kh and b < kw, the others meet no tap — and whose sub-kernels are zero-padded to
-    ceil(kh/sh) × ceil(kw/sw). Returns (xq, wq)."""
-    (sh, sw), (ph, pw) = stride, padding
-    n, c = x.shape[:2]
-    o, _, kh, kw = weight.shape
+    one stride-1 convolution whose input channels are the phases (a, b, c), phase-major — only
+    those with a < kh and b < kw, the others meet no tap — over sub-kernels of at most
+    ceil(kh/sh) × ceil(kw/sw) taps. The compiled kernels read the phase images tap by tap
+    (conv.pyx's _offsets), computing only the taps W has.
+
+    kernel_shape (C, kh, kw) → ((C_q, H_q, W_q) of the phase images, (C_q, kh_q, kw_q) of the
+    zero-padded sub-kernels)."""
+    (sh, sw), (c, kh, kw) = stride, kernel_shape
     kh2, kw2 = -(-kh // sh), -(-kw // sw)
+    cq = c * min(sh, kh) * min(sw, kw)
+    return (cq, out_hw[0] + kh2 - 1, out_hw[1] + kw2 - 1), (cq, kh2, kw2)
+
+
+def phase_weights(weight, stride):
+    """The zero-padded sub-kernels W_ab of :func:`phase_shape`, as one (O, C_q, kh_q, kw_q)
+    kernel: the dx pass convolves dy with them flipped."""
+    (sh, sw), (o, c, kh, kw) = stride, weight.shape
     pa, pb = min(sh, kh), min(sw, kw)
-    hq, wq_ = out_hw[0] + kh2 - 1, out_hw[1] + kw2 - 1
-    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    xq = np.zeros((n, c, pa, pb, hq, wq_), dtype=x.dtype)
-    wq = np.zeros((o, c, pa, pb, kh2, kw2), dtype=x.dtype)
+    wq = np.zeros((o, pa, pb, c, -(-kh // sh), -(-kw // sw)), dtype=weight.dtype)
     for a in range(pa):
         for b in range(pb):
-            src = x_pad[:, :, a::sh, b::sw][:, :, :hq, :wq_]
-            xq[:, :, a, b, :src.shape[2], :src.shape[3]] = src
             sub = weight[:, :, a::sh, b::sw]
-            wq[:, :, a, b, :sub.shape[2], :sub.shape[3]] = sub
-    return xq.reshape(n, c * pa * pb, hq, wq_), wq.reshape(o, c * pa * pb, kh2, kw2)
-
-
-def phases_backward(dxq, dwq, x_shape, weight_shape, stride, padding, grad_x, grad_weight):
-    """The gradients of the phase images go back to the pixels they were copied from (each
-    padded pixel is in exactly one phase), those of the sub-kernels to their taps."""
-    (sh, sw), (ph, pw) = stride, padding
-    n, c, h, w = x_shape
-    o, _, kh, kw = weight_shape
-    pa, pb = min(sh, kh), min(sw, kw)
-    dxq6 = dxq.reshape((n, c, pa, pb) + dxq.shape[2:])
-    dwq6 = dwq.reshape((o, c, pa, pb) + dwq.shape[2:])
-    dx_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dxq.dtype) if grad_x is not None else None
-    for a in range(pa):
-        for b in range(pb):
-            if dx_pad is not None:
-                dst = dx_pad[:, :, a::sh, b::sw]
-                rows, cols = min(dst.shape[2], dxq6.shape[4]), min(dst.shape[3], dxq6.shape[5])
-                dst[:, :, :rows, :cols] = dxq6[:, :, a, b, :rows, :cols]
-            taps = grad_weight[:, :, a::sh, b::sw]
-            taps[...] = dwq6[:, :, a, b, :taps.shape[2], :taps.shape[3]]
-    if grad_x is not None:
-        grad_x[...] = dx_pad[:, :, ph:ph + h, pw:pw + w]
+            wq[:, a, b, :, :sub.shape[2], :sub.shape[3]] = sub
+    return wq.reshape(o, pa * pb * c, wq.shape[4], wq.shape[5])

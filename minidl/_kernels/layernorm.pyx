@@ -5,17 +5,19 @@ x is viewed as (M, D): each of the M rows is normalized over its D contiguous va
 
 Forward, per row, two passes while the row is in L1:
   1. Σ d and Σ d² with d = x − x[0] (shifted data: no cancellation when |mean| ≫ std),
-     in 32 independent partial sums of the input precision (vectorized) over blocks of 1024
-     elements, each block's lanes added into double; μ, inv_std;
+     by _moments (_reductions.pxi); μ, inv_std;
   2. y = (x − μ) · inv_std · γ + β.
 Backward, per row, x̂ recomputed from (x, μ, inv_std) instead of stored:
-  1. g = dy · γ;  Σ g and Σ g · x̂ (partial sums as above); dγ += dy · x̂ and dβ += dy
-     into per-column partial sums, added into double every 128 rows;
+  1. g = dy · γ;  Σ g and Σ g · x̂ (_sums); dγ += dy · x̂ and dβ += dy into per-column
+     partial sums of the input precision, one set per block of rows;
   2. dx = inv_std · (g − Σg/D − x̂ · Σ(g x̂)/D).
-The only allocations are the 2·D per-column accumulators of the backward pass. The row
-sums of both passes are _lane_sums (_reductions.pxi, shared with the batch norm). Arguments
-are ndarrays checked by _validation.pxi, as in batchnorm.pyx (memoryviews for ten arrays
-would cost ~2 µs a call).
+  The blocks' partial sums are then added into double in block order.
+Both run on blocks of rows in parallel (_pool.pyx; block sizes depend only on M and D, so
+the results do not depend on the thread count); the loops over a row are native/
+elementwise.h's, compiled for AVX-512, AVX2 and the baseline and chosen at run time. The
+only allocations are the backward's per-block partial sums (2·D per block, at most 64 blocks
+or 1/64 of x) and γ's copy. Arguments are ndarrays checked by _validation.pxi, as in
+batchnorm.pyx (memoryviews for ten arrays would cost ~2 µs a call).
 """
 import numpy as np
 cimport numpy as cnp
@@ -25,7 +27,7 @@ from libc.stdlib cimport calloc, free
 
 cnp.import_array()
 
-__all__ = ["layernorm_forward", "layernorm_backward"]
+__all__ = ["layernorm_forward", "layernorm_backward", "elementwise_isa"]
 
 
 include "_validation.pxi"
@@ -37,110 +39,122 @@ cdef int _x_type(object x) except -1:
     return t
 
 
-include "_reductions.pxi"     # _lane_sums: the sums over one row
+include "_reductions.pxi"
 
 cdef enum:
-    ROW_BLOCK = 128          # rows whose dγ, dβ contributions are summed before adding into double
+    ITEM_ELEMENTS = 32768    # values per parallel item (a block of whole rows)
+    ROW_BLOCK = 128          # at most this many rows' dγ, dβ summed in the input precision
+    MAX_BLOCKS = 64          # backward blocks (each holds 2·D partial sums), unless M > 64·128
 
 
-cdef int _forward(const _Norm* a, floating dtype) noexcept nogil:
+cdef inline void _scale_run(const floating* x, floating* out, Py_ssize_t n, floating mu, floating inv_std,
+                            const floating* w, const floating* b) noexcept nogil:
+    if floating is float:
+        md_ew_ops_f32_get().scale_run(x, out, n, mu, inv_std, w, b)
+    else:
+        md_ew_ops_f64_get().scale_run(x, out, n, mu, inv_std, w, b)
+
+
+cdef inline void _layer_grad_run(const floating* dy, const floating* x, floating* dx, Py_ssize_t n,
+                                 floating mu, floating inv_std, const floating* gamma, floating c_g,
+                                 floating c_gx, floating* part) noexcept nogil:
+    if floating is float:
+        md_ew_ops_f32_get().layer_grad_run(dy, x, dx, n, mu, inv_std, gamma, c_g, c_gx, part)
+    else:
+        md_ew_ops_f64_get().layer_grad_run(dy, x, dx, n, mu, inv_std, gamma, c_g, c_gx, part)
+
+
+cdef void _forward_rows(const _Norm* a, Py_ssize_t item, floating dtype) noexcept nogil:
+    """Rows [item · a.rows, (item + 1) · a.rows) of the forward pass."""
     cdef const floating* x = <const floating*>a.x
-    cdef const floating* weight = <const floating*>a.weight
-    cdef const floating* bias = <const floating*>a.bias
-    cdef floating* out = <floating*>a.out
     cdef floating* mean = <floating*>a.mean
     cdef floating* inv_std = <floating*>a.inv_std
-    cdef Py_ssize_t m = a.n, d = a.c
-    cdef double eps = a.eps
-    cdef Py_ssize_t r, j
+    cdef Py_ssize_t d = a.c, r
     cdef const floating* p
-    cdef floating* q
     cdef double total, total_sq, mu, var
     cdef floating mu_f, istd_f
-    for r in range(m):
+    for r in range(item * a.rows, min((item + 1) * a.rows, a.n)):
         p = x + r * d
-        q = out + r * d
         total = 0.0
         total_sq = 0.0
-        _lane_sums(p, p[0], NULL, p, p[0], 1, d, &total, &total_sq)
+        _moments(p, p[0], d, &total, &total_sq)
         mu = total / d
         var = total_sq / d - mu * mu
         if var < 0.0:
             var = 0.0
         mu_f = <floating>(mu + p[0])
-        istd_f = <floating>(1.0 / sqrt(var + eps))
+        istd_f = <floating>(1.0 / sqrt(var + a.eps))
         mean[r] = mu_f
         inv_std[r] = istd_f
-        if weight != NULL and bias != NULL:
-            for j in range(d):
-                q[j] = (p[j] - mu_f) * istd_f * weight[j] + bias[j]
-        elif weight != NULL:
-            for j in range(d):
-                q[j] = (p[j] - mu_f) * istd_f * weight[j]
-        elif bias != NULL:
-            for j in range(d):
-                q[j] = (p[j] - mu_f) * istd_f + bias[j]
-        else:
-            for j in range(d):
-                q[j] = (p[j] - mu_f) * istd_f
+        _scale_run(p, <floating*>a.out + r * d, d, mu_f, istd_f, <const floating*>a.weight,
+                   <const floating*>a.bias)
+
+
+cdef int _forward(const _Norm* a, floating dtype) noexcept nogil:
+    cdef _Norm job = a[0]
+    job.rows = max(1, <Py_ssize_t>ITEM_ELEMENTS // max(a.c, 1))
+    if floating is float:
+        _for_items(&job, _forward_rows[float], NULL, _ceil_div(a.n, job.rows), a.n * a.c)
+    else:
+        _for_items(&job, NULL, _forward_rows[double], _ceil_div(a.n, job.rows), a.n * a.c)
     return 0
 
 
-cdef int _backward(const _Norm* a, floating dtype) noexcept nogil:
-    cdef const floating* dy = <const floating*>a.dy
-    cdef const floating* x = <const floating*>a.x
-    cdef const floating* mean = <const floating*>a.mean
-    cdef const floating* inv_std = <const floating*>a.inv_std
-    cdef const floating* weight = <const floating*>a.weight
-    cdef floating* dx = <floating*>a.out
-    cdef floating* grad_weight = <floating*>a.grad_weight
-    cdef floating* grad_bias = <floating*>a.grad_bias
-    cdef Py_ssize_t m = a.n, d = a.c
-    # dγ, dβ: per-column sums over the rows, ROW_BLOCK rows at a time in the input precision
-    cdef double* acc = <double*>calloc(2 * d + 1, sizeof(double))
-    cdef floating* part = <floating*>calloc(3 * d + 1, sizeof(floating))
-    cdef floating* gamma = part + 2 * d      # γ, or ones without elementwise affine
-    cdef Py_ssize_t r, j
+cdef void _backward_rows(const _Norm* a, Py_ssize_t item, floating dtype) noexcept nogil:
+    """Rows [item · a.rows, (item + 1) · a.rows) of the backward pass; their dγ, dβ
+    contributions go to this item's slot of 2·D partial sums."""
+    cdef const floating* gamma = <const floating*>a.work
+    cdef floating* part = <floating*>a.slots + item * 2 * a.c
+    cdef Py_ssize_t d = a.c, r
     cdef const floating* p
     cdef const floating* g_row
-    cdef floating* q
-    cdef floating mu, istd, x_hat, g, c_g, c_gx
+    cdef floating mu, istd
     cdef double sum_g, sum_gx
-    if acc == NULL or part == NULL:
-        free(acc)
-        free(part)
-        return -1
-    for j in range(d):
-        gamma[j] = 1 if weight == NULL else weight[j]
-    for r in range(m):
-        p = x + r * d
-        g_row = dy + r * d
-        q = dx + r * d
-        mu = mean[r]
-        istd = inv_std[r]
+    for r in range(item * a.rows, min((item + 1) * a.rows, a.n)):
+        p = <const floating*>a.x + r * d
+        g_row = <const floating*>a.dy + r * d
+        mu = (<const floating*>a.mean)[r]
+        istd = (<const floating*>a.inv_std)[r]
         sum_g = 0.0
         sum_gx = 0.0
-        _lane_sums(g_row, 0, gamma, p, mu, istd, d, &sum_g, &sum_gx)
-        for j in range(d):
-            part[j] += g_row[j] * ((p[j] - mu) * istd)
-            part[d + j] += g_row[j]
-        if (r + 1) % ROW_BLOCK == 0 or r + 1 == m:
-            for j in range(2 * d):
-                acc[j] += part[j]
-                part[j] = 0
-        if dx == NULL:
-            continue
-        c_g = <floating>(sum_g / d)
-        c_gx = <floating>(sum_gx / d)
-        for j in range(d):
-            q[j] = istd * (g_row[j] * gamma[j] - c_g - (p[j] - mu) * istd * c_gx)
+        _sums(g_row, 0, gamma, p, mu, istd, d, &sum_g, &sum_gx)
+        _layer_grad_run(g_row, p, NULL if a.out == NULL else <floating*>a.out + r * d, d, mu, istd, gamma,
+                        <floating>(sum_g / d), <floating>(sum_gx / d), part)
+
+
+cdef int _backward(const _Norm* a, floating dtype) noexcept nogil:
+    cdef Py_ssize_t m = a.n, d = a.c, j, b
+    cdef _Norm job = a[0]
+    # rows per block: ~ITEM_ELEMENTS values, at most ROW_BLOCK rows, at most MAX_BLOCKS blocks
+    job.rows = min(max(1, <Py_ssize_t>ITEM_ELEMENTS // max(d, 1)), <Py_ssize_t>ROW_BLOCK)
+    job.rows = max(job.rows, min(_ceil_div(m, MAX_BLOCKS), <Py_ssize_t>ROW_BLOCK))
+    cdef Py_ssize_t n_blocks = _ceil_div(m, job.rows)
+    cdef floating* slots = <floating*>calloc(n_blocks * 2 * d + 1, sizeof(floating))
+    cdef floating* gamma = <floating*>calloc(d + 1, sizeof(floating))   # γ, or ones
+    cdef double* acc = <double*>calloc(2 * d + 1, sizeof(double))
+    if slots == NULL or gamma == NULL or acc == NULL:
+        free(slots)
+        free(gamma)
+        free(acc)
+        return -1
     for j in range(d):
-        if grad_weight != NULL:
-            grad_weight[j] = <floating>acc[j]
-        if grad_bias != NULL:
-            grad_bias[j] = <floating>acc[d + j]
+        gamma[j] = 1 if a.weight == NULL else (<const floating*>a.weight)[j]
+    job.work, job.slots = gamma, slots
+    if floating is float:
+        _for_items(&job, _backward_rows[float], NULL, n_blocks, 3 * m * d)
+    else:
+        _for_items(&job, NULL, _backward_rows[double], n_blocks, 3 * m * d)
+    for b in range(n_blocks):
+        for j in range(2 * d):
+            acc[j] += slots[b * 2 * d + j]
+    for j in range(d):
+        if a.grad_weight != NULL:
+            (<floating*>a.grad_weight)[j] = <floating>acc[j]
+        if a.grad_bias != NULL:
+            (<floating*>a.grad_bias)[j] = <floating>acc[d + j]
+    free(slots)
+    free(gamma)
     free(acc)
-    free(part)
     return 0
 
 

@@ -131,7 +131,7 @@ class Conv2d(Module):
         x, = self._saved_for_backward()
         dy = as_array(self._label(), grad_output, x.dtype, "grad_output")
         check_same_shape(self._label(), dy, (x.shape[0], self.out_channels) + self._out_hw(x.shape))
-        dx = np.empty_like(x)
+        dx = np.empty_like(x) if self.input_grad else None      # None: not computed
         dW = self.weight.grad_buffer(x.dtype)
         db = None if self.bias is None else self.bias.grad_buffer(x.dtype)
         if x.shape[0]:

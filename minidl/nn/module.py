@@ -26,8 +26,8 @@ into every parameter's ``.grad`` (``self.weight.accumulate_grad(dW)``).
 
 Skipping dL/dx: nobody needs the gradient of the data, and for the first layer it is about
 a third of that layer's backward. ``model.input_grad = False`` (or, for a Sequential,
-``model.backward(g, input_grad=False)``) says so: layers that can skip it (Linear, RNN,
-MultiHeadAttention, a Sequential's first child) then return None from ``backward``; others
+``model.backward(g, input_grad=False)``) says so: layers that can skip it (Linear, Conv2d,
+RNN, MultiHeadAttention, a Sequential's first child) then return None from ``backward``; others
 ignore the flag. This is PyTorch's default (inputs do not require grad); ``minidl.train.fit``
 uses it, gradcheck and the grader keep the default True.
 

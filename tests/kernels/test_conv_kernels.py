@@ -210,9 +210,9 @@ def test_direct_convolution_keeps_images_independent(kernel_pair, conv_isa):
 
 
 def test_inf_or_nan_in_x_reaches_only_the_taps_that_see_it(kernel_pair, conv_isa):
-    # dW sums over the discarded grid columns too, where dy is 0 but x is a real pixel: with
-    # an inf there, 0·inf = NaN would reach taps that never see the pixel. The kernels detect
-    # it and compute dW as the twin does.
+    # The padded-width layout holds real pixels at positions no output uses: a dW summing over
+    # them would turn 0·inf into NaN for taps that never see the pixel. dW sums over the output
+    # positions only, the (tap, position) pairs of im2col, so it matches the twin.
     ref, comp = kernel_pair("conv2d_backward")
     rng = np.random.default_rng(5)
     for n, bad in [(1, np.inf), (5, np.nan), (5, -np.inf)]:
@@ -251,13 +251,14 @@ def test_direct_convolution_is_deterministic(kernel_pair, conv_threads):
 
 
 @pytest.mark.parametrize("twin", ["reference", "compiled"])
-@pytest.mark.parametrize("stride, channels", [(1, 3), (2, 1), (2, 8)])   # direct, polyphase, im2col
-def test_backward_without_grad_x_gives_the_same_parameter_gradients(kernel_pair, twin, stride, channels):
+@pytest.mark.parametrize("stride, channels, k", [(1, 3, 3), (2, 1, 3), (2, 8, 3), (2, 8, 2)])
+def test_backward_without_grad_x_gives_the_same_parameter_gradients(kernel_pair, twin, stride, channels, k):
+    # direct; polyphase (few channels); polyphase (kernel > stride); im2col + GEMM
     _, backward = (kernel_pair(k)[twin == "compiled"] for k in ("conv2d_forward", "conv2d_backward"))
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, channels, 9, 9))
-    weight = rng.standard_normal((4, channels, 3, 3))
-    h_out = out_size(9, 3, stride, 1)
+    weight = rng.standard_normal((4, channels, k, k))
+    h_out = out_size(9, k, stride, 1)
     g = rng.standard_normal((3, 4, h_out, h_out))
     full = (np.empty_like(x), np.empty_like(weight), np.empty(4))
     backward(x, weight, g, stride, stride, 1, 1, *full)

@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 from minidl import backend
 from minidl.gradcheck import check_module
-from minidl.nn import Conv2d
+from minidl.nn import Conv2d, ReLU, Sequential
 
 
 def conv_by_definition(x, w, b, stride, padding):
@@ -124,7 +124,8 @@ def test_errors_name_the_layer_and_shapes():
     (3, (3, 3), (1, 1), (4, 0)),     # padding > kernel − 1: pre-padded, then direct
     (3, (3, 2), (2, 1), (1, 1)),     # strided, few channels: polyphase, then direct
     (2, (1, 1), (2, 2), (0, 0)),     # 1×1 stride 2: one phase (a subsampling)
-    (9, (3, 3), (2, 2), (1, 1)),     # strided, more channels: im2col + GEMM
+    (9, (3, 3), (2, 2), (1, 1)),     # strided, more channels, kernel > stride: polyphase
+    (9, (2, 2), (2, 2), (0, 0)),     # more channels, kernel <= stride: im2col + GEMM
 ])
 def test_matches_torch_forward_and_all_gradients(channels, kernel_size, stride, padding):
     torch = pytest.importorskip("torch")
@@ -173,3 +174,24 @@ def test_reassigned_parameters_of_any_layout_or_dtype_work(backend_name):
     np.testing.assert_allclose(y, expected_y, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(dx, expected_dx, rtol=1e-12)
     np.testing.assert_allclose(conv.weight.grad, expected_dw, rtol=1e-12)
+
+
+@pytest.mark.parametrize("channels, stride", [(3, 1), (1, 2), (9, 2)])   # direct, polyphase ×2
+def test_input_grad_false_skips_dx_and_keeps_parameter_gradients(backend_name, channels, stride):
+    # Issue 15: a CNN's first layer need not compute dL/dx (model.backward(g, input_grad=False)).
+    rng = np.random.default_rng(3)
+    model = Sequential(Conv2d(channels, 4, 3, stride=stride, padding=1, dtype=np.float64, rng=rng), ReLU())
+    x = rng.standard_normal((2, channels, 7, 7))
+    g = rng.standard_normal(model(x).shape)
+    grads = []
+    for input_grad in (True, False):
+        model(x)
+        model.zero_grad()
+        dx = model.backward(g, input_grad=input_grad)
+        assert (dx is None) == (not input_grad) and (dx is None or dx.shape == x.shape)
+        grads.append([p.grad.copy() for p in model.parameters()])
+    for full, skipped in zip(*grads):
+        np.testing.assert_array_equal(skipped, full)
+    model[0].input_grad = False
+    model(x)
+    assert model[0].backward(g) is None
