@@ -103,16 +103,8 @@ class AvgPool2d(_Pool2d):
         H_out = (H + 2·p_h − kh) // s_h + 1,   W_out = (W + 2·p_w − kw) // s_w + 1
 
     Every input of a window gets dy / (kh·kw) back; overlapping windows add (padded zeros
-    count in the mean, as PyTorch's default ``count_include_pad=True``).
-
-    Args:
-        kernel_size: the window (kh, kw), or one int for both.
-        stride: (s_h, s_w) or an int. Default: the kernel size.
-        padding: (p_h, p_w) or an int, at most half the kernel. Default: 0.
-
-    Shape:
-        - Input: (N, C, H, W), float32 or float64 kept (other dtypes: the default dtype).
-        - Output: (N, C, H_out, W_out).
+    count in the mean, as PyTorch's default ``count_include_pad=True``). Args and Shape: as
+    :class:`MaxPool2d`.
 
     No parameters. Tutorial: none uses pooling yet. Kernels: ``pool_avg_forward`` /
     ``pool_avg_backward`` (minidl/_kernels/pooling.pyx, twin reference/pooling.py).
