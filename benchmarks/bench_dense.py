@@ -2,6 +2,7 @@
 
     python benchmarks/bench_dense.py            # full
     python benchmarks/bench_dense.py --quick    # fewer repeats
+    python benchmarks/bench_dense.py --breakdown    # where minidl's MLP step spends its time
 
 Workloads:
   * plain MLP 784-256-128-10 (Linear/ReLU), CE loss, plain SGD (lr 0.01): one training
@@ -29,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import (  # noqa: E402
-    add_cpu_time_option, apply_cpu_time_option, environment_line, measure, print_table,
+    CLOCK, add_cpu_time_option, apply_cpu_time_option, environment_line, fmt_time, measure, print_table,
     try_import_torch,
 )
 from bench_foundation import _batches, minidl_step, torch_step  # noqa: E402
@@ -107,10 +108,56 @@ def compare(make_minidl, make_torch, torch, repeat, make_plain=None):
     return times
 
 
+def breakdown(sizes=(1, 32, 128, 1024), bn_dropout=False):
+    """Per part of minidl's MLP step (each module's forward and backward, the loss, zero_grad,
+    the optimizer step): the time inside it per step, summed over a run of steps, with the
+    matrix products' rate (GFLOP/s of the Linear layers' x Wᵀ, dyᵀ x and dy W)."""
+    import collections
+    clock = CLOCK[0]
+    for n in sizes:
+        spent = collections.defaultdict(float)
+
+        def timed(obj, name, label):
+            fn = getattr(obj, name)
+
+            def call(*args, **kwargs):
+                t0 = clock()
+                out = fn(*args, **kwargs)
+                spent[label] += clock() - t0
+                return out
+            setattr(obj, name, call)
+
+        step, model, crit, opt = minidl_step(n, bn_dropout, momentum=0.9 if bn_dropout else 0.0, parts=True)
+        for i, m in enumerate(model):
+            timed(m, "forward", f"{i} {m._label()} forward")
+            timed(m, "backward", f"{i} {m._label()} backward")
+        timed(crit, "forward", "loss forward")
+        timed(crit, "backward", "loss backward")
+        timed(opt, "zero_grad", "optimizer zero_grad")
+        timed(opt, "step", "optimizer step")
+        steps = max(20, 20000 // (n + 20))
+        for _ in range(5):
+            step()
+        spent.clear()
+        t0 = clock()
+        for _ in range(steps):
+            step()
+        total = (clock() - t0) / steps
+        linear = [m for m in model if isinstance(m, nn.Linear)]
+        flops = sum(2 * n * m.in_features * m.out_features * (2 if i == 0 else 3) for i, m in enumerate(linear))
+        gemm = sum(v for k, v in spent.items() if "Linear" in k) / steps
+        print(f"\n## minidl MLP step N={n}{' BN+dropout' if bn_dropout else ''}: {fmt_time(total)} per step; "
+              f"Linear layers {fmt_time(gemm)} ({gemm / total:.0%}, {flops / gemm / 1e9:.0f} GFLOP/s)")
+        print("| part | time per step | share |\n|---|---|---|")
+        for label, seconds in spent.items():
+            print(f"| {label} | {fmt_time(seconds / steps)} | {seconds / steps / total:.1%} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--best", action="store_true", help="report the fastest sample, not the median")
+    parser.add_argument("--breakdown", action="store_true", help="only the per-part times of minidl's MLP step")
     add_cpu_time_option(parser)
     args = parser.parse_args()
     apply_cpu_time_option(args)
@@ -122,6 +169,10 @@ def main():
     if torch is not None and threads:
         torch.set_num_threads(int(threads))
     print(environment_line(), f"OPENBLAS_NUM_THREADS={threads or 'unset'}", "best-of" if args.best else "median", f"| torch {torch.__version__ if torch else 'not installed'}")
+    if args.breakdown:
+        breakdown()
+        breakdown((32, 128, 1024), bn_dropout=True)
+        return
 
     columns = ("cython", "numpy", "plain", "torch")
     for bn_dropout, sizes, title in (

@@ -54,8 +54,9 @@ def _batches(n, samples=8192):
     return [(rng.standard_normal((n, 784)).astype(np.float32), rng.integers(0, 10, n)) for _ in range(count)]
 
 
-def minidl_step(n, bn_dropout, momentum=0.9):
-    """One training step of the 784-256-128-10 MLP at batch size n (a closure)."""
+def minidl_step(n, bn_dropout, momentum=0.9, parts=False):
+    """One training step of the 784-256-128-10 MLP at batch size n (a closure; with
+    ``parts``, also the model, the loss and the optimizer)."""
     minidl.manual_seed(0)
     model = mlp(bn_dropout)
     model.input_grad = False        # as fit does: dL/d(data) is never needed (torch: x.requires_grad False)
@@ -73,7 +74,7 @@ def minidl_step(n, bn_dropout, momentum=0.9):
         model.backward(crit.backward())
         opt.step()
 
-    return step
+    return (step, model, crit, opt) if parts else step
 
 
 def torch_step(torch, n, bn_dropout, momentum=0.9):

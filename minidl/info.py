@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-_THREAD_VARS = ("MINIDL_NUM_THREADS", "MINIDL_CONV_ISA", "MINIDL_MALLOC_TUNING", "MINIDL_GEMM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
+_THREAD_VARS = ("MINIDL_NUM_THREADS", "MINIDL_CONV_ISA", "MINIDL_ELEMENTWISE_ISA", "MINIDL_MALLOC_TUNING", "MINIDL_GEMM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
 
 
 def _blas_description() -> str:
@@ -58,6 +58,13 @@ def info(file=None) -> dict:
         from minidl._kernels import blas_threads
 
         facts["linear_gemms_on_one_blas_thread"] = blas_threads.gemm_threads_limited()
+    except ImportError:
+        pass
+    try:
+        from minidl._kernels import _pool, batchnorm
+
+        facts["elementwise_instruction_set"] = batchnorm.elementwise_isa()
+        facts["elementwise_threads"] = _pool.get_num_threads()
     except ImportError:
         pass
     threads = _blas_threads()

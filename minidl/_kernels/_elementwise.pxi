@@ -1,6 +1,5 @@
 # The inner loops of native/elementwise.h (one table per element type, for the instruction set
-# in use) and the tests' hooks for that choice; included by _reductions.pxi and dropout.pyx.
-from libc.stdint cimport uint8_t
+# in use) and the tests' hooks for that choice; included by _reductions.pxi.
 
 cdef extern from "native/elementwise.h" nogil:
     ctypedef struct md_ew_ops_f32:
@@ -13,7 +12,6 @@ cdef extern from "native/elementwise.h" nogil:
         void (*grad_run)(const float*, const float*, float*, Py_ssize_t, float, float, float, float) noexcept nogil
         void (*scale_run)(const float*, float*, Py_ssize_t, float, float, const float*, const float*) noexcept nogil
         void (*layer_grad_run)(const float*, const float*, float*, Py_ssize_t, float, float, const float*, float, float, float*) noexcept nogil
-        void (*mask_run)(const float*, const uint8_t*, float*, Py_ssize_t, float) noexcept nogil
     ctypedef struct md_ew_ops_f64:
         void (*sums)(const double*, double, const double*, const double*, double, double, Py_ssize_t, double*, double*) noexcept nogil
         void (*moments)(const double*, double, Py_ssize_t, double*, double*) noexcept nogil
@@ -24,7 +22,6 @@ cdef extern from "native/elementwise.h" nogil:
         void (*grad_run)(const double*, const double*, double*, Py_ssize_t, double, double, double, double) noexcept nogil
         void (*scale_run)(const double*, double*, Py_ssize_t, double, double, const double*, const double*) noexcept nogil
         void (*layer_grad_run)(const double*, const double*, double*, Py_ssize_t, double, double, const double*, double, double, double*) noexcept nogil
-        void (*mask_run)(const double*, const uint8_t*, double*, Py_ssize_t, double) noexcept nogil
     const md_ew_ops_f32* md_ew_ops_f32_get()
     const md_ew_ops_f64* md_ew_ops_f64_get()
     const char* md_ew_isa_name()

@@ -1,6 +1,8 @@
-# The packed GEMM (native/gemm.h) for the fused kernels (rnn.pyx, attention.pyx): C-level
-# declarations and fused-type wrappers, included by each (every extension gets its own copy of
-# the static C functions and of the ISA choice).
+# The matrix products of the compiled kernels: minidl's packed GEMM (native/gemm.h) and the
+# OpenBLAS-or-packed tasks of native/linear_tasks.h. C-level declarations and fused-type
+# wrappers, included by linear.pyx, attention.pyx and rnn.pyx (every extension gets its own
+# copy of the static C functions, of the ISA choice and of the BLAS addresses: a module that
+# never calls lt_set_blas uses minidl's GEMM).
 from cython cimport floating
 
 cdef extern from "native/gemm.h" nogil:
@@ -27,3 +29,50 @@ cdef inline int _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *
         return mg_sgemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate)
     else:
         return mg_dgemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate)
+
+
+cdef extern from "native/linear_tasks.h" nogil:
+    ctypedef struct lt_task:
+        int trans_a, trans_b, add
+        Py_ssize_t m, n, k
+        const void *a
+        const void *b
+        Py_ssize_t lda, ldb, ldc
+        void *c
+        const void *bias
+        const void *dy
+        void *db
+        Py_ssize_t rows, cols
+        int add_db
+        int transposed
+        int status
+    void lt_set_blas(size_t sgemm, size_t dgemm, int int64)
+    int lt_sgemm(const lt_task *t)
+    int lt_dgemm(const lt_task *t)
+    void lt_srun(void *ctx, Py_ssize_t item, int worker)
+    void lt_drun(void *ctx, Py_ssize_t item, int worker)
+
+
+cdef inline void _task_clear(lt_task *t) noexcept nogil:
+    t.trans_a = t.trans_b = t.add = t.add_db = t.status = t.transposed = 0
+    t.m = t.n = t.k = t.lda = t.ldb = t.ldc = t.rows = t.cols = 0
+    t.a = t.b = t.bias = t.dy = NULL
+    t.c = t.db = NULL
+
+
+cdef inline int _blas_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *a, Py_ssize_t ars,
+                           Py_ssize_t acs, const floating *b, Py_ssize_t brs, Py_ssize_t bcs, floating *c,
+                           Py_ssize_t ldc, int accumulate) noexcept nogil:
+    """As ``_gemm``, through OpenBLAS when this module called lt_set_blas with its addresses (one
+    of each operand's strides must be 1), else minidl's GEMM. Nonzero: out of memory."""
+    cdef lt_task t
+    if (acs != 1 and ars != 1) or (bcs != 1 and brs != 1):
+        return _gemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate)
+    _task_clear(&t)
+    t.trans_a, t.lda = (0, ars) if acs == 1 else (1, acs)
+    t.trans_b, t.ldb = (0, brs) if bcs == 1 else (1, bcs)
+    t.m, t.n, t.k, t.a, t.b, t.c, t.ldc, t.add = m, n, k, a, b, c, ldc, accumulate
+    if floating is float:
+        return lt_sgemm(&t)
+    else:
+        return lt_dgemm(&t)

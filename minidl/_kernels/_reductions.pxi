@@ -43,6 +43,13 @@ cdef inline void _moments(const floating* x, floating k, Py_ssize_t n, double* t
         md_ew_ops_f64_get().moments(x, k, n, total, total_2)
 
 
+cdef int _x_type(str kernel, object x, int ndim) except -1:
+    """x's type number; x must be a C-contiguous float32/float64 array with ndim dimensions."""
+    cdef int t = _float_typenum(kernel, x, "x")
+    _check(kernel, x, "x", ndim, t, False)
+    return t
+
+
 # -- one call's arguments, and the dispatch ------------------------------------------------------
 ctypedef struct _Norm:
     # data pointers of the checked arrays (NULL where an optional one is None) and the sizes

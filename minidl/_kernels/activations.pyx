@@ -9,6 +9,9 @@ Design.
   They take ndarrays, not typed memoryviews: at N = 1 a memoryview of a fresh 256-float
   output costs ~400 ns to acquire, twice what the whole ReLU call costs (measured).
 * Softmax and log-softmax work on the rows of a 2-D (R, C) array: typed memoryview bodies.
+* Arrays of 2^17 values or more are split into fixed blocks of 65536 run on _pool.pyx's
+  threads (memory-bound loops; the blocks do not depend on the thread count, and every
+  value is computed alone, so the results do not either).
 * One pass over memory per call: the backward formulas are fused into a single loop instead
   of NumPy's chain of temporaries. Where the cost is a transcendental function (exp in
   sigmoid and softmax, tanh) the kernel calls NumPy's SIMD ufunc in place on the out buffer
@@ -20,6 +23,7 @@ from cython cimport floating
 from libc.math cimport exp, expf, erf, log, sqrt
 
 include "_validation.pxi"
+from minidl._kernels._pool cimport run_tasks, threads_for
 
 __all__ = [
     "relu_forward", "relu_backward",
@@ -49,16 +53,41 @@ cdef int _map(str kernel, _loop_f32 f32, _loop_f64 f64, object a, str a_name, ob
     elif b is not None:
         raise ValueError(f"{kernel}: unexpected second input")
     _check_like(kernel, out, out_name, a, a_name, True)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>a)
-    cdef void* pa = _data(a)
-    cdef void* pb = _data(b)
-    cdef void* po = _data(out)
+    cdef _Map job
+    job.f32 = f32 if t == cnp.NPY_FLOAT32 else NULL
+    job.f64 = f64
+    job.a, job.b, job.out = _data(a), _data(b), _data(out)
+    job.n, job.param = cnp.PyArray_SIZE(<cnp.ndarray>a), param
+    cdef Py_ssize_t n_blocks = (job.n + <Py_ssize_t>MAP_BLOCK - 1) // <Py_ssize_t>MAP_BLOCK
     with nogil:
-        if t == cnp.NPY_FLOAT32:
-            f32(<const float*>pa, <const float*>pb, <float*>po, n, <float>param)
-        else:
-            f64(<const double*>pa, <const double*>pb, <double*>po, n, param)
+        run_tasks(_map_block, &job, n_blocks, threads_for(2 * job.n, n_blocks))
     return 0
+
+
+cdef enum:
+    MAP_BLOCK = 65536          # values per parallel block
+
+
+ctypedef struct _Map:          # one elementwise call: the loop of its dtype (f32, or f64 if NULL)
+    _loop_f32 f32
+    _loop_f64 f64
+    const void* a
+    const void* b
+    void* out
+    Py_ssize_t n
+    double param
+
+
+cdef void _map_block(void* ctx, Py_ssize_t item, int worker) noexcept nogil:
+    cdef const _Map* m = <const _Map*>ctx
+    cdef Py_ssize_t start = item * <Py_ssize_t>MAP_BLOCK
+    cdef Py_ssize_t k = min(<Py_ssize_t>MAP_BLOCK, m.n - start)
+    if m.f32 != NULL:
+        m.f32(<const float*>m.a + start, NULL if m.b == NULL else <const float*>m.b + start,
+              <float*>m.out + start, k, <float>m.param)
+    else:
+        m.f64(<const double*>m.a + start, NULL if m.b == NULL else <const double*>m.b + start,
+              <double*>m.out + start, k, m.param)
 
 
 # -- elementwise bodies (a, b, out, n, param) -------------------------------------------------

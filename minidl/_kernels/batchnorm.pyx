@@ -39,12 +39,6 @@ __all__ = ["batchnorm_forward_train", "batchnorm_forward_eval", "batchnorm_backw
 include "_validation.pxi"
 
 
-cdef int _x_type(object x) except -1:
-    cdef int t = _float_typenum("batchnorm kernel", x, "x")
-    _check("batchnorm kernel", x, "x", 3, t, False)
-    return t
-
-
 include "_reductions.pxi"
 
 cdef enum:
@@ -244,9 +238,9 @@ cdef int _sum_blocks(const _Norm* a, floating dtype) noexcept nogil:
     return 0
 
 
-# -- the three kernels (fused-type bodies) -----------------------------------------------------
+# -- the kernels (one fused-type body) ----------------------------------------------------------
 cdef int _run(_Norm* a, floating dtype) noexcept nogil:
-    """Both passes of a call whose work array is set (see the three kernels below)."""
+    """Both passes of a call whose work array is set (by _kernel below)."""
     cdef Py_ssize_t elements = a.n * a.c * a.s * (2 if a.dy == NULL else 3)
     if a.s > 1:
         _each_item(a, CHANNELS, a.c, elements, dtype)
@@ -259,22 +253,11 @@ cdef int _run(_Norm* a, floating dtype) noexcept nogil:
     return 0
 
 
-cdef int _forward_train(const _Norm* a, floating dtype) noexcept nogil:
-    cdef _Norm job = a[0]
-    cdef floating* work = <floating*>calloc(5 * a.c + 1, sizeof(floating))
-    cdef Py_ssize_t j
-    cdef int rc
-    if work == NULL:
-        return -1
-    for j in range(a.c):
-        work[j] = (<const floating*>a.x)[j * a.s]       # shift K_j = x[0, j, 0]
-    job.work = work
-    rc = _run(&job, dtype)
-    free(work)
-    return rc
-
-
-cdef int _forward_eval(const _Norm* a, floating dtype) noexcept nogil:
+cdef int _kernel(const _Norm* a, floating dtype) noexcept nogil:
+    """Any of the three kernels: the training forward (a.mean set), the evaluation forward
+    (a.mean and a.dy NULL) or the backward (a.dy set). Sets up the per-channel work array
+    (the training forward's shifts K_j = x[0, j, 0], the evaluation coefficients, or zeros
+    as dy's shift) and runs both passes."""
     cdef _Norm job = a[0]
     cdef Py_ssize_t c = a.c, j
     cdef floating* work = <floating*>calloc(5 * c + 1, sizeof(floating))
@@ -282,22 +265,13 @@ cdef int _forward_eval(const _Norm* a, floating dtype) noexcept nogil:
     if work == NULL:
         return -1
     for j in range(c):
-        work[c + j] = (<const floating*>a.running_mean)[j]
-        work[2 * c + j] = <floating>((1.0 if a.weight == NULL else <double>(<const floating*>a.weight)[j])
-                                     / sqrt(<double>(<const floating*>a.running_var)[j] + a.eps))
-        work[3 * c + j] = 0 if a.bias == NULL else (<const floating*>a.bias)[j]
-    job.work = work
-    rc = _run(&job, dtype)
-    free(work)
-    return rc
-
-
-cdef int _backward(const _Norm* a, floating dtype) noexcept nogil:
-    cdef _Norm job = a[0]
-    cdef floating* work = <floating*>calloc(5 * a.c + 1, sizeof(floating))   # work[0:C]: dy's shift, 0
-    cdef int rc
-    if work == NULL:
-        return -1
+        if a.dy == NULL and a.mean != NULL:
+            work[j] = (<const floating*>a.x)[j * a.s]
+        elif a.dy == NULL:
+            work[c + j] = (<const floating*>a.running_mean)[j]
+            work[2 * c + j] = <floating>((1.0 if a.weight == NULL else <double>(<const floating*>a.weight)[j])
+                                         / sqrt(<double>(<const floating*>a.running_var)[j] + a.eps))
+            work[3 * c + j] = 0 if a.bias == NULL else (<const floating*>a.bias)[j]
     job.work = work
     rc = _run(&job, dtype)
     free(work)
@@ -312,7 +286,7 @@ def batchnorm_forward_train(x, weight, bias, double eps, out, mean,
     Writes mean (C,) and inv_std (C,) for backward. weight, bias (C,) or None.
     running_mean, running_var (C,) are updated with weight ``momentum`` unless None.
     """
-    cdef int t = _x_type(x)
+    cdef int t = _x_type("batchnorm kernel", x, 3)
     cdef Py_ssize_t n = _dim(x, 0), c = _dim(x, 1), s = _dim(x, 2)
     _check_like("batchnorm kernel", out, "out", x, "x", True)
     _check_vector("batchnorm kernel", mean, "mean", t, c, True, False)
@@ -329,13 +303,13 @@ def batchnorm_forward_train(x, weight, bias, double eps, out, mean,
     a.out, a.mean, a.inv_std = _data(out), _data(mean), _data(inv_std)
     a.running_mean, a.running_var = _data(running_mean), _data(running_var)
     a.eps, a.momentum = eps, momentum
-    _run_norm(t, _forward_train[float], _forward_train[double], &a)
+    _run_norm(t, _kernel[float], _kernel[double], &a)
 
 
 def batchnorm_forward_eval(x, weight, bias, running_mean, running_var,
                            double eps, out):
     """out = γ · (x − running_mean) / √(running_var + ε) + β for x (N, C, S)."""
-    cdef int t = _x_type(x)
+    cdef int t = _x_type("batchnorm kernel", x, 3)
     cdef Py_ssize_t n = _dim(x, 0), c = _dim(x, 1), s = _dim(x, 2)
     _check_like("batchnorm kernel", out, "out", x, "x", True)
     _check_vector("batchnorm kernel", weight, "weight", t, c, False, True)
@@ -344,7 +318,7 @@ def batchnorm_forward_eval(x, weight, bias, running_mean, running_var,
     _check_vector("batchnorm kernel", running_var, "running_var", t, c, False, False)
     cdef _Norm a = _arrays(x, n, c, s, weight, bias)
     a.out, a.running_mean, a.running_var, a.eps = _data(out), _data(running_mean), _data(running_var), eps
-    _run_norm(t, _forward_eval[float], _forward_eval[double], &a)
+    _run_norm(t, _kernel[float], _kernel[double], &a)
 
 
 def batchnorm_backward(grad_output, x, mean, inv_std, weight,
@@ -355,7 +329,7 @@ def batchnorm_backward(grad_output, x, mean, inv_std, weight,
     ``mean``, ``inv_std`` (C,): the statistics the forward pass used (batch statistics when
     ``batch_stats`` is True, running statistics in evaluation mode).
     """
-    cdef int t = _x_type(x)
+    cdef int t = _x_type("batchnorm kernel", x, 3)
     cdef Py_ssize_t n = _dim(x, 0), c = _dim(x, 1), s = _dim(x, 2)
     _check_like("batchnorm kernel", grad_output, "grad_output", x, "x", False)
     if grad_input is not None:
@@ -368,4 +342,4 @@ def batchnorm_backward(grad_output, x, mean, inv_std, weight,
     cdef _Norm a = _arrays(x, n, c, s, weight, None)
     a.dy, a.out, a.mean, a.inv_std = _data(grad_output), _data(grad_input), _data(mean), _data(inv_std)
     a.grad_weight, a.grad_bias, a.batch_stats = _data(grad_weight), _data(grad_bias), batch_stats
-    _run_norm(t, _backward[float], _backward[double], &a)
+    _run_norm(t, _kernel[float], _kernel[double], &a)

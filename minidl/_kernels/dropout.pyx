@@ -18,11 +18,11 @@ Design.
   applies it while it is still in L1; forward and backward both go through ``_run``, the
   only place that picks the dtype. The arrays are flat runs of any shape; ndarrays rather
   than typed memoryviews, which would cost more than a small layer's whole call.
-* The apply loop is native/elementwise.h's ``mask_run``, compiled for AVX-512, AVX2 and the
-  baseline and chosen at run time. The backward (no mask to draw) splits large arrays into
-  fixed blocks run on _pool.pyx's threads: it is bound by memory bandwidth, which one core
-  of a 2-core machine does not saturate. The forward stays on one thread: its blocks must
-  consume the Generator's stream in order.
+* The apply loop is native/elementwise.h's ``md_ew_mask_run``, the twin's (x · mask) · scale
+  (the baseline build: measured, its AVX2/AVX-512 builds were no faster). The backward (no
+  mask to draw) splits large arrays into fixed blocks run on _pool.pyx's threads: it is
+  bound by memory bandwidth, which one core of a 2-core machine does not saturate. The
+  forward stays on one thread: its blocks must consume the Generator's stream in order.
 """
 import numpy as np
 cimport numpy as cnp
@@ -33,10 +33,13 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from numpy.random cimport bitgen_t
 
 include "_validation.pxi"
-include "_elementwise.pxi"
 from minidl._kernels._pool cimport run_tasks, threads_for
 
-__all__ = ["dropout_forward", "dropout_backward", "elementwise_isa"]
+__all__ = ["dropout_forward", "dropout_backward"]
+
+cdef extern from "native/elementwise.h" nogil:
+    void md_ew_mask_run_f32(const float *x, const uint8_t *mask, float *out, Py_ssize_t n, float scale)
+    void md_ew_mask_run_f64(const double *x, const uint8_t *mask, double *out, Py_ssize_t n, double scale)
 
 cdef extern from "native/pcg64_mask.h" nogil:
     int MD_HAVE_INT128
@@ -67,11 +70,10 @@ cdef void _draw(bitgen_t *bitgen, _Mask how, uint8_t *mask, Py_ssize_t n, uint32
 
 cdef inline void _mask_run(const floating *x, const uint8_t *mask, floating *out, Py_ssize_t n,
                            floating scale) noexcept nogil:
-    # x · (mask · scale) rounds exactly like the twin's (x · mask) · scale, NaN and -0 included.
     if floating is float:
-        md_ew_ops_f32_get().mask_run(x, mask, out, n, scale)
+        md_ew_mask_run_f32(x, mask, out, n, scale)
     else:
-        md_ew_ops_f64_get().mask_run(x, mask, out, n, scale)
+        md_ew_mask_run_f64(x, mask, out, n, scale)
 
 
 cdef void _dropout(bitgen_t *bitgen, _Mask how, uint32_t threshold, const floating *x, uint8_t *mask,

@@ -33,12 +33,6 @@ __all__ = ["layernorm_forward", "layernorm_backward", "elementwise_isa"]
 include "_validation.pxi"
 
 
-cdef int _x_type(object x) except -1:
-    cdef int t = _float_typenum("layernorm kernel", x, "x")
-    _check("layernorm kernel", x, "x", 2, t, False)
-    return t
-
-
 include "_reductions.pxi"
 
 cdef enum:
@@ -72,17 +66,18 @@ cdef void _forward_rows(const _Norm* a, Py_ssize_t item, floating dtype) noexcep
     cdef Py_ssize_t d = a.c, r
     cdef const floating* p
     cdef double total, total_sq, mu, var
-    cdef floating mu_f, istd_f
+    cdef floating mu_f, istd_f, shift
     for r in range(item * a.rows, min((item + 1) * a.rows, a.n)):
         p = x + r * d
+        shift = p[0] if d > 0 else 0      # D = 0: no value to read (μ is then NaN, as 0/0)
         total = 0.0
         total_sq = 0.0
-        _moments(p, p[0], d, &total, &total_sq)
+        _moments(p, shift, d, &total, &total_sq)
         mu = total / d
         var = total_sq / d - mu * mu
         if var < 0.0:
             var = 0.0
-        mu_f = <floating>(mu + p[0])
+        mu_f = <floating>(mu + shift)
         istd_f = <floating>(1.0 / sqrt(var + a.eps))
         mean[r] = mu_f
         inv_std[r] = istd_f
@@ -161,7 +156,7 @@ cdef int _backward(const _Norm* a, floating dtype) noexcept nogil:
 def layernorm_forward(x, weight, bias, double eps, out, mean,
                       inv_std):
     """Normalize each row of x (M, D) into out (M, D); writes mean (M,) and inv_std (M,)."""
-    cdef int t = _x_type(x)
+    cdef int t = _x_type("layernorm kernel", x, 2)
     cdef Py_ssize_t m = _dim(x, 0), d = _dim(x, 1)
     _check_like("layernorm kernel", out, "out", x, "x", True)
     _check_vector("layernorm kernel", weight, "weight", t, d, False, True)
@@ -177,7 +172,7 @@ def layernorm_backward(grad_output, x, mean, inv_std, weight,
                        grad_input, grad_weight, grad_bias):
     """Gradients of layer normalization given dy = grad_output (M, D); every output is
     overwritten, None skips it."""
-    cdef int t = _x_type(x)
+    cdef int t = _x_type("layernorm kernel", x, 2)
     cdef Py_ssize_t m = _dim(x, 0), d = _dim(x, 1)
     _check_like("layernorm kernel", grad_output, "grad_output", x, "x", False)
     if grad_input is not None:

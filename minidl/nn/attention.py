@@ -179,12 +179,10 @@ class MultiHeadAttention(Module):
         d_qkv = np.empty(qkv.shape, x2.dtype)
         kernels.attention_backward(d_heads, qkv, weights, self.num_heads, 1.0 / math.sqrt(self.head_dim), d_qkv)
         dx = np.empty(x2.shape, x2.dtype) if self.input_grad else None   # None: not computed
-        d_w = self.in_proj_weight.grad_buffer(x2.dtype)
-        db = None if self.in_proj_bias is None else self.in_proj_bias.grad_buffer(x2.dtype)
-        kernels.linear_backward(d_qkv.reshape(n * steps, 3 * e), x2, self.in_proj_weight.data, dx, d_w, db)
-        self.in_proj_weight.accumulate_grad(d_w)
-        if db is not None:
-            self.in_proj_bias.accumulate_grad(db)
+        # dx = d[Q | K | V] W_in;  W_in.grad += d[Q | K | V]ᵀ x;  b_in.grad += Σ d[Q | K | V]
+        kernels.linear_backward(d_qkv.reshape(n * steps, 3 * e), x2, self.in_proj_weight.data, dx,
+                                self.in_proj_weight.grad_target(),
+                                None if self.in_proj_bias is None else self.in_proj_bias.grad_target())
         return None if dx is None else dx.reshape(n, steps, e)
 
     def extra_repr(self):

@@ -99,12 +99,9 @@ class Linear(Module):
         if dy.shape != (x.shape[0], weight.shape[0]):
             check_same_shape(self._label(), dy, (x.shape[0], weight.shape[0]))
         dx = np.empty(x.shape, x.dtype) if self.input_grad else None     # None: not computed
-        dW = weight.grad_buffer()
-        db = None if bias is None else bias.grad_buffer()
-        kernels.linear_backward(dy, x, weight.data, dx, dW, db)    # dx = dy W, dW = dyᵀ x, db = Σ_n dy
-        weight.accumulate_grad(dW)
-        if bias is not None:
-            bias.accumulate_grad(db)
+        # dx = dy W;  weight.grad += dyᵀ x;  bias.grad += Σ_n dy  (written into the gradients)
+        kernels.linear_backward(dy, x, weight.data, dx, weight.grad_target(),
+                                None if bias is None else bias.grad_target())
         return dx
 
     def extra_repr(self):

@@ -4,8 +4,13 @@
     p.grad   ndarray of the same shape and dtype; zeros until a backward pass adds to it.
              Backward passes *accumulate* (+=) into it, as in PyTorch.
 
-A layer's backward adds its term dL/dθ with one call, ``p.accumulate_grad(term)``. When a
-kernel computes the term, the layer first asks the parameter where to write it::
+A layer's backward adds its term dL/dθ with one call, ``p.accumulate_grad(term)``. A kernel
+that can add into an array takes the gradient itself, ``p.grad_target()``, and writes or adds
+its term there (Linear)::
+
+    kernels.linear_backward(dy, x, W, dx, self.weight.grad_target(), self.bias.grad_target())
+
+Other kernels overwrite an array the layer first asks the parameter for::
 
     dW = self.weight.grad_buffer()            # an array the kernel overwrites
     kernels.linear_backward(dy, x, W, dx, dW, db)
@@ -15,8 +20,9 @@ kernel computes the term, the layer first asks the parameter where to write it::
 fills zeros; the next backward pass gets the gradient array itself from ``grad_buffer()``,
 so the kernel writes the gradient in place and ``accumulate_grad`` has nothing left to
 add — one pass over memory saved per parameter per step (benchmarks/bench_dense.py).
-Otherwise ``grad_buffer()`` hands out a scratch array and ``accumulate_grad`` adds it. What
-a user observes is exactly the eager semantics.
+Otherwise ``grad_buffer()`` hands out a scratch array and ``accumulate_grad`` adds it, while
+``grad_target()`` says "add" (no scratch, no second pass). What a user observes is exactly
+the eager semantics.
 """
 import numpy as np
 
@@ -123,6 +129,17 @@ class Parameter:
         if self._scratch is None:
             self._scratch = np.empty(self.data.shape, self.data.dtype)
         return self._scratch
+
+    def grad_target(self):
+        """``(gradient, add)`` for a kernel that writes its term dL/dθ straight into the
+        gradient: it *overwrites* the array when ``add`` is False (right after ``zero_grad()``
+        the term is the whole gradient) and adds to it otherwise. The gradient counts as
+        written from this call on (the layer has validated the kernel's arguments before)."""
+        if self.data is not self._grad_owner:
+            self._refit_grad()
+        add = not self._grad_is_stale
+        self._grad_is_stale = False
+        return self._grad, add
 
     def accumulate_grad(self, term) -> None:
         """``grad += term``: how a backward pass adds its gradient term dL/dθ.

@@ -98,3 +98,36 @@ def test_bad_shapes_raise(attention_pair, which):
     with pytest.raises(ValueError, match="attention kernel"):
         bwd(np.zeros((2, 3, 4), np.float32), qkv, np.zeros((2, 2, 3, 3), np.float32), 2, 1.0,
             np.empty((2, 3, 11), np.float32))
+
+
+@pytest.mark.parametrize("library", ["openblas", "minidl"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_thread_count_does_not_change_the_bits(attention_pair, dtype, library):
+    """The (sample, head) pairs run on minidl's pool (_pool.pyx), each pair's arithmetic the
+    same on any thread: 1, 2 or 3 threads give identical outputs, equal to the twin's, with
+    the per-head products on either library (linear.gemm_library)."""
+    (f_ref, b_ref), (fwd, bwd) = attention_pair
+    from minidl._kernels import _pool, linear
+    found = linear.gemm_library()
+    if library == "openblas" and found != "openblas":
+        pytest.skip("NumPy's BLAS is not a pthreads OpenBLAS")
+    rng = np.random.default_rng(3)
+    n, steps, heads, d = 3, 9, 2, 4
+    qkv = rng.standard_normal((n, steps, 3 * heads * d)).astype(dtype)
+    grad_output = rng.standard_normal((n, steps, heads * d)).astype(dtype)
+    mask = random_mask(rng, n, heads, steps)
+    before = _pool.get_num_threads()
+    try:
+        linear.gemm_library(library)
+        runs = []
+        for threads in (1, 2, 3):
+            _pool.set_num_threads(threads)
+            runs.append(run(fwd, bwd, qkv, heads, 0.5, mask, grad_output, dtype))
+    finally:
+        _pool.set_num_threads(before)
+        linear.gemm_library(found)
+    for other in runs[1:]:
+        for got, want in zip(other, runs[0]):
+            np.testing.assert_array_equal(got, want)
+    for got, want in zip(runs[0], run(f_ref, b_ref, qkv, heads, 0.5, mask, grad_output, dtype)):
+        np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype])

@@ -1,16 +1,17 @@
-"""minidl/_kernels/blas_threads.py: one OpenBLAS thread around minidl's GEMMs once the
-convolution thread pool is in use, the previous count restored after; the library is the one
-threadpoolctl finds."""
+"""minidl/_kernels/blas_threads.py: the OpenBLAS that threadpoolctl finds, its thread-count
+and gemm functions; Linear's products run on one OpenBLAS thread each and leave the count NumPy
+uses as it was."""
 import ctypes
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
 
 from minidl import backend
-from minidl.nn import Conv2d, Linear
+from minidl.nn import Linear
 
 blas_threads = pytest.importorskip("minidl._kernels.blas_threads")
 threadpoolctl = pytest.importorskip("threadpoolctl")
@@ -40,60 +41,56 @@ def test_found_functions_are_the_library_threadpoolctl_reports():
         _set_openblas_threads(before)
 
 
-@pytest.fixture
-def two_blas_threads(kernel_pair):
-    kernel_pair("conv2d_forward")
-    from minidl._kernels import conv
-    before_blas, before_conv = _openblas_threads(), conv.get_num_threads()
-    before_limited = blas_threads.policy.limited
-    _set_openblas_threads(2)
-    conv.set_num_threads(2)
-    yield
-    _set_openblas_threads(before_blas)
-    conv.set_num_threads(before_conv)
-    blas_threads.policy.limited = before_limited
-
-
 @needs_openblas
-def test_linear_gemms_use_one_blas_thread_after_a_threaded_convolution(two_blas_threads, monkeypatch):
-    seen = []
-    real_dot, real_matmul = np.dot, np.matmul
+def test_linear_products_leave_the_users_blas_thread_count(kernel_pair):
+    """Linear runs OpenBLAS's gemm itself, one OpenBLAS thread per product on its own threads:
+    the count NumPy uses is set back after every call, also when two Python threads run
+    Linear kernels at once (the first to enter saves it, the last to leave restores it)."""
+    kernel_pair("linear_forward")
+    from minidl._kernels import linear
+    assert linear.gemm_library() == "openblas"
+    before = _openblas_threads()
+    layer = Linear(300, 200, dtype=np.float32, rng=np.random.default_rng(0))
+    x, dy = np.ones((64, 300), np.float32), np.ones((64, 200), np.float32)
+    errors = []
 
-    def spy(real):
-        def call(*args, **kwargs):
-            seen.append(_openblas_threads())
-            return real(*args, **kwargs)
-        return call
+    def train():
+        try:
+            for _ in range(30):
+                linear.linear_forward(x, layer.weight.data, layer.bias.data, np.empty((64, 200), np.float32))
+                linear.linear_backward(dy, x, layer.weight.data, np.empty_like(x),
+                                       np.empty((200, 300), np.float32), None)
+        except Exception as exc:                  # pragma: no cover - reported below
+            errors.append(exc)
 
-    layer = Linear(64, 32, dtype=np.float32, rng=np.random.default_rng(0))
-    x = np.ones((16, 64), np.float32)
-    with backend.using("cython"):
-        blas_threads.policy.limited = False
-        monkeypatch.setattr(np, "dot", spy(real_dot))
-        layer(x)
-        assert seen == [2]                          # no convolution yet: OpenBLAS untouched
-        Conv2d(1, 2, 3, dtype=np.float32)(np.ones((4, 1, 6, 6), np.float32))   # two images per thread
-        assert blas_threads.gemm_threads_limited()
-        seen.clear()
-        monkeypatch.setattr(np, "matmul", spy(real_matmul))
-        layer(x)
-        layer.backward(np.ones((16, 32), np.float32))
-        assert seen and set(seen) == {1}            # each GEMM ran on one thread ...
-    assert _openblas_threads() == 2                 # ... and the count was restored
+    try:
+        for count in (2, 3):
+            _set_openblas_threads(count)
+            with backend.using("cython"):
+                threads = [threading.Thread(target=train) for _ in range(3)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+            assert not errors
+            assert _openblas_threads() == count
+    finally:
+        _set_openblas_threads(before)
 
 
 def test_keep_leaves_openblas_alone():
     code = ("from minidl._kernels import blas_threads as b; b.limit_gemm_threads(); "
-            "print(b.openblas_functions()[0], b.gemm_threads_limited())")
+            "print(b.openblas_functions()[0], b.gemm_threads_limited(), b.openblas_gemm()[0]); "
+            "from minidl._kernels import linear; print(linear.gemm_library())")
     env = dict(os.environ, MINIDL_GEMM_THREADS="keep")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["0", "False"]
+    assert out.stdout.split() == ["0", "False", "0", "minidl"]     # Linear then uses minidl's GEMM
 
 
 def test_import_does_not_search_for_the_library():
-    """The search (threadpoolctl) runs when a convolution first needs it, not at import."""
+    """The search (threadpoolctl) runs when a Linear kernel or a convolution first needs it,
+    not at import."""
     code = ("import sys, minidl, numpy as np; from minidl import nn; "
-            "nn.Linear(4, 2)(np.ones((3, 4), np.float32)); "
             "from minidl._kernels import blas_threads as b; print(b.policy.searched, 'threadpoolctl' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -1,7 +1,8 @@
-"""The AVX-512 / AVX2 / baseline variants of native/elementwise.h (batch norm, layer norm,
-dropout) against the NumPy twins, on every variant this CPU has, both dtypes, sizes with
-tails (lanes of 32, blocks of 1024 values, 4-row sweeps, 128-row blocks); the results do not
-depend on the thread count; the MINIDL_ELEMENTWISE_ISA cap; the portable-C build."""
+"""The AVX-512 / AVX2 / baseline variants of native/elementwise.h (batch norm, layer norm)
+against the NumPy twins, on every variant this CPU has, both dtypes, sizes with tails (lanes
+of 32, blocks of 1024 values, 4-row sweeps, 128-row blocks); dropout bit for bit with the
+twin; the results of these and of the activation kernels do not depend on the thread count;
+the MINIDL_ELEMENTWISE_ISA cap; the portable-C build."""
 import os
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ layernorm = pytest.importorskip("minidl._kernels.layernorm")
 dropout = pytest.importorskip("minidl._kernels.dropout")
 _pool = pytest.importorskip("minidl._kernels._pool")
 
-MODULES = (batchnorm, layernorm, dropout)
+MODULES = (batchnorm, layernorm)
 TOL = {np.float32: 1e-4, np.float64: 1e-10}
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 ISAS = ("generic", "avx2", "avx512")
@@ -120,7 +121,7 @@ def test_layernorm_matches_twin(isa, m, d, dtype, with_weight, with_bias, seed):
 @SETTINGS
 @given(n=st.integers(0, 70000), dtype=st.sampled_from([np.float32, np.float64]),
        scale=st.floats(0.0, 4.0), seed=st.integers(0, 2**16))
-def test_dropout_matches_twin_bit_for_bit(isa, n, dtype, scale, seed):
+def test_dropout_matches_twin_bit_for_bit(parallel, n, dtype, scale, seed):
     rng, x, g = data((n,), dtype, seed, offset=0.0)
     g[:: 97] = np.nan
     g[1:: 89] = -0.0
@@ -137,6 +138,13 @@ def test_dropout_matches_twin_bit_for_bit(isa, n, dtype, scale, seed):
     np.testing.assert_array_equal(o1, o0)
     np.testing.assert_array_equal(g1, g0)
     np.testing.assert_array_equal(np.signbit(g1), np.signbit(g0))
+    counts = np.random.default_rng(seed).integers(0, 4, n).astype(np.uint8)   # any uint8 mask: g · m · s
+    outs = []
+    for bwd in _kernels.implementations("dropout_backward"):
+        outs.append(np.empty_like(g))
+        bwd(g, counts, -scale, outs[-1])
+    np.testing.assert_array_equal(outs[1], outs[0])
+    np.testing.assert_array_equal(np.signbit(outs[1]), np.signbit(outs[0]))
 
 
 # -- no result depends on the thread count -----------------------------------------------------
@@ -166,6 +174,29 @@ def test_results_identical_on_1_2_and_3_threads(isa, parallel, dtype):
             np.testing.assert_array_equal(a, b)
 
 
+def test_activations_identical_on_1_and_2_threads(parallel):
+    activations = pytest.importorskip("minidl._kernels.activations")
+    _, x, g = data((3, 70001), np.float32, 6, offset=0.0)
+    x[0, ::101] = np.nan
+    runs = []
+    for threads in (1, 2):
+        _pool.set_num_threads(threads)
+        outs = [np.empty_like(x) for _ in range(4)]
+        activations.relu_forward(x, outs[0])
+        activations.leaky_relu_backward(g, x, 0.1, outs[1])
+        activations.sigmoid_forward(x, outs[2])
+        activations.gelu_backward(g, x, outs[3])
+        runs.append(outs)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    ref = [np.empty_like(x) for _ in range(2)]
+    ref_relu, ref_sigmoid = (_kernels.implementations(k)[0] for k in ("relu_forward", "sigmoid_forward"))
+    ref_relu(x, ref[0])
+    ref_sigmoid(x, ref[1])
+    np.testing.assert_array_equal(runs[1][0], ref[0])
+    np.testing.assert_allclose(runs[1][2], ref[1], rtol=1e-6, atol=1e-7)
+
+
 def test_pool_thread_count_is_checked():
     with pytest.raises(ValueError, match="count must be an int from 1 to 64"):
         _pool.set_num_threads(0)
@@ -174,11 +205,12 @@ def test_pool_thread_count_is_checked():
 
 
 # -- the cap, and the portable build -------------------------------------------------------------
-def test_environment_caps_the_instruction_set():
-    code = "from minidl._kernels import batchnorm, dropout; print(batchnorm.elementwise_isa(), dropout.elementwise_isa())"
-    env = dict(os.environ, MINIDL_ELEMENTWISE_ISA="generic")
+def test_environment_caps_the_instruction_set_and_sets_the_threads():
+    code = ("from minidl._kernels import batchnorm, layernorm, _pool; "
+            "print(batchnorm.elementwise_isa(), layernorm.elementwise_isa(), _pool.get_num_threads())")
+    env = dict(os.environ, MINIDL_ELEMENTWISE_ISA="generic", MINIDL_NUM_THREADS="3")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["generic", "generic"]
+    assert out.stdout.split() == ["generic", "generic", "3"]
 
 
 def test_portable_c_build_of_the_header(tmp_path):
@@ -202,7 +234,7 @@ int main(void) {{
     const md_ew_ops_f32 *ops = md_ew_ops_f32_get();
     for (int i = 0; i < N; i++) {{ x[i] = (float)(i % 7) - 3; m[i] = (unsigned char)(i % 3 == 0); }}
     ops->moments(x, 1.0f, N, &t, &t2);
-    ops->mask_run(x, m, y, N, 2.0f);
+    md_ew_mask_run_f32(x, m, y, N, 2.0f);
     ops->col_sums(x, x, x, x, 1, 5, 1, part, part + 1);
     double s = 0;
     for (int i = 0; i < N; i++) s += y[i];

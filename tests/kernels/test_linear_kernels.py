@@ -116,3 +116,74 @@ def test_bad_arguments_raise_value_error(kernel_pair):
     for args in bad_backward:
         with pytest.raises(ValueError):
             bwd(*args)
+
+
+# ---- pair targets (Parameter.grad_target), both GEMM libraries, thread counts ----------------
+# Shapes past the ~1 MFLOP threshold run as two tasks on the pool (y and dW split in halves of
+# rows or columns, dx next to dW); small ones on the caller; N = 1 is the outer-product loop.
+SPLIT_SHAPES = [(1, 37, 29), (3, 5, 4), (40, 300, 100), (300, 70, 90), (97, 131, 33)]
+
+
+@pytest.fixture(params=["openblas", "minidl"])
+def gemm_library(request, kernel_pair):
+    kernel_pair("linear_forward")
+    from minidl._kernels import _pool, linear
+    found = linear.gemm_library()
+    if request.param == "openblas" and found != "openblas":
+        pytest.skip("NumPy's BLAS is not a pthreads OpenBLAS")
+    linear.gemm_library(request.param)
+    before = _pool.get_num_threads()
+    yield linear
+    linear.gemm_library(found)
+    _pool.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SPLIT_SHAPES)
+def test_pair_targets_add_and_match_twin(kernel_pair, gemm_library, dtype, shape):
+    """(array, True) adds the term, (array, False) overwrites it; compiled = twin, on either
+    GEMM library, with and without dx."""
+    n, k, m = shape
+    rng = np.random.default_rng(n * k + m)
+    x, w, dy = (rng.standard_normal(s).astype(dtype) for s in ((n, k), (m, k), (n, m)))
+    gw0, gb0 = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal(m).astype(dtype)
+    want_w, want_b = dy.T.astype(np.float64) @ x, dy.sum(0, dtype=np.float64)
+    for with_input in (True, False):
+        for add in (True, False):
+            results = []
+            for fn in kernel_pair("linear_backward"):
+                dx = np.full((n, k), np.nan, dtype) if with_input else None
+                gw, gb = gw0.copy(), gb0.copy()
+                fn(dy, x, w, dx, (gw, add), (gb, add))
+                results.append((dx, gw, gb))
+            (dx_r, gw_r, gb_r), (dx_c, gw_c, gb_c) = results
+            close(gw_c, gw_r, dtype)
+            close(gb_c, gb_r, dtype)
+            close(gw_r, want_w + (gw0 if add else 0), dtype)
+            close(gb_r, want_b + (gb0 if add else 0), dtype)
+            if with_input:
+                close(dx_c, dx_r, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_thread_count_changes_only_rounding(gemm_library, dtype):
+    """1, 2 or 3 threads: the same products split differently, equal up to rounding."""
+    from minidl._kernels import _pool
+    rng = np.random.default_rng(7)
+    for n, k, m in SPLIT_SHAPES[2:]:
+        x, w, dy = (rng.standard_normal(s).astype(dtype) for s in ((n, k), (m, k), (n, m)))
+        b = rng.standard_normal(m).astype(dtype)
+        runs = []
+        for threads in (1, 2, 3):
+            _pool.set_num_threads(threads)
+            y, dx = np.empty((n, m), dtype), np.empty((n, k), dtype)
+            gw, gb, gw1 = np.empty((m, k), dtype), np.empty(m, dtype), np.empty((m, k), dtype)
+            gemm_library.linear_forward(x, w, b, y)
+            gemm_library.linear_backward(dy, x, w, dx, gw, gb)
+            gemm_library.linear_backward(dy, x, w, None, gw1, None)     # dW alone: split in halves
+            runs.append((y, dx, gw, gb, gw1))
+        for run in runs[1:]:
+            for got, want in zip(run, runs[0]):
+                close(got, want, dtype)
+        close(runs[0][0], x.astype(np.float64) @ w.T + b, dtype)
+        close(runs[0][4], dy.T.astype(np.float64) @ x, dtype)

@@ -74,6 +74,21 @@ def test_lazy_zero_grad_is_observably_eager():
     np.testing.assert_array_equal(p.grad, np.full(4, 9.0))
 
 
+def test_grad_target_overwrites_after_zero_grad_and_adds_otherwise():
+    p = Parameter(np.ones(4, dtype=np.float64))
+    p.zero_grad()
+    grad, add = p.grad_target()            # right after zero_grad: overwrite the gradient itself
+    assert add is False and grad is p._grad
+    grad[:] = 3.0                          # (a kernel writes its term ...)
+    grad, add = p.grad_target()            # ... a second term is added to the first
+    assert add is True
+    grad += 2.0
+    np.testing.assert_array_equal(p.grad, np.full(4, 5.0))
+    p.data = np.ones((2, 2))               # new shape: the gradient starts again from zero
+    grad, add = p.grad_target()
+    assert add is False and grad.shape == (2, 2)
+
+
 def test_grad_buffer_that_was_never_handed_back_leaves_the_gradient_zero():
     # A kernel that raised after grad_buffer() must not leave garbage behind.
     p = Parameter(np.ones(3, dtype=np.float64))

@@ -57,23 +57,8 @@ typedef struct {
 #define MD_TB 16    /* positions per block of the transposes (pack_dyt, unpack_yt): the block
                        written stays in L1 */
 
-static int md_conv_isa_active = -1;   /* the variant in use (MD_ISA_*, <= md_cpu_isa()) */
-
-static int md_conv_isa(void)
-{
-    if (md_conv_isa_active < 0)
-        md_conv_isa_active = md_isa_capped("MINIDL_CONV_ISA");
-    return md_conv_isa_active;
-}
-
-/* Use `isa` if the CPU supports it (returns the one in use). */
-static int md_conv_set_isa(int isa)
-{
-    md_conv_isa();
-    if (isa >= 0 && isa <= md_cpu_isa())
-        md_conv_isa_active = isa;
-    return md_conv_isa_active;
-}
+/* md_conv_isa(): the variant in use; md_conv_set_isa(isa): the tests' hook; md_conv_isa_name() */
+MD_ISA_CHOICE(md_conv_isa, md_conv_set_isa, md_conv_isa_name, "MINIDL_CONV_ISA")
 
 /* Each variant's parameters (used both to instantiate it below and by md_conv_tiles, so the
  * geometry's sizes always match the kernels): vector bytes (0 = scalar), output channels per
@@ -233,4 +218,3 @@ static md_fwd_images_f32 md_conv_fwd_images_f32(const md_conv_geometry *g) { ret
 static md_fwd_images_f64 md_conv_fwd_images_f64(const md_conv_geometry *g) { return MD_PICK(f64, fwd_images, g->isa); }
 static md_bwd_images_f32 md_conv_bwd_images_f32(const md_conv_geometry *g) { return MD_PICK(f32, bwd_images, g->isa); }
 static md_bwd_images_f64 md_conv_bwd_images_f64(const md_conv_geometry *g) { return MD_PICK(f64, bwd_images, g->isa); }
-static const char *md_conv_isa_name(void) { return md_isa_names[md_conv_isa()]; }

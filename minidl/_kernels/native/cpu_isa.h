@@ -71,4 +71,26 @@ MD_UNUSED static int md_isa_capped(const char *env_var)
     return isa;
 }
 
+/* A kernel family's variant in use, with its own cap and test hook:
+ *   MD_ISA_CHOICE(get, set, name, "MINIDL_X_ISA") defines
+ *   int get(void)           the variant in use: md_isa_capped("MINIDL_X_ISA") at the first call
+ *   int set(int isa)        use isa if the CPU supports it; returns the variant in use
+ *   const char *name(void)  the variant in use as "generic", "avx2" or "avx512" */
+#define MD_ISA_CHOICE(get, set, name, env_var)                                                   \
+    static int get##_active = -1;                                                                \
+    MD_UNUSED static int get(void)                                                               \
+    {                                                                                            \
+        if (get##_active < 0)                                                                    \
+            get##_active = md_isa_capped(env_var);                                               \
+        return get##_active;                                                                     \
+    }                                                                                            \
+    MD_UNUSED static int set(int isa)                                                            \
+    {                                                                                            \
+        get();                                                                                   \
+        if (isa >= 0 && isa <= md_cpu_isa())                                                     \
+            get##_active = isa;                                                                  \
+        return get##_active;                                                                     \
+    }                                                                                            \
+    MD_UNUSED static const char *name(void) { return md_isa_names[get()]; }
+
 #endif /* MINIDL_CPU_ISA_H */

