@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the documentation site offline and check it:
-#   1. sphinx, warnings are errors (the tutorials run in quick mode through sphinx-gallery),
+#   1. sphinx, warnings are errors (the tutorials run in quick mode through sphinx-gallery;
+#      a public docstring that is not valid reST is one: docs/_ext/minidl_docs.py),
 #   2. every internal link and #anchor of the built HTML resolves (external links are not
 #      followed: there is no network),
 #   3. a tutorial page opened in headless Chromium displays its figures (skipped, with the

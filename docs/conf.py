@@ -39,21 +39,10 @@ minidl_docs.write_api_pages(os.path.join(DOCS, "api"))
 minidl_docs.write_homework_pages(os.path.join(DOCS, "homework"))
 
 # -- API reference ---------------------------------------------------------------------------
-# Docstrings come in Google style ("Args:", "Returns:", "Attributes:") or NumPy style, plus
-# PyTorch's "Shape:" section; napoleon reads both.
-napoleon_google_docstring = True
-napoleon_numpy_docstring = True
-napoleon_custom_sections = [("Shape", "notes_style"), ("Math", "notes_style"), ("Derivation", "notes_style")]
-napoleon_use_rtype = False
-napoleon_use_ivar = True        # "Attributes:" as a field list: no second object description
-autodoc_default_options = {"member-order": "bysource"}
-autodoc_typehints = "description"
-autodoc_inherit_docstrings = False
-autosummary_generate = False
-add_module_names = False
-# Cross-references from docstring types ("Parameter", "ndarray") may name objects that have
-# several targets or none; they stay plain text instead of failing the build.
-suppress_warnings = ["ref.python"]
+# autodoc + napoleon settings (Google-style "Args:", NumPy style, PyTorch's "Shape:" section):
+# kept in minidl_docs.API_SETTINGS so that tests/docs/test_docstrings.py checks the docstrings
+# with exactly these settings.
+globals().update(minidl_docs.API_SETTINGS)
 
 # -- Tutorials gallery (sphinx-gallery, as scikit-learn's and PyTorch's tutorials) ---------------
 sphinx_gallery_conf = {

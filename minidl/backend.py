@@ -1,4 +1,4 @@
-"""Choose which implementation of the kernels runs: compiled Cython or the NumPy reference.
+"""Choose which implementation of the kernels runs: compiled Cython or the NumPy reference::
 
     minidl.backend.current()            -> "cython" or "numpy"
     minidl.backend.use("numpy")

@@ -1,11 +1,11 @@
 """Gradient checking: compare a hand-derived backward with centered finite differences.
 
-Seed 003 (梯度检验). For a scalar function J(θ) the centered difference
+Seed 003 (梯度检验). For a scalar function J(θ) the centered difference::
 
     dJ/dθ_i ≈ (J(θ + ε e_i) − J(θ − ε e_i)) / (2ε)
 
 has error O(ε²) (the one-sided difference has O(ε)). The analytic gradient g and the
-numerical one g̃ are compared with the relative difference
+numerical one g̃ are compared with the relative difference::
 
     difference = ‖g − g̃‖₂ / (‖g‖₂ + ‖g̃‖₂)
 
@@ -28,7 +28,7 @@ def numerical_gradient(f, x, eps=1e-6):
 
     ``f`` is called as ``f(x)`` while ``x`` (a float ndarray, perturbed *in place*) holds
     ``x_i ± eps``; every element is restored afterwards, even if ``f`` raises.
-    Returns a float64 array shaped like ``x``:
+    Returns a float64 array shaped like ``x``::
 
         grad[i] = (f(x + eps·e_i) − f(x − eps·e_i)) / (2·eps)
 
@@ -145,7 +145,7 @@ def check_module(module, x, eps=1e-6, rng=None, threshold=1e-7):
 
     Works on a deep copy of ``module`` cast to float64 (the caller's module is untouched)
     and a float64 copy of ``x``. With a random upstream gradient ``g`` (drawn from ``rng``: a
-    Generator or an int seed; default seed 0) the scalar
+    Generator or an int seed; default seed 0) the scalar::
 
         J(x, θ) = Σ forward(x) ⊙ g          so that  dJ/d forward(x) = g
 

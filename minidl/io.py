@@ -1,4 +1,4 @@
-"""minidl.save / minidl.load: state dicts and nested containers of arrays in one ``.npz``.
+"""minidl.save / minidl.load: state dicts and nested containers of arrays in one ``.npz``::
 
     minidl.save(model.state_dict(), "model.npz")
     model.load_state_dict(minidl.load("model.npz"))

@@ -83,6 +83,8 @@ class Lesson:
         source: the section of the source documents it walks (printed in the header).
         argv: command-line arguments; default ``sys.argv[1:]`` in a script, none in a notebook.
         description: text for ``--help``.
+        blas_threads: run NumPy's BLAS on this many threads until :meth:`done` (see
+            :meth:`limit_blas_threads`). Default: None, NumPy's own setting.
 
     Attributes:
         quick (bool): ``--quick`` was given or ``MINIDL_TUTORIAL_QUICK=1``.
@@ -90,7 +92,7 @@ class Lesson:
         passed, failures (list of str): the claims checked so far.
     """
 
-    def __init__(self, name, source=None, argv=None, description=None):
+    def __init__(self, name, source=None, argv=None, description=None, blas_threads=None):
         parser = argparse.ArgumentParser(prog=name, description=description or name)
         parser.add_argument("--quick", action="store_true",
                             help="smaller data and fewer steps (a few seconds); still checks the claim")
@@ -109,12 +111,41 @@ class Lesson:
         self.out_dir = args.out or _default_out_dir()
         self.failures = []
         self.passed = []
+        self._blas_limits = []
         mode = "quick" if self.quick else "full"
         print(f"# {name} ({mode} mode)" + (f" — source: {source}" if source else ""))
+        if blas_threads is not None:
+            self.limit_blas_threads(blas_threads)
 
     def pick(self, full, quick):
         """``quick`` in --quick mode, else ``full``."""
         return quick if self.quick else full
+
+    # -- BLAS threads ---------------------------------------------------------------------
+    def limit_blas_threads(self, n=1):
+        """Run NumPy's BLAS (OpenBLAS, MKL, ...) on ``n`` threads until :meth:`done` restores
+        the previous setting; returns the count now in force (None if no BLAS was found).
+
+        Why a tutorial wants one thread: its matrices are small, so a second thread gains
+        little, and after each product OpenBLAS's idle workers keep spinning, taking the core
+        the program needs next: on a busy 2-core machine a run takes many times longer
+        (tutorial 03 measures it on the run). threadpoolctl (a dependency of minidl) sets it.
+        """
+        from threadpoolctl import threadpool_limits
+
+        self._blas_limits.append(threadpool_limits(limits=int(n), user_api="blas"))
+        return self.blas_threads()
+
+    @staticmethod
+    def blas_threads():
+        """The number of threads NumPy's BLAS uses now (None if no BLAS was found)."""
+        from threadpoolctl import threadpool_info
+
+        return max((lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"), default=None)
+
+    def _restore_blas_threads(self):
+        while self._blas_limits:
+            self._blas_limits.pop().restore_original_limits()
 
     # -- output -------------------------------------------------------------------------
     @staticmethod
@@ -248,11 +279,13 @@ class Lesson:
         return ok
 
     def done(self):
-        """Print the summary. If a check failed: exit with status 1 naming the failed checks
-        (script), or raise :class:`CheckFailed` (notebook), so the failure shows where the
-        reader is. While the documentation builds the summary is all: the page shows the
-        failure, ``docs/build.sh`` lists it, and the test suite is what gates the checks
-        (a timing claim that fails once on a busy machine should not also fail the site)."""
+        """Restore the BLAS threads (:meth:`limit_blas_threads`) and print the summary. If a
+        check failed: exit with status 1 naming the failed checks (script), or raise
+        :class:`CheckFailed` (notebook), so the failure shows where the reader is. While the
+        documentation builds the summary is all: the page shows the failure,
+        ``docs/build.sh`` lists it, and the test suite is what gates the checks (a timing
+        claim that fails once on a busy machine should not also fail the site)."""
+        self._restore_blas_threads()
         total = len(self.passed) + len(self.failures)
         if self.failures:
             print(f"\n{len(self.failures)} of {total} checks FAILED:")

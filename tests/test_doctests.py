@@ -1,6 +1,7 @@
-"""The ``>>>`` examples in the docstrings of minidl.nn and minidl.optim run, on both
-backends, and every public layer, loss and optimizer has one (its class docstring is the
-reference: formula, Args, Shape, Attributes, example)."""
+"""The ``>>>`` examples in the docstrings of minidl.nn, minidl.optim (with its learning-rate
+schedules), minidl.metrics and the synthetic data sets run, on both backends, and every
+public layer, loss and optimizer has one (its class docstring is the reference: formula,
+Args, Shape, Attributes, example)."""
 import doctest
 import importlib
 
@@ -12,7 +13,9 @@ from minidl import nn, optim
 
 MODULES = sorted({f"minidl.nn.{m}" for m in nn._EXPORTS.values() if not m.endswith(":")}
                  | {f"minidl.optim.{m}" for m in optim._EXPORTS.values() if not m.endswith(":")}
-                 | {"minidl.dtypes"})
+                 | {"minidl.dtypes", "minidl.nn.init", "minidl.optim.lr", "minidl.optim.lr.base",
+                    "minidl.optim.lr.trace", "minidl.metrics.classification", "minidl.metrics.confusion",
+                    "minidl.metrics.regression", "minidl.metrics.report", "minidl.data.synthetic"})
 PUBLIC_CLASSES = [name for name in nn.__all__ + optim.__all__
                   if name[0].isupper() and name not in ("Module", "Optimizer")]
 

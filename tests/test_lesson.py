@@ -155,6 +155,32 @@ def test_failed_check_exits_a_script_with_status_1(monkeypatch):
     assert exc.value.code == 1
 
 
+# -- BLAS threads ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("where", ["script", "notebook"])
+def test_blas_threads_are_limited_until_done_even_when_a_check_fails(monkeypatch, where):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if Lesson.blas_threads() is None:
+        pytest.skip("threadpoolctl finds no BLAS in this NumPy")
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = Lesson.blas_threads()
+        lesson = make_lesson(monkeypatch, where, blas_threads=1)
+        assert Lesson.blas_threads() == 1
+        assert lesson.limit_blas_threads(1) == 1          # a second limit stacks, undone in order
+        lesson.check(False, "the claim")
+        with pytest.raises((SystemExit, CheckFailed)):
+            lesson.done()
+        assert Lesson.blas_threads() == before == 2
+
+
+def test_no_blas_limit_by_default(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if Lesson.blas_threads() is None:
+        pytest.skip("threadpoolctl finds no BLAS in this NumPy")
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        make_lesson(monkeypatch, "script")
+        assert Lesson.blas_threads() == 2
+
+
 # -- progress --------------------------------------------------------------------------------------
 def test_progress_without_tqdm_reports_every_5_seconds(monkeypatch, capsys):
     lesson = make_lesson(monkeypatch, "script")

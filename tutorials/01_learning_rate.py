@@ -42,16 +42,7 @@ from minidl.lesson import Lesson
 from minidl.optim import SGD
 from minidl.train import fit
 
-lesson = Lesson("01_learning_rate", source="000 §1.1")
-
-# One OpenBLAS thread: the matrices here are small, a second thread gains little, and while
-# it spins between products it takes the core this program needs: 10–25× slower runs on a
-# busy 2-core machine (tutorial 03 measures it). Restored at the end.
-try:
-    from threadpoolctl import threadpool_limits
-    one_blas_thread = threadpool_limits(limits=1, user_api="blas")
-except ImportError:            # threadpoolctl is a dependency of minidl; this is for old installs
-    one_blas_thread = None
+lesson = Lesson("01_learning_rate", source="000 §1.1", blas_threads=1)
 
 # %% [markdown]
 # ## Experiment 1: minidl's SGD on the one-dimensional quadratic
@@ -203,6 +194,4 @@ lesson.check(int((np.diff(right) > 0).sum()) <= 2,
 #   η be now? (Tutorial 03 measures that noise.)
 
 # %%
-if one_blas_thread is not None:
-    one_blas_thread.restore_original_limits()
 lesson.done()

@@ -48,11 +48,6 @@ from minidl.metrics import accuracy_score
 from minidl.optim import SGD, Rprop
 from minidl.train import fit
 
-try:       # pins NumPy's BLAS threads for the timings (threadpoolctl is a dependency of minidl)
-    from threadpoolctl import threadpool_info, threadpool_limits
-except ImportError:
-    threadpool_info = threadpool_limits = None
-
 lesson = Lesson("03_batch_size", source="000 §2")
 
 # %%
@@ -126,8 +121,8 @@ lesson.check(abs(slope + 0.5) < 0.08,
 # machine whose cores are busy with anything else (the Python thread of this very program,
 # other processes) that spinning costs far more than the second thread gains for matrices
 # this small. We therefore time everything below with OpenBLAS limited to one thread
-# (`threadpoolctl`), and measure what the default would have cost, so that the bar chart
-# shows the cost of the batch size, not of thread contention.
+# (`lesson.limit_blas_threads(1)`, until `lesson.done()`), and measure what the default would
+# have cost, so that the bar chart shows the cost of the batch size, not of thread contention.
 
 # %%
 def one_full_batch_epoch_time(repeats=20):
@@ -145,21 +140,13 @@ def one_full_batch_epoch_time(repeats=20):
     return float(np.median(times))
 
 
-def blas_threads():
-    return max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), default=None)
-
-
-if threadpool_limits is not None:
-    default_threads, default_epoch = blas_threads(), one_full_batch_epoch_time()
-    one_thread = threadpool_limits(limits=1, user_api="blas")     # in force until the end
-    single_epoch = one_full_batch_epoch_time()
-    lesson.table(["OpenBLAS threads", "full-batch epoch (s, median of 20)"],
-                 [(f"{default_threads} (default)", default_epoch), (blas_threads(), single_epoch)],
-                 title="What thread spinning costs on this machine now")
-    print(f"timings below: {blas_threads()} BLAS thread")
-else:
-    print("threadpoolctl is not installed: timings below use NumPy's default BLAS threads "
-          "(set OPENBLAS_NUM_THREADS=1 before starting Python for honest full-batch times)")
+default_threads, default_epoch = lesson.blas_threads(), one_full_batch_epoch_time()
+single_thread = lesson.limit_blas_threads(1)
+single_epoch = one_full_batch_epoch_time()
+lesson.table(["OpenBLAS threads", "full-batch epoch (s, median of 20)"],
+             [(f"{default_threads} (default)", default_epoch), (single_thread, single_epoch)],
+             title="What thread spinning costs on this machine now")
+print(f"timings below: {single_thread} BLAS thread")
 
 # %%
 target, max_epochs = 0.90, 500
@@ -351,8 +338,7 @@ with lesson.figure("03_batch_size.png", figsize=(14, 4)) as plt:
             plt.text(i, v, f"{v:.2f} s", ha="center", va="bottom", fontsize=8)
         plt.xlabel("batch size")
         plt.ylabel(f"seconds to {target:.0%} test accuracy")
-        threads = blas_threads() if threadpool_info else None
-        plt.title(f"timed with {threads} BLAS thread" if threads else "timed with the default BLAS threads")
+        plt.title(f"timed with {single_thread} BLAS thread")
         plt.subplot(1, 3, 3)
         for B, marker in ((16, "o"), (len(X_small), "s")):
             plt.scatter([minima[B, s][3] for s in seeds], [minima[B, s][2] for s in seeds], marker=marker, s=50,
@@ -371,6 +357,4 @@ with lesson.figure("03_batch_size.png", figsize=(14, 4)) as plt:
 #   and compare with $\sigma/\sqrt n\cdot\sqrt{(N-n)/(N-1)}$ up to n = N.
 
 # %%
-if threadpool_limits is not None:
-    one_thread.restore_original_limits()
 lesson.done()

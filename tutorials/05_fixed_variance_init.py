@@ -26,16 +26,7 @@ from minidl.lesson import Lesson
 from minidl.metrics import accuracy_score
 from minidl.nn import init
 
-lesson = Lesson("05_fixed_variance_init", source="000 §3.1 基于固定方差的参数初始化")
-
-# One OpenBLAS thread: the matrices here are small, a second thread gains little, and while
-# it spins between products it takes the core this program needs: 10–25× slower runs on a
-# busy 2-core machine (tutorial 03 measures it). Restored at the end.
-try:
-    from threadpoolctl import threadpool_limits
-    one_blas_thread = threadpool_limits(limits=1, user_api="blas")
-except ImportError:            # threadpoolctl is a dependency of minidl; this is for old installs
-    one_blas_thread = None
+lesson = Lesson("05_fixed_variance_init", source="000 §3.1 基于固定方差的参数初始化", blas_threads=1)
 
 minidl.manual_seed(0)
 rng = np.random.default_rng(0)
@@ -207,6 +198,4 @@ lesson.check(good > max(accuracy[("Tanh", 0.01)], accuracy[("Tanh", 1.0)]) + 0.3
 #   r = √(3σ²): the tables should barely change — only the variance matters here.
 
 # %%
-if one_blas_thread is not None:
-    one_blas_thread.restore_original_limits()
 lesson.done()

@@ -29,16 +29,7 @@ from minidl.nn.functional import scaled_dot_product_attention
 from minidl.nn.utils import clip_grad_norm_
 from minidl.optim import lr
 
-lesson = Lesson("12_transformer_stability", source="002 Transformer中的优化方案")
-
-# One OpenBLAS thread: the matrices here are small, a second thread gains little, and while
-# it spins between products it takes the core this program needs: 10–25× slower runs on a
-# busy 2-core machine (tutorial 03 measures it). Restored at the end.
-try:
-    from threadpoolctl import threadpool_limits
-    one_blas_thread = threadpool_limits(limits=1, user_api="blas")
-except ImportError:            # threadpoolctl is a dependency of minidl; this is for old installs
-    one_blas_thread = None
+lesson = Lesson("12_transformer_stability", source="002 Transformer中的优化方案", blas_threads=1)
 
 minidl.manual_seed(0)
 
@@ -371,6 +362,4 @@ lesson.check(growth > 1.5 and np.allclose(stream["with LayerNorm"][1:], 1.0, ato
 #   learning_rate · d_model^(−½) · warmup_steps^(−½).
 
 # %%
-if one_blas_thread is not None:
-    one_blas_thread.restore_original_limits()
 lesson.done()

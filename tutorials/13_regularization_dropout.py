@@ -28,16 +28,7 @@ from minidl.lesson import Lesson
 from minidl.metrics import accuracy_score
 from minidl.optim import SGD
 
-lesson = Lesson("13_regularization_dropout", source="003 正则化")
-
-# One OpenBLAS thread: the matrices here are small, a second thread gains little, and while
-# it spins between products it takes the core this program needs: 10–25× slower runs on a
-# busy 2-core machine (tutorial 03 measures it). Restored at the end.
-try:
-    from threadpoolctl import threadpool_limits
-    one_blas_thread = threadpool_limits(limits=1, user_api="blas")
-except ImportError:            # threadpoolctl is a dependency of minidl; this is for old installs
-    one_blas_thread = None
+lesson = Lesson("13_regularization_dropout", source="003 正则化", blas_threads=1)
 
 minidl.manual_seed(0)
 
@@ -271,6 +262,4 @@ lesson.check(all(np.array_equal(o, x) for o in inverted_outputs)
 #   compare the decision boundaries.
 
 # %%
-if one_blas_thread is not None:
-    one_blas_thread.restore_original_limits()
 lesson.done()

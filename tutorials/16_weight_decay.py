@@ -46,16 +46,7 @@ from minidl.lesson import Lesson
 from minidl.metrics import accuracy_score
 from minidl.optim import SGD, Adam, AdamW
 
-lesson = Lesson("16_weight_decay", source="004 权重衰减")
-
-# One OpenBLAS thread: the matrices here are small, a second thread gains little, and while
-# it spins between products it takes the core this program needs: 10–25× slower runs on a
-# busy 2-core machine (tutorial 03 measures it). Restored at the end.
-try:
-    from threadpoolctl import threadpool_limits
-    one_blas_thread = threadpool_limits(limits=1, user_api="blas")
-except ImportError:            # threadpoolctl is a dependency of minidl; this is for old installs
-    one_blas_thread = None
+lesson = Lesson("16_weight_decay", source="004 权重衰减", blas_threads=1)
 
 minidl.manual_seed(0)
 
@@ -377,6 +368,4 @@ lesson.check(coupling_gap > 1e-3,
 #   λ): how far can the weights shrink before the training accuracy suffers?
 
 # %%
-if one_blas_thread is not None:
-    one_blas_thread.restore_original_limits()
 lesson.done()

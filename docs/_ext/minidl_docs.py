@@ -5,9 +5,10 @@
   it), with a note naming the section of the source documents the tutorial walks.
 * :func:`write_api_pages` writes one reference page per public module (autodoc).
 * :func:`write_homework_pages` includes every ``tutorials/homework/*/README.md``.
-* Docstrings that are not valid reST (after napoleon) are shown verbatim rather than
-  breaking the warnings-as-errors build; the list is written to ``verbatim_docstrings.txt``
-  in the output folder so they can be fixed.
+* A public docstring that is not valid reST (after napoleon), or whose indented formula
+  would render as a block quote, is a build warning, so the warnings-as-errors build fails
+  and names it with docutils' complaint; the page still shows it verbatim (when building
+  without ``-W``), and the list is written to ``verbatim_docstrings.txt`` in the output folder.
 
 Everything generated lands in git-ignored folders under ``docs/`` and is rewritten only when
 its content changes (sphinx-gallery then re-runs only the tutorials that changed).
@@ -19,6 +20,10 @@ import os
 import posixpath
 import re
 import shutil
+
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(ROOT, "docs")
@@ -171,6 +176,26 @@ def _originals_as_downloads(app, exception):
 
 
 # -- API pages ---------------------------------------------------------------------------------
+# The Sphinx settings of the API reference (docs/conf.py takes them from here, and so does
+# check_api_docstrings). Docstrings come in Google style ("Args:", "Returns:",
+# "Attributes:") or NumPy style, plus PyTorch's "Shape:" section; napoleon reads both.
+API_SETTINGS = {
+    "napoleon_google_docstring": True,
+    "napoleon_numpy_docstring": True,
+    "napoleon_custom_sections": [("Shape", "notes_style"), ("Math", "notes_style"), ("Derivation", "notes_style")],
+    "napoleon_use_rtype": False,
+    "napoleon_use_ivar": True,        # "Attributes:" as a field list: no second object description
+    "autodoc_default_options": {"member-order": "bysource"},
+    "autodoc_typehints": "description",
+    "autodoc_inherit_docstrings": False,
+    "autosummary_generate": False,
+    "add_module_names": False,
+    # Cross-references from docstring types ("Parameter", "ndarray") may name objects that
+    # have several targets or none; they stay plain text instead of failing the build.
+    "suppress_warnings": ["ref.python"],
+}
+
+
 def _public_names(module):
     names = getattr(module, "__all__", None)
     if names is None:
@@ -262,20 +287,30 @@ def write_homework_pages(dst):
     _write_if_changed(os.path.join(dst, "index.md"), "\n".join(index))
 
 
-# -- docstrings that are not valid reST ----------------------------------------------------------
+# -- docstrings that do not render as written --------------------------------------------------
 _verbatim = []
 
 
 def _problems(app, text):
     """docutils warnings and errors (level >= 2) that ``text`` produces as reST, with Sphinx's
-    roles and directives available."""
+    roles and directives available; and every indented block that renders as a block quote
+    (in a docstring that is a formula or code whose paragraph lacks its ``::``: proportional
+    type, the columns lost)."""
+    from docutils import nodes
     from docutils.core import publish_doctree
 
     stream = io.StringIO()
-    publish_doctree(text, settings_overrides={
+    tree = publish_doctree(text, settings_overrides={
         "report_level": 2, "halt_level": 5, "warning_stream": stream, "env": app.env,
         "file_insertion_enabled": False, "raw_enabled": False})
-    return [line for line in stream.getvalue().splitlines() if re.search(r"\((WARNING|ERROR|SEVERE)/\d\)", line)]
+    problems = [line for line in stream.getvalue().splitlines() if re.search(r"\((WARNING|ERROR|SEVERE)/\d\)", line)]
+    for quote in tree.findall(nodes.block_quote):
+        if all(isinstance(child, nodes.doctest_block) for child in quote.children):
+            continue                    # an indented >>> example still shows as code
+        first = quote.astext().strip().splitlines()[0] if quote.astext().strip() else ""
+        problems.append(f"indented block {first[:40]!r} renders as a block quote: end the line before it "
+                        "with '::' to show it as written")
+    return problems
 
 
 def _original(app, what, name, obj, options, lines):
@@ -292,7 +327,12 @@ def _verbatim_if_broken(app, what, name, obj, options, lines):
     if not problems:
         return
     original = app.env.temp_data.get("minidl_original_doc", {}).get(name, list(lines))
-    _verbatim.append(f"{name}: {problems[0].splitlines()[0]}")
+    entry = f"{name}: {problems[0].splitlines()[0]}"
+    if entry not in _verbatim:                    # autosummary and autodoc both process it
+        _verbatim.append(entry)
+        logger.warning("docstring of %s does not render as written (after napoleon), shown verbatim: %s",
+                       name, "; ".join(p.splitlines()[0] for p in problems),
+                       type="minidl", subtype="docstring")
     head = []
     if original and original[0].strip() and not _problems(app, original[0]):
         head, original = [original[0], ""], original[1:]      # the summary line stays text
@@ -301,13 +341,44 @@ def _verbatim_if_broken(app, what, name, obj, options, lines):
     lines[:] = head + ["::", ""] + [("    " + line) if line.strip() else "" for line in original] + [""]
 
 
+def _reset_verbatim_list(app):
+    _verbatim.clear()           # a second build in the same process starts afresh
+
+
 def _write_verbatim_list(app, exception):
     if exception is None and app.builder.format == "html":
         with open(os.path.join(app.outdir, "verbatim_docstrings.txt"), "w", encoding="utf-8") as f:
             f.write("".join(line + "\n" for line in sorted(set(_verbatim))))
         if _verbatim:
-            print(f"minidl_docs: {len(set(_verbatim))} docstring(s) shown verbatim (not valid reST); "
+            print(f"minidl_docs: {len(set(_verbatim))} docstring(s) do not render as written (shown verbatim); "
                   f"see {os.path.join(app.outdir, 'verbatim_docstrings.txt')}")
+
+
+def check_api_docstrings(workdir, modules=None):
+    """Read the API pages of ``modules`` (default: every public module) with autodoc, napoleon
+    and this extension, without executing the tutorials or writing HTML (Sphinx's "dummy"
+    builder, a few seconds). Returns ``(broken, warnings)``: the docstrings that do not render
+    as written, as ``verbatim_docstrings.txt`` would list them (empty when all render), and
+    the text of every warning the build gave (what ``sphinx -W`` turns into errors)."""
+    from sphinx.application import Sphinx
+
+    src = os.path.join(workdir, "src")
+    api = os.path.join(src, "api")
+    os.makedirs(api, exist_ok=True)
+    modules = list(modules or PUBLIC_MODULES)
+    homes = _homes() if modules == PUBLIC_MODULES else {}
+    for modname in modules:
+        _write_if_changed(os.path.join(api, modname + ".rst"), api_page(modname, homes))
+    toctree = "\n".join(f"   api/{m}" for m in modules)
+    _write_if_changed(os.path.join(src, "index.rst"), f"API\n===\n\n.. toctree::\n\n{toctree}\n")
+    _write_if_changed(os.path.join(src, "conf.py"), "")
+    overrides = dict(API_SETTINGS, extensions=["sphinx.ext.autodoc", "sphinx.ext.autosummary",
+                                               "sphinx.ext.napoleon", "minidl_docs"])
+    warnings = io.StringIO()
+    app = Sphinx(src, src, os.path.join(workdir, "out"), os.path.join(workdir, "doctrees"), "dummy",
+                 confoverrides=overrides, status=None, warning=warnings, freshenv=True)
+    app.build()
+    return sorted(set(_verbatim)), warnings.getvalue()
 
 
 # -- viewcode's "[docs]" links back from the source pages ------------------------------------
@@ -351,6 +422,7 @@ def setup(app):
     # Before napoleon (priority 500) keep the original; after it, test the converted text.
     app.connect("autodoc-process-docstring", _original, priority=100)
     app.connect("autodoc-process-docstring", _verbatim_if_broken, priority=900)
+    app.connect("builder-inited", _reset_verbatim_list)
     app.connect("build-finished", _write_verbatim_list)
     app.connect("build-finished", _originals_as_downloads)
     return {"parallel_read_safe": False, "parallel_write_safe": True}

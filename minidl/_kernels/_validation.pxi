@@ -1,4 +1,5 @@
-# Shared argument checks for the compiled kernels (every .pyx does ``include "_validation.pxi"``).
+# Shared argument checks for the compiled kernels (``include "_validation.pxi"`` in every .pyx
+# but gemm, rnn and attention, whose arrays are typed memoryviews with their own shape checks).
 #
 # They run before any pointer is read, so no input that reaches a kernel can make it read or
 # write out of bounds: a mismatch raises ValueError (TypeError for a non-array) naming the

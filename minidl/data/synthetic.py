@@ -96,13 +96,38 @@ def _split_evenly(n_samples, n_parts):
 def make_spirals(n_samples=300, n_classes=3, noise=0.2, *, shuffle=False, seed=None, rng=None, dtype=None):
     """The CS231n spiral: ``n_classes`` arms winding out of the origin.
 
-    For class k with m points, i = 0..m−1:
-        r_i = i / (m − 1)                                  (radius, 0 → 1)
-        θ_i = 4k + 4 i / (m − 1) + noise · ε_i,  ε_i ~ N(0, 1)   (angle, radians)
+    Class k gets m points, i = 0..m−1 (r_i = 0 when m = 1)::
+
+        r_i = i / (m − 1)                                        radius, 0 → 1
+        θ_i = 4k + 4i / (m − 1) + noise · ε_i,   ε_i ~ N(0, 1)   angle, radians
         x_i = (r_i sin θ_i, r_i cos θ_i)
+
     so ``noise`` jitters the angle, not the coordinates. Samples are split evenly over the
     classes (the first ``n_samples % n_classes`` classes get one more) and listed class by
     class unless ``shuffle=True``, as in the course notes.
+
+    Args:
+        n_samples: the total number of points (>= 1). Default: 300.
+        n_classes: the number of arms (>= 1). Default: 3.
+        noise: the standard deviation of the angle's jitter (>= 0). Default: 0.2.
+        shuffle: shuffle the samples (else class by class). Default: False.
+        seed: an int seed for a fresh generator. Default: None.
+        rng: a ``numpy.random.Generator`` to draw from. Default: None (with neither,
+            minidl's global generator).
+        dtype: the dtype of X. Default: :func:`minidl.get_default_dtype`.
+
+    Returns:
+        The pair (X, y), X of shape (n_samples, 2) in ``dtype`` and y of shape
+        (n_samples,), int64 labels 0..n_classes−1.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl.data import make_spirals
+        >>> X, y = make_spirals(300, n_classes=3, seed=0)
+        >>> X.shape, np.bincount(y).tolist()
+        ((300, 2), [100, 100, 100])
+        >>> bool(np.linalg.norm(X, axis=1).max() <= 1.0)         # radii run from 0 to 1
+        True
     """
     n_samples = _check_n_samples("make_spirals", n_samples)
     if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 1:

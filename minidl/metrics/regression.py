@@ -44,7 +44,30 @@ def root_mean_squared_error(y_true, y_pred, *, sample_weight=None, multioutput="
 
 
 def mean_absolute_error(y_true, y_pred, *, sample_weight=None, multioutput="uniform_average"):
-    """MAE = Σ w_i |y_i − ŷ_i| / Σ w_i (per output, then averaged)."""
+    """Mean absolute error, per output, then averaged over the outputs::
+
+        MAE = Σ_i w_i · |y_i − ŷ_i| / Σ_i w_i
+
+    In the units of y, and less sensitive to outliers than :func:`mean_squared_error`.
+
+    Args:
+        y_true: targets y, shape (N,) or (N, n_outputs).
+        y_pred: predictions ŷ, the same shape.
+        sample_weight: weights w_i, shape (N,). Default: None (every w_i = 1).
+        multioutput: ``"uniform_average"`` (the mean over outputs), ``"raw_values"`` (one
+            MAE per output) or an array (n_outputs,) of weights for the average.
+            Default: ``"uniform_average"``.
+
+    Returns:
+        A float, or an ndarray (n_outputs,) with ``multioutput="raw_values"``.
+
+    Example:
+        >>> mean_absolute_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+        0.5
+        >>> mean_absolute_error([[0.5, 1], [-1, 1], [7, -6]], [[0, 2], [-1, 2], [8, -5]],
+        ...                     multioutput="raw_values")
+        array([0.5, 1. ])
+    """
     y_true, y_pred, w, multioutput = check_regression_targets(y_true, y_pred, sample_weight, multioutput)
     return _combine(np.average(np.abs(y_true - y_pred), axis=0, weights=w), multioutput)
 

@@ -73,28 +73,43 @@ def scaled_dot_product_attention_backward(grad_output, q, k, v, weights, scale=N
 
 
 class MultiHeadAttention(Module):
-    r"""Multi-head self-attention on x (N, T, E), batch first, h heads of size d = E / h.
+    r"""Multi-head self-attention on x (N, T, E), batch first, h heads of size d = E / h::
 
         [Q | K | V] = x W_inᵀ + b_in                       W_in (3E, E): rows Q, then K, then V
         head_i     = softmax(Q_i K_iᵀ/√d + mask) V_i       Q_i = columns i·d … (i+1)·d of Q
         y          = concat(head_1 … head_h) W_outᵀ + b_out
 
-    forward(x, mask=None) → (N, T, E). ``mask`` is boolean, True = may attend, broadcastable to
+    ``forward(x, mask=None)``: ``mask`` is boolean, True = may attend, broadcastable to
     (N, h, T, T) (e.g. a causal (T, T) lower-triangular mask). NOTE: this is the
     scaled_dot_product_attention convention; torch.nn.MultiheadAttention's ``attn_mask`` uses
     the opposite one (True = blocked).
 
-    Parameters, named and initialised as torch.nn.MultiheadAttention's so state dicts line up:
-    ``in_proj_weight`` (3E, E) xavier_uniform, ``in_proj_bias`` (3E,) zeros,
-    ``out_proj.weight`` (E, E) U(±1/√E), ``out_proj.bias`` (E,) zeros.
     Backward is the chain rule through the three steps; the middle one is
-    :func:`scaled_dot_product_attention_backward` per head. Each attention step is one kernel
-    call on the packed [Q | K | V] (minidl/_kernels/attention.pyx, NumPy twin
-    reference/attention.py), the projections are Linear kernels.
+    :func:`scaled_dot_product_attention_backward` per head.
 
-    Args: ``embed_dim`` E, ``num_heads`` h (E divisible by h), ``bias`` (default True),
-    ``dtype``, ``rng`` (as :class:`Linear`). Shape: x (N, T, E) → (N, T, E).
-    Tutorial: 12_transformer_stability.
+    Args:
+        embed_dim: E, the size of each position's vector (divisible by num_heads).
+        num_heads: h, the number of heads.
+        bias: learn b_in and b_out. Default: True.
+        dtype: float32 or float64. Default: :func:`minidl.get_default_dtype`.
+        rng: ``numpy.random.Generator`` for the initial values. Default: minidl's global one.
+
+    Shape:
+        - Input: x (N, T, E); other float or int dtypes are converted to the layer's. mask:
+          boolean, broadcastable to (N, h, T, T), or None.
+        - Output: (N, T, E).
+
+    Attributes:
+        in_proj_weight: W_in, Parameter (3E, E), initialised with ``xavier_uniform_``.
+        in_proj_bias: b_in, Parameter (3E,), zeros (None with ``bias=False``).
+        out_proj: a :class:`Linear` (E → E): ``out_proj.weight`` W_out from U(±1/√E),
+            ``out_proj.bias`` b_out zeros. Names and initial values are
+            torch.nn.MultiheadAttention's, so state dicts line up.
+
+    Tutorial: 12_transformer_stability. Kernels: ``attention_forward`` /
+    ``attention_backward``, one call each on the packed [Q | K | V] for all samples and heads
+    (minidl/_kernels/attention.pyx, NumPy twin reference/attention.py); the projections are
+    Linear kernels.
 
     Example::
 

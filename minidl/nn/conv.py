@@ -23,16 +23,18 @@ def _pair(name, value, minimum):
 
 
 class Conv2d(Module):
-    r"""2-D convolution over NCHW images.
+    r"""2-D convolution over NCHW images (cross-correlation, as PyTorch's ``Conv2d``).
 
-    x (N, C_in, H, W), weight W (C_out, C_in, kh, kw), bias b (C_out,), stride s, zero padding p:
+    With input x (N, C_in, H, W), weight W (C_out, C_in, kh, kw), bias b (C_out,), stride
+    (s_h, s_w) and zero padding (p_h, p_w) (x_pad is x with p_h zero rows and p_w zero columns
+    on each side)::
 
         y[n, o, i, j] = b[o] + Σ_{c, u, v} W[o, c, u, v] · x_pad[n, c, i·s_h + u, j·s_w + v]
         H_out = (H + 2·p_h − kh) // s_h + 1,   W_out = (W + 2·p_w − kw) // s_w + 1
 
     With X = im2col(x) of shape (N, C_in·kh·kw, L), L = H_out·W_out, and W as a (C_out, K)
     matrix, K = C_in·kh·kw, the layer is a matrix product per image, and backward is the
-    chain rule through it (col2im is the transpose of im2col):
+    chain rule through it (col2im is the transpose of im2col)::
 
         Y[n] = W · X[n] + b                     (C_out, L)
         dW   = Σ_n dY[n] · X[n]ᵀ                (C_out, K)   (computed as its transpose)
@@ -40,7 +42,8 @@ class Conv2d(Module):
         dx   = col2im(Wᵀ · dY[n])               (N, C_in, H, W)
 
     Args:
-        in_channels, out_channels: C_in and C_out.
+        in_channels: C_in, the channels of the input.
+        out_channels: C_out, the channels of the output (the number of filters).
         kernel_size: (kh, kw), or one int for both.
         stride: (s_h, s_w) or an int. Default: 1.
         padding: zero padding (p_h, p_w) or an int. Default: 0.
@@ -49,16 +52,23 @@ class Conv2d(Module):
         rng: ``numpy.random.Generator`` for the initial values. Default: minidl's global one.
 
     Shape:
-        - Input: (N, C_in, H, W); Output: (N, C_out, H_out, W_out).
+        - Input: (N, C_in, H, W); other float or int dtypes are converted to the layer's.
+        - Output: (N, C_out, H_out, W_out).
 
     Attributes:
-        weight: Parameter (C_out, C_in, kh, kw) from U(−k, k), k = 1/√fan_in,
-            fan_in = C_in·kh·kw (PyTorch's default: kaiming_uniform_ with a = √5).
-        bias: Parameter (C_out,) from U(−k, k).
+        weight: Parameter (C_out, C_in, kh, kw), initialised from U(−k, k) with
+            k = 1/√fan_in, fan_in = C_in·kh·kw (PyTorch's default, ``kaiming_uniform_``
+            with a = √5).
+        bias: Parameter (C_out,), from U(−k, k) as well.
 
-    Kernels: ``conv2d_forward`` / ``conv2d_backward`` (minidl/_kernels/conv.pyx). The NumPy
-    twins are exactly the lines above (im2col, then GEMM); the compiled kernels compute the
-    same sums without materialising X. The two agree up to rounding (summation order).
+    Tutorial: none trains a Conv2d yet; 07_kaiming_relu derives its initialisation (for a
+    convolution fan_in = C_in·kh·kw, seed 004, as :func:`minidl.nn.init.calculate_fan_in_and_fan_out`
+    computes it for this weight layout).
+    Kernels: ``conv2d_forward`` / ``conv2d_backward`` (minidl/_kernels/conv.pyx, NumPy twin
+    reference/conv.py). The twin computes exactly the lines above (im2col, then GEMM); the
+    compiled kernels compute the same sums directly, without materialising X (strided
+    layers with many input channels still go through im2col + GEMM). The two agree up to
+    rounding (summation order).
 
     Example::
 

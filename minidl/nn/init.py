@@ -10,7 +10,7 @@ else the global one (:func:`minidl.manual_seed`). Numbers are drawn in float64 a
 stored, so float32 and float64 weights get the same values from the same seed.
 
 The variance argument in one paragraph (seed 000 §3.2). For one unit ``y = Σ_i w_i x_i``
-with ``n`` independent zero-mean inputs and weights,
+with ``n`` independent zero-mean inputs and weights::
 
     Var(y) = n · Var(w) · Var(x).
 
@@ -179,7 +179,7 @@ def calculate_gain(nonlinearity, param=None):
 
 
 def calculate_fan_in_and_fan_out(shape_or_array):
-    """``(fan_in, fan_out)`` of a weight laid out ``(out, in, *kernel)``.
+    """``(fan_in, fan_out)`` of a weight laid out ``(out, in, *kernel)``::
 
         receptive_field = Π kernel        (1 for a Linear weight (out, in))
         fan_in  = in  · receptive_field    inputs summed into one output unit
@@ -279,7 +279,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, *, rng=None, seed=No
 
 # -- variance scaling: Xavier / Glorot ----------------------------------------------------
 def xavier_uniform_(tensor, gain=1.0, *, rng=None, seed=None):
-    """Glorot & Bengio (2010), uniform: U(−bound, bound) with
+    """Glorot & Bengio (2010), uniform: U(−bound, bound) with::
 
         std   = gain · √(2 / (fan_in + fan_out))
         bound = √3 · std = gain · √(6 / (fan_in + fan_out))
@@ -297,7 +297,7 @@ def xavier_uniform_(tensor, gain=1.0, *, rng=None, seed=None):
 
 
 def xavier_normal_(tensor, gain=1.0, *, rng=None, seed=None):
-    """Glorot & Bengio (2010), normal: N(0, std²) with
+    """Glorot & Bengio (2010), normal: N(0, std²) with::
 
         std = gain · √(2 / (fan_in + fan_out))
 
@@ -312,7 +312,7 @@ def xavier_normal_(tensor, gain=1.0, *, rng=None, seed=None):
 
 # -- variance scaling: Kaiming / He -------------------------------------------------------
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", *, rng=None, seed=None):
-    """He et al. (2015), uniform: U(−bound, bound) with
+    """He et al. (2015), uniform: U(−bound, bound) with::
 
         gain  = calculate_gain(nonlinearity, a)      (√2 for ReLU; a = leaky slope)
         std   = gain / √fan                          fan = fan_in or fan_out (``mode``)
@@ -335,7 +335,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", *, r
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", *, rng=None, seed=None):
-    """He et al. (2015), normal: N(0, std²) with
+    """He et al. (2015), normal: N(0, std²) with::
 
         std = calculate_gain(nonlinearity, a) / √fan      fan = fan_in or fan_out (``mode``)
 
@@ -402,7 +402,7 @@ def orthogonal_(tensor, gain=1.0, method="qr", *, rng=None, seed=None):
 # -- Keras VarianceScaling ----------------------------------------------------------------
 def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_normal", *,
                       rng=None, seed=None):
-    """Keras' ``VarianceScaling`` (also Caffe's ``variance_norm`` FAN_IN / FAN_OUT / AVERAGE).
+    """Keras' ``VarianceScaling`` (also Caffe's ``variance_norm`` FAN_IN / FAN_OUT / AVERAGE)::
 
         n = fan_in, fan_out or (fan_in + fan_out)/2       (``mode``: fan_in|fan_out|fan_avg)
         target variance  v = scale / max(1, n)
@@ -473,7 +473,8 @@ def describe(weight, mode="fan_in", nonlinearity="leaky_relu", a=0, verbose=True
     ``fan_in``, ``fan_out``, ``gain``, ``xavier_std``, ``xavier_bound``, ``kaiming_std``,
     ``kaiming_bound``, ...) and prints it unless ``verbose=False``::
 
-        >>> init.describe((256, 784), nonlinearity="relu")
+        >>> from minidl.nn import init
+        >>> d = init.describe((256, 784), nonlinearity="relu")
         weight shape (256, 784): fan_in = 784, fan_out = 256
         gain = calculate_gain('relu') = 1.41421
           xavier   std   = gain·√(2/(fan_in+fan_out)) = 0.0620174

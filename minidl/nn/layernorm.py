@@ -37,11 +37,15 @@ class LayerNorm(Module):
         dtype: float32 or float64. Default: :func:`minidl.get_default_dtype`.
 
     Shape:
-        - Input: (*, *normalized_shape); Output: the same.
+        - Input: ``(*, *normalized_shape)``: any leading dimensions (or none), then
+          normalized_shape.
+        - Output: the same shape as the input.
 
     Attributes:
-        weight: γ, Parameter of normalized_shape initialised to ones.
-        bias: β, Parameter of normalized_shape initialised to zeros.
+        weight: γ, Parameter of normalized_shape initialised to ones (None without
+            elementwise_affine).
+        bias: β, Parameter of normalized_shape initialised to zeros (None without
+            elementwise_affine or bias).
 
     Tutorial: 12_transformer_stability. Kernels: ``layernorm_forward`` /
     ``layernorm_backward`` (minidl/_kernels/layernorm.pyx, twin reference/layernorm.py).

@@ -92,8 +92,16 @@ class CrossEntropyLoss(_Loss):
         L        = −(1/N) Σ_i log p_{i, y_i}
         dL/dz_ij = (p_ij − [j = y_i]) / N
 
-    Logits of ±1e4 stay finite. Shape: logits (N, C), target (N,) ints in [0, C), N ≥ 1.
-    Tutorial: 00_quickstart.
+    Logits of ±1e4 stay finite. ``criterion(logits, target)`` returns L as a float;
+    ``criterion.backward()`` returns dL/dz.
+
+    Shape:
+        - Input: logits (N, C), N ≥ 1 (an empty batch raises ValueError); target (N,), ints
+          in [0, C).
+        - Output: a float; ``backward()``: (N, C).
+
+    Tutorial: 00_quickstart. Kernel: ``cross_entropy_forward_backward``
+    (minidl/_kernels/losses.pyx, twin reference/losses.py).
 
     Example::
 
@@ -115,7 +123,12 @@ class MSELoss(_Loss):
 
         L = (1/n) Σ (ŷ − t)²,   dL/dŷ = 2 (ŷ − t) / n
 
-    Shape: prediction ŷ and target t of the same (non-empty) shape. Tutorial: 01_learning_rate.
+    Shape:
+        - Input: prediction ŷ and target t of the same, non-empty shape.
+        - Output: a float; ``backward()``: ŷ's shape.
+
+    Tutorial: 01_learning_rate. Kernel: ``mse_forward_backward`` (minidl/_kernels/losses.pyx,
+    twin reference/losses.py).
 
     Example::
 
@@ -137,7 +150,12 @@ class BCEWithLogitsLoss(_Loss):
 
         L = (1/n) Σ max(z, 0) − z t + log(1 + e^{−|z|}),   dL/dz = (σ(z) − t) / n
 
-    Shape: logits z and targets t ∈ [0, 1] of the same (non-empty) shape.
+    Shape:
+        - Input: logits z and targets t ∈ [0, 1] of the same, non-empty shape.
+        - Output: a float; ``backward()``: z's shape.
+
+    Tutorial: none uses it yet. Kernel: ``bce_with_logits_forward_backward``
+    (minidl/_kernels/losses.pyx, twin reference/losses.py).
 
     Example::
 

@@ -46,9 +46,11 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    r"""y[n, c, i, j] = max_{u < kh, v < kw} x_pad[n, c, i·s_h + u, j·s_w + v]   (x_pad pads with −∞)
+    r"""2-D max pooling over NCHW images: the largest value of each kh × kw window::
 
-    x (N, C, H, W) → y (N, C, H_out, W_out), H_out = (H + 2·p_h − kh) // s_h + 1.
+        y[n, c, i, j] = max_{u < kh, v < kw} x_pad[n, c, i·s_h + u, j·s_w + v]   (x_pad pads with −∞)
+        H_out = (H + 2·p_h − kh) // s_h + 1,   W_out = (W + 2·p_w − kw) // s_w + 1
+
     Backward routes each dy to the position of its window's (first) maximum and nowhere
     else: dx[n, c, argmax] += dy[n, c, i, j].
 
@@ -56,6 +58,13 @@ class MaxPool2d(_Pool2d):
         kernel_size: the window (kh, kw), or one int for both.
         stride: (s_h, s_w) or an int. Default: the kernel size.
         padding: (p_h, p_w) or an int, at most half the kernel. Default: 0.
+
+    Shape:
+        - Input: (N, C, H, W), float32 or float64 kept (other dtypes: the default dtype).
+        - Output: (N, C, H_out, W_out).
+
+    No parameters. Tutorial: none uses pooling yet. Kernels: ``pool_max_forward`` /
+    ``pool_max_backward`` (minidl/_kernels/pooling.pyx, twin reference/pooling.py).
 
     Example::
 
@@ -88,10 +97,17 @@ class MaxPool2d(_Pool2d):
 
 
 class AvgPool2d(_Pool2d):
-    r"""y[n, c, i, j] = (1 / (kh·kw)) Σ_{u, v} x_pad[n, c, i·s_h + u, j·s_w + v]   (zero padding)
+    r"""2-D average pooling over NCHW images: the mean of each kh × kw window::
 
-    x (N, C, H, W) → y (N, C, H_out, W_out). Every input of a window gets dy / (kh·kw) back;
-    overlapping windows add. Args: as :class:`MaxPool2d`.
+        y[n, c, i, j] = (1 / (kh·kw)) Σ_{u, v} x_pad[n, c, i·s_h + u, j·s_w + v]   (zero padding)
+        H_out = (H + 2·p_h − kh) // s_h + 1,   W_out = (W + 2·p_w − kw) // s_w + 1
+
+    Every input of a window gets dy / (kh·kw) back; overlapping windows add (padded zeros
+    count in the mean, as PyTorch's default ``count_include_pad=True``). Args and Shape: as
+    :class:`MaxPool2d`.
+
+    No parameters. Tutorial: none uses pooling yet. Kernels: ``pool_avg_forward`` /
+    ``pool_avg_backward`` (minidl/_kernels/pooling.pyx, twin reference/pooling.py).
 
     Example::
 

@@ -11,7 +11,7 @@ from minidl.nn.module import Module
 class Residual(Module):
     r"""y = x + F(x) for a wrapped module F whose output has the shape of its input.
 
-    Backward adds the identity path to the path through F:
+    Backward adds the identity path to the path through F::
 
         dL/dx = dL/dy + F.backward(dL/dy)          (dy/dx = I + ∂F/∂x)
 

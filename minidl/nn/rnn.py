@@ -16,40 +16,47 @@ from minidl.random import resolve_rng
 
 
 class RNN(Module):
-    r"""h_t = φ(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh),   φ = tanh or relu,  t = 1..T.
+    r"""Elman RNN, one layer, batch first: h_t = φ(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh).
 
-    forward(x, h0=None): x (N, T, input_size), h0 (N, hidden) or (1, N, hidden), zeros when
-    omitted → all hidden states (N, T, hidden). ``self.h_n`` keeps the last one (N, hidden).
+    φ is tanh or relu, t = 1..T. ``forward(x, h0=None)`` takes x (N, T, input_size) and the
+    initial state h0 (N, hidden_size) or (1, N, hidden_size), zeros when omitted, and returns
+    every hidden state (N, T, hidden_size); ``self.h_n`` keeps the last one (N, hidden_size).
 
     Backward (BPTT) walks time backwards. With dH_t = dL/dh_t from the output and the
-    gradient flowing back from step t+1:
+    gradient flowing back from step t+1::
 
-        dh_t = dH_t + da_{t+1} W_hh,          da_t = dh_t ⊙ φ'(a_t)
-              (tanh: φ' = 1 − h_t²; relu: φ' = [h_t > 0])
+        a_t   = x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh,   h_t = φ(a_t)
+        dh_t  = dH_t + da_{t+1} W_hh,         da_t = dh_t ⊙ φ'(a_t)
+                (tanh: φ' = 1 − h_t²;  relu: φ' = [h_t > 0])
         dW_ih = Σ_t da_tᵀ x_t,   dW_hh = Σ_t da_tᵀ h_{t−1},   db_ih = db_hh = Σ_t Σ_n da_t
-        dx_t = da_t W_ih,        dL/dh0 = da_1 W_hh   (kept in ``self.grad_h0``)
+        dx_t  = da_t W_ih,       dL/dh0 = da_1 W_hh   (kept in ``self.grad_h0``)
 
     The repeated product of W_hhᵀ diag(φ') is why gradients vanish or explode over many
     steps unless W_hh's singular values stay near 1 (orthogonal init).
 
-    Both passes are one kernel call each (minidl/_kernels/rnn.pyx, NumPy twin
-    reference/rnn.py: the loops over time above, written out).
-
     Args:
-        input_size, hidden_size: the sizes of x_t and h_t.
+        input_size: the size of each x_t.
+        hidden_size: the size of each h_t.
         nonlinearity: ``"tanh"`` or ``"relu"``. Default: ``"tanh"``.
         bias: learn b_ih and b_hh. Default: True.
-        dtype, rng: as :class:`Linear`.
+        dtype: float32 or float64. Default: :func:`minidl.get_default_dtype`.
+        rng: ``numpy.random.Generator`` for the initial values. Default: minidl's global one.
 
     Shape:
-        - Input: x (N, T, input_size), h0 (N, hidden_size) or (1, N, hidden_size).
-        - Output: (N, T, hidden_size).
+        - Input: x (N, T, input_size), h0 (N, hidden_size) or (1, N, hidden_size); other
+          float or int dtypes are converted to the layer's.
+        - Output: (N, T, hidden_size); ``h_n`` and ``grad_h0``: (N, hidden_size).
 
-    Attributes (PyTorch names and init, all from U(−k, k), k = 1/√hidden_size):
-        weight_ih_l0: Parameter (hidden, input).   weight_hh_l0: Parameter (hidden, hidden).
-        bias_ih_l0, bias_hh_l0: Parameters (hidden,).
+    Attributes:
+        weight_ih_l0: Parameter (hidden_size, input_size), initialised from U(−k, k) with
+            k = 1/√hidden_size (PyTorch's names and default).
+        weight_hh_l0: Parameter (hidden_size, hidden_size), from U(−k, k).
+        bias_ih_l0: Parameter (hidden_size,), from U(−k, k) (None with ``bias=False``).
+        bias_hh_l0: Parameter (hidden_size,), from U(−k, k) (None with ``bias=False``).
 
-    Tutorial: 09_orthogonal_and_pretrained.
+    Tutorial: 09_orthogonal_and_pretrained. Kernels: ``rnn_forward`` / ``rnn_backward``, one
+    call each for the whole sequence (minidl/_kernels/rnn.pyx, NumPy twin reference/rnn.py:
+    the loops over time above, written out).
 
     Example::
 

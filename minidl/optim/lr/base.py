@@ -49,6 +49,7 @@ class LRScheduler:
 
     Example::
 
+        >>> from minidl.optim.lr import StepDecay
         >>> s = StepDecay(0.5, step_size=2)      # a subclass; the constructor steps once
         >>> s.last_epoch, s()
         (0, 0.5)

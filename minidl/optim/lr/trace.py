@@ -15,6 +15,7 @@ def trace(scheduler, steps, metrics=None):
     monitored values: pass ``metrics``, a sequence of at least ``steps - 1`` numbers fed to
     its ``step(metrics)`` one per step.
 
+        >>> from minidl.optim.lr import StepDecay
         >>> trace(StepDecay(0.5, step_size=2), 5)
         array([0.5  , 0.5  , 0.05 , 0.05 , 0.005])
     """
