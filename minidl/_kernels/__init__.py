@@ -24,9 +24,13 @@ Conventions every kernel follows (both twins):
   shared ``_validation.pxi``) and raise ``ValueError`` / ``TypeError`` naming the kernel
   rather than read out of bounds: a kernel never crashes the interpreter.
 * Results are written into ``out`` buffers passed in by the caller; kernels return ``None``
-  or a Python scalar (e.g. a loss value). They never allocate large arrays (the convolution's
-  rewritten layouts, which do, are NumPy code in ``conv_layouts.py``).
-* Compiled loops release the GIL and are single-threaded unless a benchmark shows a gain.
+  or a Python scalar (e.g. a loss value). They allocate no activation-sized arrays: the
+  convolution's im2col / phase layouts, which do, are NumPy code in ``conv_layouts.py``; its
+  wrapper allocates only the packed filters and one workspace per thread, before releasing
+  the GIL.
+* Compiled loops release the GIL. Calls large enough to pay run on the shared pool
+  (``_pool.pyx``) in blocks fixed by the shapes alone, partial sums added in block order, so
+  results do not depend on the thread count (``MINIDL_NUM_THREADS``).
 
 Layers use the dispatch object and never look at the backend::
 
