@@ -29,8 +29,11 @@ Conventions every kernel follows (both twins):
   wrapper allocates only the packed filters and one workspace per thread, before releasing
   the GIL.
 * Compiled loops release the GIL. Calls large enough to pay run on the shared pool
-  (``_pool.pyx``) in blocks fixed by the shapes alone, partial sums added in block order, so
-  results do not depend on the thread count (``MINIDL_NUM_THREADS``).
+  (``_pool.pyx``, ``MINIDL_NUM_THREADS``). The elementwise, norm, dropout and attention
+  kernels split work in blocks fixed by the shapes alone and add partial sums in block
+  order: the same bits on any thread count. Linear's and the convolution's splits follow
+  the thread count, so their results are deterministic for a given count and agree across
+  counts to rounding.
 
 Layers use the dispatch object and never look at the backend::
 
