@@ -90,6 +90,26 @@ cdef _Norm _arrays(object x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s, object we
     return a
 
 
+cdef _Norm _backward_arrays(str kernel, int t, object x, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
+                            object grad_output, object mean, object inv_std, Py_ssize_t n_stats,
+                            object weight, object grad_input, object grad_weight, object grad_bias):
+    """The checks and the call struct every normalization backward shares: dy like x; the
+    saved statistics (n_stats,); weight, grad_weight, grad_bias (c,) or None; grad_input like
+    x or None (None: not computed)."""
+    _check_like(kernel, grad_output, "grad_output", x, "x", False)
+    if grad_input is not None:
+        _check_like(kernel, grad_input, "grad_input", x, "x", True)
+    _check_vector(kernel, mean, "mean", t, n_stats, False, False)
+    _check_vector(kernel, inv_std, "inv_std", t, n_stats, False, False)
+    _check_vector(kernel, weight, "weight", t, c, False, True)
+    _check_vector(kernel, grad_weight, "grad_weight", t, c, True, True)
+    _check_vector(kernel, grad_bias, "grad_bias", t, c, True, True)
+    cdef _Norm a = _arrays(x, n, c, s, weight, None)
+    a.dy, a.out, a.mean, a.inv_std = _data(grad_output), _data(grad_input), _data(mean), _data(inv_std)
+    a.grad_weight, a.grad_bias = _data(grad_weight), _data(grad_bias)
+    return a
+
+
 cdef int _run_norm(int typenum, _norm_f32 f32, _norm_f64 f64, const _Norm* a) except -1:
     cdef int rc
     with nogil:

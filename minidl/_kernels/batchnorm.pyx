@@ -327,15 +327,7 @@ def batchnorm_backward(grad_output, x, mean, inv_std, weight,
     """
     cdef int t = _x_type("batchnorm kernel", x, 3)
     cdef Py_ssize_t n = _dim(x, 0), c = _dim(x, 1), s = _dim(x, 2)
-    _check_like("batchnorm kernel", grad_output, "grad_output", x, "x", False)
-    if grad_input is not None:
-        _check_like("batchnorm kernel", grad_input, "grad_input", x, "x", True)
-    _check_vector("batchnorm kernel", mean, "mean", t, c, False, False)
-    _check_vector("batchnorm kernel", inv_std, "inv_std", t, c, False, False)
-    _check_vector("batchnorm kernel", weight, "weight", t, c, False, True)
-    _check_vector("batchnorm kernel", grad_weight, "grad_weight", t, c, True, True)
-    _check_vector("batchnorm kernel", grad_bias, "grad_bias", t, c, True, True)
-    cdef _Norm a = _arrays(x, n, c, s, weight, None)
-    a.dy, a.out, a.mean, a.inv_std = _data(grad_output), _data(grad_input), _data(mean), _data(inv_std)
-    a.grad_weight, a.grad_bias, a.batch_stats = _data(grad_weight), _data(grad_bias), batch_stats
+    cdef _Norm a = _backward_arrays("batchnorm kernel", t, x, n, c, s, grad_output, mean, inv_std, c,
+                                    weight, grad_input, grad_weight, grad_bias)
+    a.batch_stats = batch_stats
     _run_norm(t, _kernel[float], _kernel[double], &a)

@@ -174,15 +174,6 @@ def layernorm_backward(grad_output, x, mean, inv_std, weight,
     overwritten, None skips it."""
     cdef int t = _x_type("layernorm kernel", x, 2)
     cdef Py_ssize_t m = _dim(x, 0), d = _dim(x, 1)
-    _check_like("layernorm kernel", grad_output, "grad_output", x, "x", False)
-    if grad_input is not None:
-        _check_like("layernorm kernel", grad_input, "grad_input", x, "x", True)
-    _check_vector("layernorm kernel", mean, "mean", t, m, False, False)
-    _check_vector("layernorm kernel", inv_std, "inv_std", t, m, False, False)
-    _check_vector("layernorm kernel", weight, "weight", t, d, False, True)
-    _check_vector("layernorm kernel", grad_weight, "grad_weight", t, d, True, True)
-    _check_vector("layernorm kernel", grad_bias, "grad_bias", t, d, True, True)
-    cdef _Norm a = _arrays(x, m, d, 1, weight, None)
-    a.dy, a.out, a.mean, a.inv_std = _data(grad_output), _data(grad_input), _data(mean), _data(inv_std)
-    a.grad_weight, a.grad_bias = _data(grad_weight), _data(grad_bias)
+    cdef _Norm a = _backward_arrays("layernorm kernel", t, x, m, d, 1, grad_output, mean, inv_std, m,
+                                    weight, grad_input, grad_weight, grad_bias)
     _run_norm(t, _backward[float], _backward[double], &a)
