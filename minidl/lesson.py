@@ -133,7 +133,9 @@ class Lesson:
         """
         from threadpoolctl import threadpool_limits
 
-        self._blas_limits.append(threadpool_limits(limits=int(n), user_api="blas"))
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"Lesson.limit_blas_threads: expected a thread count >= 1 (an int), got {n!r}")
+        self._blas_limits.append(threadpool_limits(limits=n, user_api="blas"))
         return self.blas_threads()
 
     @staticmethod

@@ -181,6 +181,14 @@ def test_no_blas_limit_by_default(monkeypatch):
         assert Lesson.blas_threads() == 2
 
 
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_blas_thread_count_must_be_a_positive_int(monkeypatch, bad):
+    lesson = make_lesson(monkeypatch, "script")
+    with pytest.raises(ValueError, match=r"Lesson.limit_blas_threads: expected a thread count >= 1 .*got"):
+        lesson.limit_blas_threads(bad)
+    assert lesson._blas_limits == []                    # nothing to undo: no limit was set
+
+
 # -- progress --------------------------------------------------------------------------------------
 def test_progress_without_tqdm_reports_every_5_seconds(monkeypatch, capsys):
     lesson = make_lesson(monkeypatch, "script")
